@@ -1,0 +1,3 @@
+//! wharf: a Docker network and IPAM plugin daemon.
+
+pub mod dataplane;

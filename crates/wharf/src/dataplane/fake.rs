@@ -21,6 +21,7 @@ pub enum Call {
     ConfigureSandbox(Vec<IpNet>),
     Snapshot,
     EnsureForwarding(bool),
+    ReleaseForwarding,
 }
 
 #[derive(Debug, Default)]
@@ -196,5 +197,11 @@ impl Dataplane for RecordingDataplane {
         let mut host = self.host();
         host.calls.push(Call::EnsureForwarding(ipv6));
         Self::check(&host, "ensure_forwarding")
+    }
+
+    fn release_forwarding(&self) -> Result<(), DataplaneError> {
+        let mut host = self.host();
+        host.calls.push(Call::ReleaseForwarding);
+        Self::check(&host, "release_forwarding")
     }
 }

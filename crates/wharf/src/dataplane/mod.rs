@@ -134,4 +134,8 @@ pub trait Dataplane: Send + Sync + 'static {
     /// an accept rule for forwarded traffic on wharf's links where a firewall policy (dockerd
     /// sets FORWARD to DROP) would drop it. Idempotent.
     fn ensure_forwarding(&self, ipv6: bool) -> Result<(), DataplaneError>;
+
+    /// Removes the firewall accept rules `ensure_forwarding` added (when the last routed
+    /// network goes). Forwarding sysctls stay on: other software may rely on them by then.
+    fn release_forwarding(&self) -> Result<(), DataplaneError>;
 }

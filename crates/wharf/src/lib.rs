@@ -1,3 +1,5 @@
 //! wharf: a Docker network and IPAM plugin daemon.
 
 pub mod dataplane;
+pub mod engine;
+pub mod protocol;

@@ -1,0 +1,380 @@
+//! The IPAM driver's decisions: pools (asked for, or picked from the default pools without
+//! overlapping another wharf pool or a prefix the host already routes) and the addresses in
+//! them. Pure functions over [`State`]; the engine persists the result before Docker hears it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use super::state::{Allocation, Pool, State};
+
+/// Where pools come from when `docker network create` names no `--subnet`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultPools {
+    pub v4: Vec<IpNet>,
+    pub v4_prefix_len: u8,
+    pub v6: Vec<IpNet>,
+    pub v6_prefix_len: u8,
+}
+
+impl Default for DefaultPools {
+    fn default() -> Self {
+        DefaultPools {
+            v4: vec!["10.47.0.0/16".parse().expect("constant")],
+            v4_prefix_len: 24,
+            v6: vec!["fd5e:1c4d:9a2b::/48".parse().expect("constant")],
+            v6_prefix_len: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IpamError {
+    #[error("invalid {what} {value:?}: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("pool {wanted} overlaps wharf pool {existing}: choose another --subnet, or remove the network that uses {existing}")]
+    Overlap { wanted: IpNet, existing: IpNet },
+    #[error("no pool {0} is known to wharf (it was released, or never requested)")]
+    UnknownPool(String),
+    #[error("no free {family} pool of size /{prefix_len} left in the default pools {bases}: pass --subnet, or give wharf more with --default-pool")]
+    NoDefaultPool {
+        family: &'static str,
+        prefix_len: u8,
+        bases: String,
+    },
+    #[error("address {address} is outside pool {pool}: pick an address inside it")]
+    OutsidePool { address: IpAddr, pool: IpNet },
+    #[error("address {address} is {reason} of {pool} and cannot be assigned")]
+    Reserved {
+        address: IpAddr,
+        pool: IpNet,
+        reason: &'static str,
+    },
+    #[error("address {address} is already in use in pool {pool} ({by}): pick another address or remove its user")]
+    InUse {
+        address: IpAddr,
+        pool: IpNet,
+        by: String,
+    },
+    #[error("pool {pool} is exhausted: all {usable} usable addresses are in use; remove containers or recreate the network with a larger --subnet or --ip-range")]
+    Exhausted { pool: IpNet, usable: u128 },
+    #[error("address {address} is not allocated in pool {pool}")]
+    NotAllocated { address: IpAddr, pool: IpNet },
+}
+
+/// A pool Docker asks for, after parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolRequest {
+    pub address_space: String,
+    pub subnet: Option<IpNet>,
+    pub range: Option<IpNet>,
+    pub v6: bool,
+}
+
+pub fn parse_prefix(what: &'static str, text: &str) -> Result<IpNet, IpamError> {
+    let net: IpNet = text.trim().parse().map_err(|_| IpamError::Invalid {
+        what,
+        value: text.into(),
+        reason: "expected a CIDR such as 10.46.0.0/16 or fd4e:46::/64".into(),
+    })?;
+    if net.trunc() != net {
+        return Err(IpamError::Invalid {
+            what,
+            value: text.into(),
+            reason: format!("host bits are set; did you mean {}?", net.trunc()),
+        });
+    }
+    Ok(net)
+}
+
+pub fn parse_address(what: &'static str, text: &str) -> Result<IpAddr, IpamError> {
+    // Docker sometimes sends an address in CIDR form; the prefix length is the pool's anyway.
+    let bare = text.trim().split('/').next().unwrap_or_default();
+    bare.parse().map_err(|_| IpamError::Invalid {
+        what,
+        value: text.into(),
+        reason: "expected an IPv4 or IPv6 address".into(),
+    })
+}
+
+fn pool_id(space: &str, subnet: IpNet, range: Option<IpNet>) -> String {
+    match range {
+        Some(range) => format!("{space}/{subnet}/{range}"),
+        None => format!("{space}/{subnet}"),
+    }
+}
+
+/// Reserves a pool and returns its ID.
+pub fn request_pool(
+    state: &mut State,
+    defaults: &DefaultPools,
+    host_prefixes: &[IpNet],
+    req: &PoolRequest,
+) -> Result<Pool, IpamError> {
+    let (subnet, from_defaults) = match req.subnet {
+        Some(subnet) => {
+            if subnet.addr().is_ipv6() != req.v6 {
+                return Err(IpamError::Invalid {
+                    what: "pool",
+                    value: subnet.to_string(),
+                    reason: format!(
+                        "Docker asked for an {} pool",
+                        if req.v6 { "IPv6" } else { "IPv4" }
+                    ),
+                });
+            }
+            (subnet, false)
+        }
+        None => (pick_default(state, defaults, host_prefixes, req.v6)?, true),
+    };
+    if let Some(range) = req.range {
+        if range.addr().is_ipv6() != subnet.addr().is_ipv6() || !subnet.contains(&range) {
+            return Err(IpamError::Invalid {
+                what: "--ip-range",
+                value: range.to_string(),
+                reason: format!("it must lie inside the subnet {subnet}"),
+            });
+        }
+    }
+    if let Some(existing) = state.pools.values().find(|p| overlaps(p.subnet, subnet)) {
+        return Err(IpamError::Overlap {
+            wanted: subnet,
+            existing: existing.subnet,
+        });
+    }
+    let pool = Pool {
+        id: pool_id(&req.address_space, subnet, req.range),
+        address_space: req.address_space.clone(),
+        subnet,
+        range: req.range,
+        from_defaults,
+        allocations: Default::default(),
+        last_allocated: None,
+    };
+    state.pools.insert(pool.id.clone(), pool.clone());
+    Ok(pool)
+}
+
+pub fn release_pool(state: &mut State, id: &str) -> Result<Pool, IpamError> {
+    state
+        .pools
+        .remove(id)
+        .ok_or_else(|| IpamError::UnknownPool(id.into()))
+}
+
+fn overlaps(a: IpNet, b: IpNet) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+fn pick_default(
+    state: &mut State,
+    defaults: &DefaultPools,
+    host_prefixes: &[IpNet],
+    v6: bool,
+) -> Result<IpNet, IpamError> {
+    let (bases, prefix_len, cursor) = if v6 {
+        (
+            &defaults.v6,
+            defaults.v6_prefix_len,
+            &mut state.next_default_v6,
+        )
+    } else {
+        (
+            &defaults.v4,
+            defaults.v4_prefix_len,
+            &mut state.next_default_v4,
+        )
+    };
+    let candidates: Vec<IpNet> = bases
+        .iter()
+        .filter(|base| base.prefix_len() <= prefix_len)
+        .flat_map(|base| base.subnets(prefix_len).into_iter().flatten())
+        .collect();
+    // Start after the last pool handed out, and wrap around once.
+    let start = cursor
+        .and_then(|last| candidates.iter().position(|c| *c == last))
+        .map_or(0, |i| i + 1);
+    let taken = |c: &IpNet| {
+        state.pools.values().any(|p| overlaps(p.subnet, *c))
+            || host_prefixes.iter().any(|h| overlaps(*h, *c))
+    };
+    let n = candidates.len();
+    let chosen = (0..n)
+        .map(|i| candidates[(start + i) % n])
+        .find(|c| !taken(c))
+        .ok_or_else(|| IpamError::NoDefaultPool {
+            family: if v6 { "IPv6" } else { "IPv4" },
+            prefix_len,
+            bases: bases
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    *cursor = Some(chosen);
+    Ok(chosen)
+}
+
+fn to_u128(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(a) => u32::from(a).into(),
+        IpAddr::V6(a) => a.into(),
+    }
+}
+
+fn from_u128(value: u128, v6: bool) -> IpAddr {
+    if v6 {
+        IpAddr::V6(Ipv6Addr::from(value))
+    } else {
+        // Callers only pass values inside an IPv4 prefix.
+        IpAddr::V4(Ipv4Addr::from(value as u32))
+    }
+}
+
+/// First and last assignable address of a prefix: IPv4 keeps back the network and broadcast
+/// addresses (except /31 and /32), IPv6 the subnet-router anycast address.
+fn usable_bounds(net: IpNet) -> (u128, u128) {
+    let first = to_u128(net.network());
+    let last = to_u128(net.broadcast());
+    let host_bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    match (net, host_bits) {
+        (_, 0) => (first, last),
+        (IpNet::V4(_), 1) => (first, last),
+        (IpNet::V4(_), _) => (first + 1, last - 1),
+        (IpNet::V6(_), _) => (first + 1, last),
+    }
+}
+
+fn reserved_reason(net: IpNet, address: IpAddr) -> Option<&'static str> {
+    let (first, last) = usable_bounds(net);
+    let value = to_u128(address);
+    if value < first {
+        Some(if net.addr().is_ipv6() {
+            "the subnet-router anycast address"
+        } else {
+            "the network address"
+        })
+    } else if value > last {
+        Some("the broadcast address")
+    } else {
+        None
+    }
+}
+
+fn describe(allocation: &Allocation) -> String {
+    match allocation {
+        Allocation::Gateway => "the network's gateway".into(),
+        Allocation::Docker => "a container or aux address".into(),
+        Allocation::Extra { endpoint } => format!(
+            "an extra address of endpoint {}",
+            super::state::short_id(endpoint)
+        ),
+    }
+}
+
+/// Allocates `wanted`, or the next free address (a gateway request with no address gets the
+/// subnet's first address when it is free, as Docker's own IPAM does). Returns the address
+/// with the pool's prefix length.
+pub fn request_address(
+    state: &mut State,
+    pool_id: &str,
+    wanted: Option<IpAddr>,
+    kind: Allocation,
+) -> Result<IpNet, IpamError> {
+    let pool = state
+        .pools
+        .get_mut(pool_id)
+        .ok_or_else(|| IpamError::UnknownPool(pool_id.into()))?;
+    let subnet = pool.subnet;
+    let address = match wanted {
+        Some(address) => {
+            if !subnet.contains(&address) {
+                return Err(IpamError::OutsidePool {
+                    address,
+                    pool: subnet,
+                });
+            }
+            if let Some(reason) = reserved_reason(subnet, address) {
+                return Err(IpamError::Reserved {
+                    address,
+                    pool: subnet,
+                    reason,
+                });
+            }
+            if let Some(by) = pool.allocations.get(&address) {
+                return Err(IpamError::InUse {
+                    address,
+                    pool: subnet,
+                    by: describe(by),
+                });
+            }
+            address
+        }
+        None => next_free(pool, kind == Allocation::Gateway)?,
+    };
+    if wanted.is_none() {
+        pool.last_allocated = Some(address);
+    }
+    pool.allocations.insert(address, kind);
+    IpNet::new(address, subnet.prefix_len()).map_err(|_| IpamError::Invalid {
+        what: "pool",
+        value: subnet.to_string(),
+        reason: "bad prefix length".into(),
+    })
+}
+
+fn next_free(pool: &Pool, gateway: bool) -> Result<IpAddr, IpamError> {
+    let v6 = pool.subnet.addr().is_ipv6();
+    if gateway {
+        let (first, _) = usable_bounds(pool.subnet);
+        let candidate = from_u128(first, v6);
+        if !pool.allocations.contains_key(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    let (first, last) = usable_bounds(pool.range.unwrap_or(pool.subnet));
+    let size = last - first + 1;
+    let start = pool
+        .last_allocated
+        .map(to_u128)
+        .filter(|v| (first..=last).contains(v))
+        .map_or(first, |v| if v == last { first } else { v + 1 });
+    // Among allocations+1 consecutive candidates at least one is free, so the walk is short
+    // even in an IPv6 /64.
+    let steps = size.min(pool.allocations.len() as u128 + 1);
+    (0..steps)
+        .map(|i| first + (start - first + i) % size)
+        .map(|v| from_u128(v, v6))
+        .find(|a| !pool.allocations.contains_key(a))
+        .ok_or(IpamError::Exhausted {
+            pool: pool.range.unwrap_or(pool.subnet),
+            usable: size,
+        })
+}
+
+pub fn release_address(state: &mut State, pool_id: &str, address: IpAddr) -> Result<(), IpamError> {
+    let pool = state
+        .pools
+        .get_mut(pool_id)
+        .ok_or_else(|| IpamError::UnknownPool(pool_id.into()))?;
+    pool.allocations
+        .remove(&address)
+        .map(|_| ())
+        .ok_or(IpamError::NotAllocated {
+            address,
+            pool: pool.subnet,
+        })
+}
+
+/// The wharf pool whose subnet is exactly `subnet`, if any.
+pub fn pool_for_subnet<'a>(state: &'a State, subnet: IpNet) -> Option<&'a Pool> {
+    state.pools.values().find(|p| p.subnet == subnet)
+}
+
+#[cfg(test)]
+#[path = "ipam_tests.rs"]
+mod tests;

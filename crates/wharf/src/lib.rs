@@ -2,4 +2,6 @@
 
 pub mod dataplane;
 pub mod engine;
+pub mod modes;
 pub mod protocol;
+pub mod store;

@@ -371,7 +371,7 @@ pub fn release_address(state: &mut State, pool_id: &str, address: IpAddr) -> Res
 }
 
 /// The wharf pool whose subnet is exactly `subnet`, if any.
-pub fn pool_for_subnet<'a>(state: &'a State, subnet: IpNet) -> Option<&'a Pool> {
+pub fn pool_for_subnet(state: &State, subnet: IpNet) -> Option<&Pool> {
     state.pools.values().find(|p| p.subnet == subnet)
 }
 

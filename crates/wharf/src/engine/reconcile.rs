@@ -1,0 +1,112 @@
+//! After a restart (or a crash), make the kernel match the state: restore the host routes
+//! wharf's endpoints need, delete wharf-owned links and routes nothing needs, and redo the
+//! host-wide settings. Only objects carrying wharf's marks (link alias, route protocol) are
+//! ever removed.
+
+use std::collections::BTreeSet;
+
+use super::state::{short_id, State};
+use super::{Engine, Result};
+use crate::dataplane::{
+    HostRoute, KernelSnapshot, ProxyNeighbour, SandboxAddresses, LINK_ALIAS_PREFIX,
+};
+use crate::modes::routed;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcilePlan {
+    pub delete_links: Vec<String>,
+    pub restore_routes: Vec<HostRoute>,
+    pub remove_routes: Vec<HostRoute>,
+    pub ensure_proxies: Vec<ProxyNeighbour>,
+    /// Endpoints whose host link is gone (their container side went with it); they stay in
+    /// the state until Docker deletes them, so their addresses are not handed out again.
+    pub endpoints_without_link: Vec<String>,
+    /// Host-wide forwarding: None when no network exists, else whether IPv6 is needed.
+    pub forwarding: Option<bool>,
+}
+
+pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
+    let mut plan = ReconcilePlan::default();
+    let existing_links: BTreeSet<&str> =
+        kernel.owned_links.iter().map(|l| l.name.as_str()).collect();
+    let mut wanted_links = BTreeSet::new();
+    let mut wanted_routes = BTreeSet::new();
+    for network in state.networks.values() {
+        for endpoint in network.endpoints.values() {
+            if !existing_links.contains(endpoint.host_ifname.as_str()) {
+                plan.endpoints_without_link.push(endpoint.id.clone());
+                continue;
+            }
+            wanted_links.insert(format!("{LINK_ALIAS_PREFIX}{}", endpoint.id));
+            wanted_routes.extend(routed::host_routes(endpoint));
+            plan.ensure_proxies
+                .extend(routed::proxy_neighbours(network, endpoint).0);
+        }
+    }
+    plan.delete_links = kernel
+        .owned_links
+        .iter()
+        .filter(|l| !wanted_links.contains(&l.alias))
+        .map(|l| l.name.clone())
+        .collect();
+    let doomed: BTreeSet<&str> = plan.delete_links.iter().map(String::as_str).collect();
+    let present: BTreeSet<&HostRoute> = kernel.owned_routes.iter().collect();
+    plan.restore_routes = wanted_routes
+        .iter()
+        .filter(|r| !present.contains(r))
+        .cloned()
+        .collect();
+    // Routes on links about to be deleted go with them.
+    plan.remove_routes = kernel
+        .owned_routes
+        .iter()
+        .filter(|r| !wanted_routes.contains(*r) && !doomed.contains(r.device.as_str()))
+        .cloned()
+        .collect();
+    if !state.networks.is_empty() {
+        plan.forwarding = Some(state.networks.values().any(|n| n.ipv6));
+    }
+    plan
+}
+
+impl Engine {
+    /// Reconciles the kernel with the state; returns what was done, and the extra-address
+    /// work of joined endpoints (to redo in the background: it is idempotent).
+    pub fn reconcile(&self) -> Result<(ReconcilePlan, Vec<SandboxAddresses>)> {
+        let state = self.snapshot_state();
+        let kernel = self.dataplane.snapshot()?;
+        let plan = plan(&state, &kernel);
+        for link in &plan.delete_links {
+            tracing::warn!(link = %link, "deleting a wharf link no endpoint needs");
+            self.dataplane.delete_link(link)?;
+        }
+        if !plan.restore_routes.is_empty() {
+            tracing::warn!(routes = ?plan.restore_routes, "restoring missing host routes");
+            self.dataplane.ensure_routes(&plan.restore_routes)?;
+        }
+        if !plan.remove_routes.is_empty() {
+            tracing::warn!(routes = ?plan.remove_routes, "removing wharf routes no endpoint needs");
+            self.dataplane.remove_routes(&plan.remove_routes)?;
+        }
+        self.dataplane
+            .ensure_proxy_neighbours(&plan.ensure_proxies)?;
+        match plan.forwarding {
+            Some(ipv6) => self.dataplane.ensure_forwarding(ipv6)?,
+            None => self.dataplane.release_forwarding()?,
+        }
+        for id in &plan.endpoints_without_link {
+            tracing::warn!(
+                endpoint = short_id(id),
+                "endpoint's link is gone; keeping its addresses until Docker deletes it"
+            );
+        }
+        let work = state
+            .networks
+            .values()
+            .flat_map(|n| n.endpoints.values())
+            .filter(|e| !plan.endpoints_without_link.contains(&e.id))
+            .filter_map(|e| self.sandbox_work(e, e.sandbox.as_deref()?))
+            .collect();
+        Ok((plan, work))
+    }
+}

@@ -1,0 +1,382 @@
+//! Engine decisions, checked against the recording dataplane: the call sequences a real
+//! dockerd sends, failures that must leave nothing behind, restarts and reconciliation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::*;
+use crate::dataplane::fake::{Call, RecordingDataplane};
+use crate::dataplane::HostRoute;
+use crate::protocol::types::*;
+
+const NET: &str = "71c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const EP_A: &str = "dabd000000000000000000000000000000000000000000000000000000000001";
+const EP_B: &str = "beef000000000000000000000000000000000000000000000000000000000002";
+
+struct Fixture {
+    engine: Engine,
+    kernel: Arc<RecordingDataplane>,
+    /// Removed on drop; None after a simulated crash, which keeps the state on disk.
+    dir: Option<PathBuf>,
+}
+
+impl Fixture {
+    /// Stops the engine the way kill -9 would: the state directory stays as it is.
+    fn crash(mut self) {
+        self.dir = None;
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wharf-engine-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn start(dir: PathBuf, kernel: Arc<RecordingDataplane>) -> Fixture {
+    let store = Store::open_exclusive(&dir).unwrap();
+    let engine = Engine::load(EngineConfig::default(), kernel.clone(), store).unwrap();
+    engine.reconcile().unwrap();
+    Fixture {
+        engine,
+        kernel,
+        dir: Some(dir),
+    }
+}
+
+fn fixture(name: &str) -> Fixture {
+    start(temp_dir(name), Arc::new(RecordingDataplane::new()))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).unwrap()
+}
+
+/// RequestPool + gateway + CreateNetwork, as dockerd does for `--subnet 10.46.0.0/16`.
+fn create_network(f: &Fixture, generic: serde_json::Value) -> Result<String> {
+    let pool = f.engine.request_pool(&parse(
+        json!({"AddressSpace":"local","Pool":"10.46.0.0/16","V6":false}),
+    ))?;
+    let gw = f
+        .engine
+        .request_address(&parse(json!({"PoolID": pool.pool_id,
+        "Options":{"RequestAddressType":"com.docker.network.gateway"}})))?;
+    let created = f.engine.create_network(&parse(json!({"NetworkID": NET,
+        "Options":{"com.docker.network.enable_ipv6":false,"com.docker.network.generic":generic},
+        "IPv4Data":[{"AddressSpace":"local","Gateway":gw.address,"Pool":"10.46.0.0/16"}],"IPv6Data":[]})));
+    if let Err(e) = created {
+        f.engine.release_address(&parse(
+            json!({"PoolID": pool.pool_id, "Address": "10.46.0.1"}),
+        ))?;
+        f.engine
+            .release_pool(&parse(json!({"PoolID": pool.pool_id})))?;
+        return Err(e);
+    }
+    Ok(pool.pool_id)
+}
+
+fn create_endpoint(
+    f: &Fixture,
+    pool: &str,
+    id: &str,
+    ip: Option<&str>,
+    options: serde_json::Value,
+) -> Result<String> {
+    let addr = f
+        .engine
+        .request_address(&parse(json!({"PoolID": pool, "Address": ip.unwrap_or("")})))?;
+    f.engine.create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": id,
+        "Interface":{"Address": addr.address, "AddressIPv6":"", "MacAddress":""}, "Options": options})))?;
+    Ok(addr.address)
+}
+
+fn ep(id: &str) -> EndpointRequest {
+    parse(json!({"NetworkID": NET, "EndpointID": id}))
+}
+
+#[test]
+fn docker_sequence_creates_routes_and_removes_everything() {
+    let f = fixture("sequence");
+    let pool = create_network(&f, json!({})).unwrap();
+    let a = create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
+    assert_eq!(a, "10.46.1.7/16");
+    let (join, work) = f
+        .engine
+        .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
+        "SandboxKey": "/var/run/docker/netns/x"})))
+        .unwrap();
+    assert!(work.is_none());
+    assert_eq!(join.interface_name.src_name, "wcdabd000000");
+    assert_eq!(join.gateway, "10.46.0.1");
+    assert_eq!(
+        f.kernel.routes().into_iter().collect::<Vec<_>>(),
+        vec![HostRoute {
+            destination: "10.46.1.7/32".parse().unwrap(),
+            device: "whdabd000000".into()
+        }]
+    );
+    assert!(f.kernel.calls().contains(&Call::EnsureForwarding(false)));
+    f.engine.external_connectivity(&ep(EP_A)).unwrap();
+    f.engine.leave(&ep(EP_A)).unwrap();
+    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    f.engine
+        .release_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.7"})))
+        .unwrap();
+    f.engine
+        .release_address(&parse(json!({"PoolID": pool, "Address": "10.46.0.1"})))
+        .unwrap();
+    f.engine
+        .release_pool(&parse(json!({"PoolID": pool})))
+        .unwrap();
+    f.engine
+        .delete_network(&parse(json!({"NetworkID": NET})))
+        .unwrap();
+    assert!(f.kernel.links().is_empty());
+    assert!(f.kernel.routes().is_empty());
+    assert_eq!(f.engine.snapshot_state(), state::State::new());
+    assert_eq!(f.kernel.calls().last(), Some(&Call::ReleaseForwarding));
+}
+
+#[test]
+fn extra_addresses_are_allocated_routed_and_released() {
+    let f = fixture("extras");
+    let pool = create_network(&f, json!({})).unwrap();
+    create_endpoint(
+        &f,
+        &pool,
+        EP_A,
+        None,
+        json!({"wharf.addresses": "10.46.1.8;10.46.1.9"}),
+    )
+    .unwrap();
+    assert_eq!(f.kernel.routes().len(), 3);
+    let (_, work) = f
+        .engine
+        .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
+        "SandboxKey": "/var/run/docker/netns/x"})))
+        .unwrap();
+    let work = work.unwrap();
+    assert_eq!(work.addresses.len(), 2);
+    assert_eq!(work.mac, [2, 0xda, 0xbd, 0, 0, 0]);
+    // Docker cannot hand an extra address to another container.
+    let taken = f
+        .engine
+        .request_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.8"})));
+    assert!(taken
+        .unwrap_err()
+        .to_string()
+        .contains("extra address of endpoint dabd"));
+    // An extra address already in use fails the endpoint and leaves nothing behind.
+    let err = create_endpoint(
+        &f,
+        &pool,
+        EP_B,
+        None,
+        json!({"wharf.addresses": "10.46.1.9"}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("10.46.1.9"), "{err}");
+    assert_eq!(f.kernel.links().len(), 1);
+    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    f.engine
+        .request_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.8"})))
+        .unwrap();
+}
+
+#[test]
+fn extra_address_outside_subnet_is_refused() {
+    let f = fixture("extra-outside");
+    let pool = create_network(&f, json!({})).unwrap();
+    let err = create_endpoint(
+        &f,
+        &pool,
+        EP_A,
+        None,
+        json!({"wharf.addresses": "10.99.0.1"}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("outside the network's subnets"),
+        "{err}"
+    );
+    assert!(f.kernel.links().is_empty());
+}
+
+#[test]
+fn kernel_failure_leaves_no_endpoint_and_no_allocation() {
+    let f = fixture("kernel-fail");
+    let pool = create_network(&f, json!({})).unwrap();
+    f.kernel.fail_on("setup_routed_endpoint");
+    let err = create_endpoint(
+        &f,
+        &pool,
+        EP_A,
+        None,
+        json!({"wharf.addresses": "10.46.1.8"}),
+    );
+    assert!(err.is_err());
+    let state = f.engine.snapshot_state();
+    assert!(state.networks[NET].endpoints.is_empty());
+    let pool_state = &state.pools[&pool];
+    assert!(!pool_state
+        .allocations
+        .contains_key(&"10.46.1.8".parse().unwrap()));
+    f.kernel.heal();
+    create_endpoint(
+        &f,
+        &pool,
+        EP_A,
+        None,
+        json!({"wharf.addresses": "10.46.1.8"}),
+    )
+    .unwrap();
+}
+
+#[test]
+fn bad_options_create_nothing() {
+    let f = fixture("bad-options");
+    let err = create_network(&f, json!({"bogus": "1"})).unwrap_err();
+    assert!(err.to_string().contains("\"bogus\""), "{err}");
+    let state = f.engine.snapshot_state();
+    assert!(state.networks.is_empty() && state.pools.is_empty());
+    assert!(!f
+        .kernel
+        .calls()
+        .iter()
+        .any(|c| matches!(c, Call::EnsureForwarding(_))));
+}
+
+#[test]
+fn unknown_ids_are_clear_errors() {
+    let f = fixture("unknown");
+    let err = f
+        .engine
+        .join(&parse(
+            json!({"NetworkID": "nope", "EndpointID": EP_A, "SandboxKey": "/x"}),
+        ))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "network nope is not known to wharf");
+    create_network(&f, json!({})).unwrap();
+    let err = f.engine.leave(&ep(EP_B)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("endpoint beef00000000 is not known"),
+        "{err}"
+    );
+    assert!(f
+        .engine
+        .create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": "zz"})))
+        .is_err());
+}
+
+#[test]
+fn ipv6_endpoints_get_proxy_entries_both_ways() {
+    let f = fixture("ipv6");
+    let v4 = f
+        .engine
+        .request_pool(&parse(json!({"Pool":"10.46.0.0/16"})))
+        .unwrap();
+    let v6 = f
+        .engine
+        .request_pool(&parse(json!({"Pool":"fd4e:46::/64","V6":true})))
+        .unwrap();
+    f.engine
+        .create_network(&parse(json!({"NetworkID": NET,
+        "Options":{"com.docker.network.enable_ipv6":true},
+        "IPv4Data":[{"Gateway":"10.46.0.1/16","Pool":"10.46.0.0/16"}],
+        "IPv6Data":[{"Gateway":"fd4e:46::1/64","Pool":"fd4e:46::/64"}]})))
+        .unwrap();
+    for (id, four, six) in [
+        (EP_A, "10.46.0.7/16", "fd4e:46::7/64"),
+        (EP_B, "10.46.0.8/16", "fd4e:46::8/64"),
+    ] {
+        f.engine
+            .create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": id,
+            "Interface":{"Address": four, "AddressIPv6": six}})))
+            .unwrap();
+    }
+    assert_eq!(f.kernel.proxies().len(), 2);
+    let (join, _) = f
+        .engine
+        .join(&parse(
+            json!({"NetworkID": NET, "EndpointID": EP_B, "SandboxKey": "/x"}),
+        ))
+        .unwrap();
+    assert_eq!(join.gateway_ipv6, "fd4e:46::1");
+    f.engine.delete_endpoint(&ep(EP_B)).unwrap();
+    assert!(f.kernel.proxies().is_empty());
+    assert!(f.kernel.calls().contains(&Call::EnsureForwarding(true)));
+    let _ = (v4, v6);
+}
+
+#[test]
+fn state_survives_restart_and_reconcile_restores_routes_and_removes_strays() {
+    let dir = temp_dir("restart");
+    let kernel = Arc::new(RecordingDataplane::new());
+    let pool = {
+        let f = start(dir.clone(), kernel.clone());
+        let pool = create_network(&f, json!({})).unwrap();
+        create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
+        f.crash();
+        pool
+    };
+    let route = HostRoute {
+        destination: "10.46.1.7/32".parse().unwrap(),
+        device: "whdabd000000".into(),
+    };
+    kernel.drop_route(&route);
+    kernel.add_link("wh0000000000", "wharf:0000000000");
+    kernel.add_link("eth7", "not ours");
+    let f = start(dir, kernel.clone());
+    assert!(kernel.routes().contains(&route));
+    let links = kernel.links();
+    assert!(!links.contains_key("wh0000000000"));
+    assert!(links.contains_key("eth7"));
+    // Allocations survived: the address is not handed out twice.
+    let err = f
+        .engine
+        .request_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.7"})));
+    assert!(err.is_err());
+    let next = f
+        .engine
+        .request_address(&parse(json!({"PoolID": pool})))
+        .unwrap();
+    assert_ne!(next.address, "10.46.1.7/16");
+}
+
+#[test]
+fn reconcile_keeps_endpoint_whose_link_vanished() {
+    let f = fixture("vanished");
+    let pool = create_network(&f, json!({})).unwrap();
+    create_endpoint(&f, &pool, EP_A, None, json!({})).unwrap();
+    f.kernel.delete_link("whdabd000000").unwrap();
+    let (plan, _) = f.engine.reconcile().unwrap();
+    assert_eq!(plan.endpoints_without_link, vec![EP_A.to_string()]);
+    assert!(plan.restore_routes.is_empty());
+    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+}
+
+#[test]
+fn status_reports_routes_and_their_presence() {
+    let f = fixture("status");
+    let pool = create_network(&f, json!({})).unwrap();
+    create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
+    let kernel = f.kernel.snapshot().unwrap();
+    let report = status::report(&f.engine.snapshot_state(), "daemon", Some(&kernel));
+    let text = status::render(&report);
+    assert!(
+        text.contains("route 10.46.1.7/32 dev whdabd000000"),
+        "{text}"
+    );
+    assert!(!text.contains("MISSING"));
+}

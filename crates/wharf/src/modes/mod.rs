@@ -1,0 +1,2 @@
+//! One file per network mode: what each mode makes of a network and an endpoint.
+pub mod routed;

@@ -1,0 +1,262 @@
+//! The plugin's HTTP server on its unix socket. Docker sends every call as
+//! `POST /<Interface>.<Method>` with no Content-Type and, for calls without arguments, an
+//! empty body (older clients: `null`); it needs a JSON object back even on success, and an
+//! error as HTTP 500 with `{"Err": "..."}` (IPAM answers call the field `Error`: both are set).
+
+use std::convert::Infallible;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::types::*;
+use crate::engine::{status, Engine, EngineError, GLOBAL_ADDRESS_SPACE, LOCAL_ADDRESS_SPACE};
+
+/// Largest request body accepted; Docker's are a few kilobytes.
+const MAX_BODY: usize = 1 << 20;
+const CONTENT_TYPE: &str = "application/vnd.docker.plugins.v1.2+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("plugin socket {path}: another process is already serving it")]
+    InUse { path: PathBuf },
+    #[error("plugin socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Binds the socket, root-only (mode 0600). A socket file left by a dead daemon is replaced;
+/// one that still answers is not.
+pub async fn bind(path: &Path) -> Result<UnixListener, ServerError> {
+    let io = |source| ServerError::Io {
+        path: path.into(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    match UnixStream::connect(path).await {
+        Ok(_) => return Err(ServerError::InUse { path: path.into() }),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(_) => std::fs::remove_file(path).map_err(io)?,
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    Ok(listener)
+}
+
+/// Serves connections until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    engine: Arc<Engine>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept on plugin socket failed");
+                    continue;
+                }
+            },
+        };
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(engine.clone(), req));
+            if let Err(e) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "plugin connection ended with an error");
+            }
+        });
+    }
+}
+
+type Answer = (StatusCode, Value);
+
+async fn handle(
+    engine: Arc<Engine>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let (status, body) = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => dispatch(engine, &path, collected.to_bytes()).await,
+        Err(e) => error(format!("reading the {path} request failed: {e}")),
+    };
+    if status != StatusCode::OK {
+        tracing::warn!(call = %path, %status, error = %body, "call failed");
+    } else {
+        tracing::debug!(call = %path, "call answered");
+    }
+    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(CONTENT_TYPE),
+    );
+    Ok(response)
+}
+
+fn error(message: String) -> Answer {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        json!({ "Err": message, "Error": message }),
+    )
+}
+
+fn ok(value: impl Serialize) -> Answer {
+    match serde_json::to_value(value) {
+        Ok(v) => (StatusCode::OK, v),
+        Err(e) => error(format!("encoding the answer failed: {e}")),
+    }
+}
+
+/// An empty body or `null` means "no arguments"; anything else must be the call's JSON.
+fn parse<T: DeserializeOwned + Default>(path: &str, body: &[u8]) -> Result<T, Answer> {
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() || text.trim() == "null" {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| error(format!("malformed JSON in the {path} request: {e}")))
+}
+
+/// Runs an engine call on the blocking pool (it talks to the kernel and fsyncs).
+async fn blocking<T, R>(
+    engine: Arc<Engine>,
+    request: T,
+    call: fn(&Engine, &T) -> Result<R, EngineError>,
+) -> Answer
+where
+    T: Send + 'static,
+    R: Serialize + Send + 'static,
+{
+    match tokio::task::spawn_blocking(move || call(&engine, &request)).await {
+        Ok(Ok(value)) => ok(value),
+        Ok(Err(e)) => error(e.to_string()),
+        Err(e) => error(format!("internal error: {e}")),
+    }
+}
+
+macro_rules! call {
+    ($engine:expr, $path:expr, $body:expr, $method:expr) => {
+        match parse($path, &$body) {
+            Ok(request) => blocking($engine, request, $method).await,
+            Err(answer) => answer,
+        }
+    };
+}
+
+/// Calls that answer nothing still answer a JSON object: Docker fails on an empty body.
+fn empty(result: Result<(), EngineError>) -> Result<Value, EngineError> {
+    result.map(|()| json!({}))
+}
+
+async fn dispatch(engine: Arc<Engine>, path: &str, body: Bytes) -> Answer {
+    match path {
+        "/Plugin.Activate" => ok(ActivateResponse {
+            implements: vec!["NetworkDriver", "IpamDriver"],
+        }),
+        "/NetworkDriver.GetCapabilities" => ok(CapabilitiesResponse {
+            scope: "local",
+            connectivity_scope: "local",
+        }),
+        "/NetworkDriver.CreateNetwork" => {
+            call!(engine, path, body, |e, r| empty(e.create_network(r)))
+        }
+        "/NetworkDriver.DeleteNetwork" => {
+            call!(engine, path, body, |e, r| empty(e.delete_network(r)))
+        }
+        "/NetworkDriver.CreateEndpoint" => call!(engine, path, body, Engine::create_endpoint),
+        "/NetworkDriver.DeleteEndpoint" => {
+            call!(engine, path, body, |e, r| empty(e.delete_endpoint(r)))
+        }
+        "/NetworkDriver.EndpointOperInfo" => call!(engine, path, body, Engine::endpoint_info),
+        "/NetworkDriver.Join" => match parse::<JoinRequest>(path, &body) {
+            Ok(request) => join(engine, request).await,
+            Err(answer) => answer,
+        },
+        "/NetworkDriver.Leave" => call!(engine, path, body, |e, r| empty(e.leave(r))),
+        "/NetworkDriver.ProgramExternalConnectivity"
+        | "/NetworkDriver.RevokeExternalConnectivity" => {
+            call!(engine, path, body, |e, r| empty(e.external_connectivity(r)))
+        }
+        // wharf's scope is local: there are no other nodes to hear about.
+        "/NetworkDriver.DiscoverNew" | "/NetworkDriver.DiscoverDelete" => ok(json!({})),
+        "/IpamDriver.GetCapabilities" => ok(IpamCapabilitiesResponse {
+            requires_mac_address: false,
+            requires_request_replay: false,
+        }),
+        "/IpamDriver.GetDefaultAddressSpaces" => ok(AddressSpacesResponse {
+            local_default_address_space: LOCAL_ADDRESS_SPACE,
+            global_default_address_space: GLOBAL_ADDRESS_SPACE,
+        }),
+        "/IpamDriver.RequestPool" => call!(engine, path, body, Engine::request_pool),
+        "/IpamDriver.ReleasePool" => {
+            call!(engine, path, body, |e, r| empty(e.release_pool(r)))
+        }
+        "/IpamDriver.RequestAddress" => call!(engine, path, body, Engine::request_address),
+        "/IpamDriver.ReleaseAddress" => {
+            call!(engine, path, body, |e, r| empty(e.release_address(r)))
+        }
+        "/Wharf.Status" => {
+            blocking(engine, (), |e, ()| {
+                let kernel = e.dataplane().snapshot()?;
+                Ok(status::report(&e.snapshot_state(), "daemon", Some(&kernel)))
+            })
+            .await
+        }
+        other => (
+            StatusCode::NOT_FOUND,
+            json!({ "Err": format!("wharf does not implement {other}") }),
+        ),
+    }
+}
+
+/// Answers Join at once, then configures the endpoint's extra addresses once Docker has
+/// moved the interface into the sandbox (which Docker does only after this answer).
+async fn join(engine: Arc<Engine>, request: JoinRequest) -> Answer {
+    let outcome = tokio::task::spawn_blocking({
+        let engine = engine.clone();
+        move || engine.join(&request)
+    })
+    .await;
+    match outcome {
+        Ok(Ok((response, work))) => {
+            if let Some(work) = work {
+                let dataplane = engine.dataplane();
+                tokio::task::spawn_blocking(move || match dataplane.configure_sandbox(&work) {
+                    Ok(()) => tracing::info!(sandbox = %work.netns_path.display(),
+                            addresses = ?work.addresses, "extra addresses configured"),
+                    Err(e) => tracing::error!(error = %e, "configuring extra addresses failed"),
+                });
+            }
+            ok(response)
+        }
+        Ok(Err(e)) => error(e.to_string()),
+        Err(e) => error(format!("internal error: {e}")),
+    }
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

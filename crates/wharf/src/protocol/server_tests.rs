@@ -1,0 +1,181 @@
+//! The server against the engine on a recording dataplane, over a real unix socket.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::dataplane::fake::RecordingDataplane;
+use crate::engine::EngineConfig;
+use crate::protocol::client;
+use crate::store::Store;
+
+struct Daemon {
+    socket: PathBuf,
+    dir: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn daemon(name: &str) -> Daemon {
+    let dir = std::env::temp_dir().join(format!("wharf-server-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let socket = dir.join("wharf.sock");
+    let store = Store::open_exclusive(&dir.join("state")).unwrap();
+    let engine = Engine::load(
+        EngineConfig::default(),
+        Arc::new(RecordingDataplane::new()),
+        store,
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime.block_on(bind(&socket)).unwrap();
+    runtime.spawn(serve(listener, Arc::new(engine), std::future::pending()));
+    Daemon {
+        socket,
+        dir,
+        runtime,
+    }
+}
+
+fn call(d: &Daemon, path: &str, body: &str) -> (u16, Value) {
+    let (code, text) = client::post(&d.socket, path, body).unwrap();
+    (code, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn activate_and_capabilities_with_empty_bodies() {
+    let d = daemon("activate");
+    let (code, body) = call(&d, "/Plugin.Activate", "");
+    assert_eq!(code, 200);
+    assert_eq!(body, json!({"Implements": ["NetworkDriver", "IpamDriver"]}));
+    let (_, caps) = call(&d, "/NetworkDriver.GetCapabilities", "null");
+    assert_eq!(
+        caps,
+        json!({"Scope": "local", "ConnectivityScope": "local"})
+    );
+    let (_, spaces) = call(&d, "/IpamDriver.GetDefaultAddressSpaces", "");
+    assert_eq!(spaces["LocalDefaultAddressSpace"], "local");
+    let (_, ipam) = call(&d, "/IpamDriver.GetCapabilities", "");
+    assert_eq!(ipam["RequiresRequestReplay"], false);
+    let (code, discover) = call(&d, "/NetworkDriver.DiscoverNew", r#"{"DiscoveryType":1}"#);
+    assert_eq!((code, discover), (200, json!({})));
+    let mode = std::fs::metadata(&d.socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn bad_input_gets_err_and_the_daemon_stays_up() {
+    let d = daemon("bad");
+    let (code, body) = call(&d, "/IpamDriver.RequestPool", "{not json");
+    assert_eq!(code, 500);
+    assert!(
+        body["Err"].as_str().unwrap().contains("malformed JSON"),
+        "{body}"
+    );
+    let (code, body) = call(&d, "/IpamDriver.RequestPool", r#"{"Pool":"10.46.0.0/33"}"#);
+    assert_eq!(code, 500);
+    assert!(body["Err"].as_str().unwrap().contains("10.46.0.0/33"));
+    assert_eq!(body["Err"], body["Error"]);
+    let (code, body) = call(
+        &d,
+        "/NetworkDriver.Leave",
+        r#"{"NetworkID":"abc","EndpointID":"def"}"#,
+    );
+    assert_eq!(code, 500);
+    assert!(body["Err"]
+        .as_str()
+        .unwrap()
+        .contains("network abc is not known"));
+    let (code, _) = call(&d, "/NetworkDriver.Frobnicate", "{}");
+    assert_eq!(code, 404);
+    let (code, _) = call(&d, "/Plugin.Activate", "");
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn a_second_daemon_does_not_steal_a_live_socket() {
+    let d = daemon("inuse");
+    let second = d.runtime.block_on(bind(&d.socket));
+    assert!(matches!(second, Err(ServerError::InUse { .. })));
+    let (code, _) = call(&d, "/Plugin.Activate", "");
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn network_lifecycle_over_the_socket() {
+    let d = daemon("lifecycle");
+    let (_, pool) = call(
+        &d,
+        "/IpamDriver.RequestPool",
+        r#"{"AddressSpace":"local","Pool":"10.46.0.0/16","SubPool":"","Options":{},"V6":false}"#,
+    );
+    let pool_id = pool["PoolID"].as_str().unwrap().to_owned();
+    let (_, gw) = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        &json!({"PoolID": pool_id, "Address": "",
+        "Options": {"RequestAddressType": "com.docker.network.gateway"}})
+        .to_string(),
+    );
+    assert_eq!(gw["Address"], "10.46.0.1/16");
+    let net = "71c5000000000000000000000000000000000000000000000000000000000000";
+    let ep = "dabd000000000000000000000000000000000000000000000000000000000000";
+    let (code, body) = call(
+        &d,
+        "/NetworkDriver.CreateNetwork",
+        &json!({"NetworkID": net,
+        "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": {}},
+        "IPv4Data": [{"AddressSpace": "local", "Gateway": "10.46.0.1/16", "Pool": "10.46.0.0/16"}],
+        "IPv6Data": []})
+        .to_string(),
+    );
+    assert_eq!((code, body), (200, json!({})));
+    let (_, addr) = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        &json!({"PoolID": pool_id, "Address": "10.46.1.7", "Options": null}).to_string(),
+    );
+    let (code, created) = call(&d, "/NetworkDriver.CreateEndpoint", &json!({"NetworkID": net, "EndpointID": ep,
+        "Interface": {"Address": addr["Address"], "AddressIPv6": "", "MacAddress": ""},
+        "Options": {"com.docker.network.endpoint.exposedports": [], "com.docker.network.portmap": []}}).to_string());
+    assert_eq!(code, 200, "{created}");
+    assert_eq!(created["Interface"]["MacAddress"], "02:da:bd:00:00:00");
+    let (code, join) = call(
+        &d,
+        "/NetworkDriver.Join",
+        &json!({"NetworkID": net, "EndpointID": ep,
+        "SandboxKey": "/var/run/docker/netns/x", "Options": {}})
+        .to_string(),
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        join["InterfaceName"],
+        json!({"SrcName": "wcdabd000000", "DstPrefix": "eth"})
+    );
+    assert_eq!(join["Gateway"], "10.46.0.1");
+    let ids = json!({"NetworkID": net, "EndpointID": ep}).to_string();
+    for path in [
+        "/NetworkDriver.ProgramExternalConnectivity",
+        "/NetworkDriver.EndpointOperInfo",
+        "/NetworkDriver.RevokeExternalConnectivity",
+        "/NetworkDriver.Leave",
+        "/NetworkDriver.DeleteEndpoint",
+    ] {
+        let (code, body) = call(&d, path, &ids);
+        assert_eq!(code, 200, "{path}: {body}");
+    }
+    let (code, status) = call(&d, "/Wharf.Status", "");
+    assert_eq!(code, 200);
+    assert_eq!(status["networks"][0]["endpoints"], json!([]));
+}

@@ -1,0 +1,108 @@
+//! `wharf serve`: load the state, reconcile the kernel with it, serve Docker until SIGTERM.
+
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+
+use crate::cli::{LogFormat, ServeArgs, StatusArgs};
+use crate::dataplane::Dataplane;
+use crate::engine::{status, Engine};
+use crate::protocol::{client, server};
+use crate::store::Store;
+
+pub fn init_logging(debug: bool, format: LogFormat) {
+    let level = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Runs the daemon. `make_dataplane` is called once, on this thread (netlink sockets belong to
+/// the network namespace of the thread that opens them).
+pub fn serve<D: Dataplane>(
+    args: &ServeArgs,
+    make_dataplane: impl FnOnce() -> Result<D, String>,
+) -> Result<(), String> {
+    if !is_root() {
+        return Err("wharf serve must run as root: it creates links, addresses and routes".into());
+    }
+    let config = args.engine_config()?;
+    let store = Store::open_exclusive(&args.state_dir).map_err(|e| e.to_string())?;
+    let dataplane: Arc<dyn Dataplane> = Arc::new(make_dataplane()?);
+    let engine = Engine::load(config, dataplane.clone(), store).map_err(|e| e.to_string())?;
+    let (plan, sandbox_work) = engine
+        .reconcile()
+        .map_err(|e| format!("reconciling the kernel with the saved state failed: {e}"))?;
+    tracing::info!(
+        deleted_links = plan.delete_links.len(),
+        restored_routes = plan.restore_routes.len(),
+        removed_routes = plan.remove_routes.len(),
+        "reconciled"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))?;
+    runtime.block_on(async {
+        for work in sandbox_work {
+            let dataplane = dataplane.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = dataplane.configure_sandbox(&work) {
+                    tracing::warn!(error = %e, "re-applying extra addresses failed");
+                }
+            });
+        }
+        let listener = server::bind(&args.socket).await.map_err(|e| e.to_string())?;
+        tracing::info!(socket = %args.socket.display(), state = %args.state_dir.display(), "wharf is serving");
+        server::serve(listener, Arc::new(engine), shutdown_signal()).await;
+        let _ = std::fs::remove_file(&args.socket);
+        tracing::info!("wharf stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT; stop wharf with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// `wharf status`: asks the daemon; falls back to the state file when it does not answer.
+pub fn status(args: &StatusArgs) -> Result<String, String> {
+    let report = match client::post(&args.socket, "/Wharf.Status", "") {
+        Ok((200, body)) => serde_json::from_str(&body)
+            .map_err(|e| format!("wharf's status answer is not valid: {e}"))?,
+        Ok((code, body)) => return Err(format!("wharf answered {code}: {body}")),
+        Err(client::ClientError::Connect { .. }) => {
+            let state = Store::open_read_only(&args.state_dir)
+                .load()
+                .map_err(|e| e.to_string())?;
+            status::report(&state, "state file (the daemon is not running)", None)
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    if args.json {
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())
+    } else {
+        Ok(status::render(&report))
+    }
+}

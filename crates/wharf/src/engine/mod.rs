@@ -77,10 +77,22 @@ impl Engine {
     /// Runs `change` on a copy of the state, saves the copy, and only then makes it current:
     /// a failed change or save leaves wharf as it was.
     fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
+        self.update_durably(true, change)
+    }
+
+    /// As [`Engine::update`], but saves only when `durable`: for changes a restart can do
+    /// without (they are written with the next durable change anyway).
+    fn update_durably<T>(
+        &self,
+        durable: bool,
+        change: impl FnOnce(&mut State) -> Result<T>,
+    ) -> Result<T> {
         let mut current = self.lock();
         let mut next = current.clone();
         let out = change(&mut next)?;
-        self.store.save(&next)?;
+        if durable {
+            self.store.save(&next)?;
+        }
         *current = next;
         Ok(out)
     }

@@ -397,7 +397,10 @@ impl Engine {
         if req.sandbox_key.trim().is_empty() {
             return Err(invalid("Join carries no SandboxKey"));
         }
-        let (response, work) = self.update(|state| {
+        // The sandbox path matters after a restart only to re-apply extra addresses; don't
+        // pay for an fsync on every Join otherwise.
+        let durable = self.has_extras(&req.network_id, &req.endpoint_id);
+        let (response, work) = self.update_durably(durable, |state| {
             let net = network(state, &req.network_id)?.clone();
             let endpoint = endpoint(state, &req.network_id, &req.endpoint_id)?.clone();
             let response = routed::join_response(&net, &endpoint);
@@ -436,8 +439,13 @@ impl Engine {
         })
     }
 
+    fn has_extras(&self, network_id: &str, endpoint_id: &str) -> bool {
+        endpoint(&self.lock(), network_id, endpoint_id).is_ok_and(|e| !e.extra.is_empty())
+    }
+
     pub fn leave(&self, req: &EndpointRequest) -> Result<()> {
-        self.update(|state| {
+        let durable = self.has_extras(&req.network_id, &req.endpoint_id);
+        self.update_durably(durable, |state| {
             endpoint(state, &req.network_id, &req.endpoint_id)?;
             if let Some(ep) = state
                 .networks

@@ -43,7 +43,12 @@ impl Error {
 
 /// strerror's text for `errno`, then the kernel's extended-ACK text if it sent one.
 pub(crate) fn kernel_message(errno: i32, extack: Option<&str>) -> String {
-    let reason = io::Error::from_raw_os_error(errno).to_string();
+    // io::Error's text is strerror plus " (os error N)"; the errno is kept in the error value.
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    let reason = match text.rsplit_once(" (os error ") {
+        Some((reason, _)) => reason.to_owned(),
+        None => text,
+    };
     match extack {
         Some(text) if !text.is_empty() => format!("{reason}: {text}"),
         _ => reason,

@@ -1,6 +1,6 @@
 //! Setting up a routed endpoint: the veth pair, then everything on its host end. This is the
-//! hot path of `docker run`, so it is a handful of netlink requests on an open socket and four
-//! small `/proc/sys` writes, no processes.
+//! hot path of `docker run`, so it is a handful of netlink requests on an open socket and a
+//! few small `/proc/sys` writes, no processes.
 
 use std::net::IpAddr;
 
@@ -54,6 +54,10 @@ fn configure_host_end(
     if involves_ipv6(spec) {
         sysctl::enable(&format!("net/ipv6/conf/{host}/proxy_ndp"))?;
         sysctl::write(&format!("net/ipv6/neigh/{host}/proxy_delay"), "0")?;
+        // Without this the host end's link-local address stays tentative for a second or two
+        // after the container end comes up, and the host sends no neighbour solicitations
+        // for forwarded packets until it is valid: the container's first pings are lost.
+        sysctl::write(&format!("net/ipv6/conf/{host}/accept_dad"), "0")?;
     }
 
     for &gateway in &spec.gateways {

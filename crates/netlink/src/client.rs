@@ -50,7 +50,7 @@ impl Netlink {
         crate::netns::run_in_netns(path, Netlink::open)?
     }
 
-    pub(crate) fn next_seq(&mut self) -> u32 {
+    fn next_seq(&mut self) -> u32 {
         // 0 is skipped so a zeroed header never matches a request.
         self.seq = self.seq.wrapping_add(1).max(1);
         self.seq
@@ -139,7 +139,7 @@ impl Netlink {
     }
 
     /// Waits for the ACK (or error) of request `seq`, skipping anything older.
-    pub(crate) fn wait_for_ack(&mut self, seq: u32) -> Result<()> {
+    fn wait_for_ack(&mut self, seq: u32) -> Result<()> {
         loop {
             let len = self.receive(true)?.unwrap_or(0);
             for message in messages(&self.receive_buffer[..len]) {

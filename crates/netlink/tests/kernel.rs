@@ -302,7 +302,9 @@ fn open_in_netns_sees_that_namespace_only() {
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
 fn batch_where_every_route_fails_reports_them_all() {
     in_new_netns(|nl| {
-        let index = nl.create_veth(&veth("wh0000000008", "wc0000000008")).unwrap();
+        let index = nl
+            .create_veth(&veth("wh0000000008", "wc0000000008"))
+            .unwrap();
         // Host bits beyond the prefix length in every one: thousands of error replies, which
         // must all be counted without overflowing the socket's receive buffer.
         let routes: Vec<Route> = (1..=5000u32)
@@ -311,6 +313,7 @@ fn batch_where_every_route_fails_reports_them_all() {
         let report = nl.add_routes_batch(&routes).unwrap();
         assert_eq!((report.sent, report.failed), (5000, 5000));
         assert_eq!(report.first_failure.map(|f| f.index), Some(0));
-        nl.add_route(&Route::connected(ip("10.103.0.1"), 32, index, 87)).unwrap();
+        nl.add_route(&Route::connected(ip("10.103.0.1"), 32, index, 87))
+            .unwrap();
     });
 }

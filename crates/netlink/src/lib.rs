@@ -1,1 +1,40 @@
-//! A small blocking rtnetlink client.
+//! A small blocking rtnetlink (NETLINK_ROUTE) client: links and veth pairs, addresses,
+//! routes (one at a time or in fast batches) and proxy neighbours, plus helpers to run code in
+//! another network namespace.
+//!
+//! One [`Netlink`] owns one socket, bound to the network namespace it was opened in.
+//! Requests are answered in order; every request carries a sequence number and replies to
+//! other numbers are skipped. Errors carry the kernel's extended-ACK text.
+//!
+//! All `unsafe` code is in the private `sys` module.
+
+mod address;
+mod batch;
+mod client;
+mod error;
+mod headers;
+mod link;
+mod message;
+mod neighbour;
+pub mod netns;
+mod parse;
+mod route;
+mod sys;
+mod uapi;
+
+pub use address::{Address, AddressOptions};
+pub use batch::{BatchFailure, BatchReport, ROUTES_PER_SEND};
+pub use client::Netlink;
+pub use error::{Error, Result};
+pub use link::{check_name, Link, VethPair};
+pub use route::{Family, Route};
+
+/// Route and address constants callers need when building a [`Route`].
+pub mod consts {
+    pub use crate::uapi::{
+        RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+    };
+}
+
+#[cfg(test)]
+mod encoding_tests;

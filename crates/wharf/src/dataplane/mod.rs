@@ -4,6 +4,7 @@
 //! recording [`fake::RecordingDataplane`], so every decision is tested without root.
 
 pub mod fake;
+pub mod linux;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -1,0 +1,114 @@
+//! Installing many routes fast: requests are packed `ROUTES_PER_SEND` to a datagram without
+//! NLM_F_ACK, so the kernel answers only failures; the very last request asks for an ACK,
+//! which (the kernel handling one socket's requests in order) means "all done".
+
+use crate::client::Netlink;
+use crate::error::{kernel_message, Result};
+use crate::message::MessageWriter;
+use crate::parse::{acknowledgement, messages};
+use crate::route::{encode_route, Route};
+use crate::uapi::{
+    NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_NEWROUTE,
+};
+
+/// Requests per `sendmsg`: ~15 KiB of IPv4 routes, well under the socket's send buffer.
+pub const ROUTES_PER_SEND: usize = 256;
+
+/// The outcome of a batch: individual routes can fail while the rest install.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Requests sent (all of them, unless the socket failed, in which case there is no report).
+    pub sent: usize,
+    /// Requests the kernel refused.
+    pub failed: usize,
+    /// The first refusal, by position in the input.
+    pub first_failure: Option<BatchFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFailure {
+    /// Position of the route in the slice passed in.
+    pub index: usize,
+    pub errno: i32,
+    /// strerror plus the kernel's extended-ACK text.
+    pub message: String,
+}
+
+impl Netlink {
+    /// Adds or replaces many routes (NLM_F_CREATE|NLM_F_REPLACE), `ROUTES_PER_SEND` per
+    /// datagram. Returns once the kernel has handled all of them.
+    pub fn add_routes_batch(&mut self, routes: &[Route]) -> Result<BatchReport> {
+        for route in routes {
+            crate::address::check_prefix_len(route.destination, route.prefix_len)?;
+        }
+        let mut report = BatchReport::default();
+        if routes.is_empty() {
+            return Ok(report);
+        }
+        let first_seq = self.reserve_seqs(routes.len());
+        let mut finished = false;
+        for (chunk_number, chunk) in routes.chunks(ROUTES_PER_SEND).enumerate() {
+            let chunk_start = chunk_number * ROUTES_PER_SEND;
+            self.send_buffer.clear();
+            for (offset, route) in chunk.iter().enumerate() {
+                let position = chunk_start + offset;
+                let last = position + 1 == routes.len();
+                let flags =
+                    NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE | if last { NLM_F_ACK } else { 0 };
+                let seq = first_seq.wrapping_add(position as u32);
+                let mut message =
+                    MessageWriter::begin(&mut self.send_buffer, RTM_NEWROUTE, flags, seq);
+                encode_route(&mut message, route);
+                message.finish();
+            }
+            self.socket.send(&self.send_buffer)?;
+            report.sent += chunk.len();
+            // The kernel handles a datagram inside sendmsg, so its failures are queued by now:
+            // collect them before they can fill the receive buffer.
+            finished = self.collect_batch_replies(first_seq, routes.len(), &mut report, false)?;
+        }
+        if !finished {
+            self.collect_batch_replies(first_seq, routes.len(), &mut report, true)?;
+        }
+        Ok(report)
+    }
+
+    /// Reads replies to the batch starting at `first_seq`; returns whether the reply to the
+    /// last request has arrived. Without `wait`, stops when nothing more is queued.
+    fn collect_batch_replies(
+        &mut self,
+        first_seq: u32,
+        count: usize,
+        report: &mut BatchReport,
+        wait: bool,
+    ) -> Result<bool> {
+        loop {
+            let Some(len) = self.receive(wait)? else {
+                return Ok(false);
+            };
+            let mut finished = false;
+            for message in messages(&self.receive_buffer[..len]) {
+                let message = message?;
+                let position = message.seq.wrapping_sub(first_seq) as usize;
+                if message.kind != NLMSG_ERROR || position >= count {
+                    continue;
+                }
+                let ack = acknowledgement(&message)?;
+                if ack.errno != 0 {
+                    report.failed += 1;
+                    if report.first_failure.is_none() {
+                        report.first_failure = Some(BatchFailure {
+                            index: position,
+                            errno: ack.errno,
+                            message: kernel_message(ack.errno, ack.extack_message.as_deref()),
+                        });
+                    }
+                }
+                finished |= position + 1 == count;
+            }
+            if finished {
+                return Ok(true);
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The accept rules forwarded traffic on wharf's links needs when dockerd has set the filter
+//! table's FORWARD policy to DROP. An accept in a table of our own cannot override a drop in
+//! another table's base chain on the same hook, so the rules go into `filter FORWARD` itself,
+//! through the `iptables` binary (iptables-nft on Debian 12), marked with a comment.
+//! Where there is no `iptables` there is no Docker DROP policy either, and nothing to do.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::dataplane::{DataplaneError, HOST_LINK_PREFIX};
+
+const COMMENT: &str = "wharf";
+/// Where iptables lives when PATH lacks the sbin directories (services started oddly).
+const EXTRA_DIRECTORIES: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+/// `-D` removes one copy of a rule per call; a bound keeps a rule that will not go away (a
+/// broken binary answering "present" forever) from looping.
+const MAX_DELETES: usize = 64;
+
+pub(super) fn ensure_accept_rules(ipv6: bool) -> Result<(), DataplaneError> {
+    for tool in tools(ipv6) {
+        for rule in rules() {
+            if !rule_present(&tool, &rule)? {
+                run(&tool, "-I", &rule, &["1"])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes exactly the rules `ensure_accept_rules` adds, from both address families.
+pub(super) fn remove_accept_rules() -> Result<(), DataplaneError> {
+    for tool in tools(true) {
+        for rule in rules() {
+            for _ in 0..MAX_DELETES {
+                if !rule_present(&tool, &rule)? {
+                    break;
+                }
+                run(&tool, "-D", &rule, &[])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `-i wh+ … -j ACCEPT` and `-o wh+ … -j ACCEPT`, as arguments after the chain name.
+fn rules() -> [Vec<String>; 2] {
+    let links = format!("{HOST_LINK_PREFIX}+");
+    ["-i", "-o"].map(|direction| {
+        [
+            direction,
+            &links,
+            "-m",
+            "comment",
+            "--comment",
+            COMMENT,
+            "-j",
+            "ACCEPT",
+        ]
+        .map(String::from)
+        .to_vec()
+    })
+}
+
+/// The installed binaries among `iptables` and (if asked) `ip6tables`.
+fn tools(ipv6: bool) -> Vec<PathBuf> {
+    let names: &[&str] = if ipv6 {
+        &["iptables", "ip6tables"]
+    } else {
+        &["iptables"]
+    };
+    names.iter().filter_map(|name| find_binary(name)).collect()
+}
+
+fn find_binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(EXTRA_DIRECTORIES.iter().map(PathBuf::from))
+        .map(|directory| directory.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// `-C`: exit status 0 = present, 1 = absent (also when the table does not exist yet).
+fn rule_present(tool: &Path, rule: &[String]) -> Result<bool, DataplaneError> {
+    let output = command(tool, "-C", rule, &[])
+        .output()
+        .map_err(|error| failure(tool, "-C", rule, error.to_string()))?;
+    match output.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(failure(
+            tool,
+            "-C",
+            rule,
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        )),
+    }
+}
+
+fn run(
+    tool: &Path,
+    action: &str,
+    rule: &[String],
+    position: &[&str],
+) -> Result<(), DataplaneError> {
+    let output = command(tool, action, rule, position)
+        .output()
+        .map_err(|error| failure(tool, action, rule, error.to_string()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(failure(
+        tool,
+        action,
+        rule,
+        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    ))
+}
+
+/// `<tool> -w -t filter <action> FORWARD [position] <rule>`; `-w` waits for the xtables lock
+/// instead of failing when another program holds it.
+fn command(tool: &Path, action: &str, rule: &[String], position: &[&str]) -> Command {
+    let mut command = Command::new(tool);
+    command
+        .args(["-w", "-t", "filter", action, "FORWARD"])
+        .args(position)
+        .args(rule);
+    command
+}
+
+fn failure(tool: &Path, action: &str, rule: &[String], message: String) -> DataplaneError {
+    DataplaneError::Kernel {
+        what: format!("{} {action} FORWARD {}", tool.display(), rule.join(" ")),
+        message,
+    }
+}

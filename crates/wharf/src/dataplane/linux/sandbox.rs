@@ -1,0 +1,63 @@
+//! Addresses inside a container's namespace, once Docker has moved the container end in.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wharf_netlink::{AddressOptions, Netlink};
+
+use super::kernel_error;
+use crate::dataplane::{DataplaneError, SandboxAddresses};
+
+/// How often to look for the link while Docker is still moving it.
+const POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+pub(super) fn configure(sandbox: &SandboxAddresses) -> Result<(), DataplaneError> {
+    let namespace = sandbox.netns_path.display();
+    let mut netlink = Netlink::open_in_netns(&sandbox.netns_path)
+        .map_err(kernel_error(format!("open network namespace {namespace}")))?;
+    let index = wait_for_link(&mut netlink, sandbox)?;
+    for address in &sandbox.addresses {
+        let options = AddressOptions {
+            nodad: address.addr().is_ipv6(),
+            no_prefix_route: false,
+        };
+        netlink
+            .add_address(index, address.addr(), address.prefix_len(), options)
+            .map_err(kernel_error(format!(
+                "add address {address} in {namespace}"
+            )))?;
+    }
+    Ok(())
+}
+
+/// Polls the namespace's links until one has the sandbox's MAC (its name changes on the way
+/// in; its MAC does not).
+fn wait_for_link(netlink: &mut Netlink, sandbox: &SandboxAddresses) -> Result<u32, DataplaneError> {
+    let what = || {
+        format!(
+            "find link with MAC {} in {}",
+            format_mac(&sandbox.mac),
+            sandbox.netns_path.display()
+        )
+    };
+    let deadline = Instant::now() + sandbox.timeout;
+    loop {
+        let links = netlink.links().map_err(kernel_error(what()))?;
+        if let Some(link) = links.iter().find(|link| link.mac == Some(sandbox.mac)) {
+            return Ok(link.index);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(DataplaneError::Timeout {
+                what: what(),
+                after: sandbox.timeout,
+            });
+        }
+        thread::sleep(POLL_INTERVAL.min(deadline - now));
+    }
+}
+
+fn format_mac(mac: &[u8; 6]) -> String {
+    let parts: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+    parts.join(":")
+}

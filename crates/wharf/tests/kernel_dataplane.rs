@@ -1,0 +1,358 @@
+//! LinuxDataplane against the real kernel. Each test's "host" is a new network namespace
+//! (its thread's); "containers" are named namespaces deleted on drop. Needs root, `ip`,
+//! `ping` and `iptables`: `cargo test -- --include-ignored`.
+
+mod support;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
+use wharf::dataplane::{Dataplane, DataplaneError, HostRoute, SandboxAddresses};
+use wharf_netlink::netns::run_in_netns;
+use wharf_netlink::{Netlink, Route, VethPair};
+
+use support::*;
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn two_ipv4_endpoints_on_one_gateway_reach_each_other_and_the_host() {
+    in_test_host(|dataplane| {
+        dataplane.ensure_forwarding(false).unwrap();
+        let a = endpoint("a1", "10.46.0.1", &["10.46.1.7/32"]);
+        let b = endpoint("b1", "10.46.0.1", &["10.46.1.8/32"]);
+        dataplane.setup_routed_endpoint(&a).unwrap();
+        dataplane.setup_routed_endpoint(&b).unwrap();
+        assert_eq!(sysctl("net/ipv4/conf/wh00000000a1/proxy_arp"), "1");
+        assert_eq!(sysctl("net/ipv4/neigh/wh00000000a1/proxy_delay"), "0");
+
+        let container_a = NamedNetns::new("a");
+        let container_b = NamedNetns::new("b");
+        container_a.adopt_container_end("wc00000000a1", "10.46.1.7/16", "10.46.0.1");
+        container_b.adopt_container_end("wc00000000b1", "10.46.1.8/16", "10.46.0.1");
+
+        assert!(container_a.pings("10.46.1.8"), "A -> B");
+        assert!(container_b.pings("10.46.1.7"), "B -> A");
+        assert!(container_a.pings("10.46.0.1"), "A -> gateway");
+        assert!(container_b.pings("10.46.0.1"), "B -> gateway");
+        assert!(host_pings("10.46.1.7"), "host -> A");
+        assert!(host_pings("10.46.1.8"), "host -> B");
+
+        // The shared gateway address lives on per link: deleting A's keeps B's working.
+        dataplane.delete_link("wh00000000a1").unwrap();
+        assert!(!host_pings("10.46.1.7"), "A is gone");
+        assert!(container_b.pings("10.46.0.1"), "B -> gateway after A left");
+        assert!(host_pings("10.46.1.8"), "host -> B after A left");
+        dataplane
+            .delete_link("wh00000000a1")
+            .expect("missing link is success");
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn failed_setup_leaves_no_link_behind() {
+    in_test_host(|dataplane| {
+        let mut netlink = Netlink::open().unwrap();
+
+        // The kernel refuses a destination with host bits beyond its prefix length.
+        let bad_route = endpoint("c1", "10.46.0.1", &["10.46.1.7/16"]);
+        let error = dataplane.setup_routed_endpoint(&bad_route).unwrap_err();
+        let DataplaneError::Kernel { what, message } = &error else {
+            panic!("expected a kernel error, got {error}");
+        };
+        assert_eq!(what, "add route 10.46.1.7/16 dev wh00000000c1");
+        assert!(
+            message.contains("Invalid argument: "),
+            "extack text: {message}"
+        );
+        assert_eq!(netlink.link_by_name("wh00000000c1").unwrap(), None);
+        assert_eq!(netlink.link_by_name("wc00000000c1").unwrap(), None);
+
+        // A route on a device that does not exist: our own error, same undo.
+        let mut missing_device = endpoint("c2", "10.46.0.1", &["10.46.1.8/32"]);
+        missing_device.routes[0].device = "whmissing".into();
+        let error = dataplane
+            .setup_routed_endpoint(&missing_device)
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("no device named whmissing"),
+            "{error}"
+        );
+        assert_eq!(netlink.link_by_name("wh00000000c2").unwrap(), None);
+
+        // A name already taken: the error names the pair, and the existing link is not ours
+        // to delete.
+        let existing = VethPair {
+            name: "wh00000000c3".into(),
+            peer_name: "other00c3".into(),
+            mtu: 1500,
+            alias: Some("someone else".into()),
+            peer_mac: None,
+            up: false,
+        };
+        netlink.create_veth(&existing).unwrap();
+        let error = dataplane
+            .setup_routed_endpoint(&endpoint("c3", "10.46.0.1", &["10.46.1.9/32"]))
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("create veth pair wh00000000c3 / wc00000000c3: File exists"),
+            "{error}"
+        );
+        let survivor = netlink
+            .link_by_name("wh00000000c3")
+            .unwrap()
+            .expect("still there");
+        assert_eq!(survivor.alias.as_deref(), Some("someone else"));
+        assert_eq!(netlink.link_by_name("wc00000000c3").unwrap(), None);
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn configure_sandbox_waits_for_the_link_and_adds_addresses() {
+    in_test_host(|dataplane| {
+        let sandbox = NamedNetns::new("sandbox");
+        let mut netlink = Netlink::open().unwrap();
+        let mac = [0x02, 0x57, 0, 0, 0, 0xd4];
+        netlink
+            .create_veth(&VethPair {
+                name: "wh00000000d4".into(),
+                peer_name: "wc00000000d4".into(),
+                mtu: 1500,
+                alias: None,
+                peer_mac: Some(mac),
+                up: true,
+            })
+            .unwrap();
+        let request = SandboxAddresses {
+            netns_path: sandbox.path(),
+            mac,
+            addresses: vec![
+                "10.46.1.9/32".parse().unwrap(),
+                "fd4e:1::9/128".parse().unwrap(),
+            ],
+            timeout: Duration::from_secs(5),
+        };
+        let started = Instant::now();
+        let waited = thread::scope(|scope| {
+            let configuring = scope.spawn(|| {
+                dataplane
+                    .configure_sandbox(&request)
+                    .map(|()| started.elapsed())
+            });
+            // Docker moves the link in only after the call has started.
+            thread::sleep(Duration::from_millis(50));
+            run(
+                "ip",
+                &["link", "set", "wc00000000d4", "netns", &sandbox.name],
+            );
+            configuring.join().expect("configure thread")
+        })
+        .unwrap();
+        assert!(
+            waited >= Duration::from_millis(50),
+            "returned after {waited:?}"
+        );
+
+        let mut inside = Netlink::open_in_netns(&sandbox.path()).unwrap();
+        let link = inside
+            .links()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.mac == Some(mac))
+            .unwrap();
+        let addresses = inside.addresses(Some(link.index)).unwrap();
+        let listed: Vec<(String, u8)> = addresses
+            .iter()
+            .map(|a| (a.address.to_string(), a.prefix_len))
+            .collect();
+        assert!(listed.contains(&("10.46.1.9".into(), 32)), "{listed:?}");
+        assert!(listed.contains(&("fd4e:1::9".into(), 128)), "{listed:?}");
+        // Addresses already present are success.
+        dataplane.configure_sandbox(&request).unwrap();
+
+        let absent = SandboxAddresses {
+            mac: [0x02, 0x57, 0, 0, 0, 0xee],
+            timeout: Duration::from_millis(100),
+            ..request
+        };
+        match dataplane.configure_sandbox(&absent) {
+            Err(DataplaneError::Timeout { what, .. }) => {
+                assert!(what.contains("02:57:00:00:00:ee"), "{what}")
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
+    in_test_host(|dataplane| {
+        let spec = endpoint("e5", "10.46.0.1", &["10.46.1.7/32", "fd4e:1::7/128"]);
+        dataplane.setup_routed_endpoint(&spec).unwrap();
+        let mut netlink = Netlink::open().unwrap();
+        let host = netlink.link_by_name("wh00000000e5").unwrap().unwrap();
+        let static_route = Route::connected(ip("203.0.113.0"), 24, host.index, 4);
+        netlink.add_route(&static_route).unwrap();
+        let default_route = Route::connected(ip("0.0.0.0"), 0, host.index, 4);
+        netlink.add_route(&default_route).unwrap();
+
+        let snapshot = dataplane.snapshot().unwrap();
+        assert_eq!(snapshot.owned_links.len(), 1);
+        assert_eq!(snapshot.owned_links[0].name, "wh00000000e5");
+        assert_eq!(snapshot.owned_links[0].alias, "wharf:e5");
+        assert_eq!(snapshot.owned_routes, spec.routes);
+        assert!(snapshot
+            .used_prefixes
+            .contains(&"203.0.113.0/24".parse().unwrap()));
+        assert!(
+            snapshot.used_prefixes.iter().all(|p| p.prefix_len() > 0),
+            "{snapshot:?}"
+        );
+        assert!(
+            !snapshot
+                .used_prefixes
+                .iter()
+                .any(|p| p.addr().to_string().starts_with("fe80")),
+            "{snapshot:?}"
+        );
+
+        // ensure/remove are idempotent; removing from a missing device is success.
+        let extra = vec![HostRoute {
+            destination: "10.46.1.50/32".parse().unwrap(),
+            device: "wh00000000e5".into(),
+        }];
+        dataplane.ensure_routes(&extra).unwrap();
+        dataplane.ensure_routes(&extra).unwrap();
+        assert!(dataplane
+            .snapshot()
+            .unwrap()
+            .owned_routes
+            .contains(&extra[0]));
+        dataplane.remove_routes(&extra).unwrap();
+        dataplane.remove_routes(&extra).unwrap();
+        assert!(!dataplane
+            .snapshot()
+            .unwrap()
+            .owned_routes
+            .contains(&extra[0]));
+        let elsewhere = vec![HostRoute {
+            device: "whgone".into(),
+            ..extra[0].clone()
+        }];
+        dataplane.remove_routes(&elsewhere).unwrap();
+        let error = dataplane.ensure_routes(&elsewhere).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "add route 10.46.1.50/32 dev whgone: no device named whgone"
+        );
+
+        let proxies = vec![proxy("fd4e:1::b", "wh00000000e5")];
+        dataplane.ensure_proxy_neighbours(&proxies).unwrap();
+        dataplane.ensure_proxy_neighbours(&proxies).unwrap();
+        let listed =
+            String::from_utf8_lossy(&output("ip", &["-6", "neigh", "show", "proxy"]).stdout)
+                .into_owned();
+        assert!(listed.contains("fd4e:1::b dev wh00000000e5"), "{listed}");
+        dataplane.remove_proxy_neighbours(&proxies).unwrap();
+        dataplane.remove_proxy_neighbours(&proxies).unwrap();
+        dataplane
+            .remove_proxy_neighbours(&[proxy("fd4e:1::b", "whgone")])
+            .unwrap();
+        let listed =
+            String::from_utf8_lossy(&output("ip", &["-6", "neigh", "show", "proxy"]).stdout)
+                .into_owned();
+        assert!(!listed.contains("fd4e:1::b"), "{listed}");
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn two_ipv6_endpoints_reach_each_other_through_proxy_ndp() {
+    in_test_host(|dataplane| {
+        dataplane.ensure_forwarding(true).unwrap();
+        let mut a = endpoint("a6", "fd4e:1::1", &["fd4e:1::a/128"]);
+        a.proxy_neighbours = vec![proxy("fd4e:1::b", "wh00000000a6")];
+        let mut b = endpoint("b6", "fd4e:1::1", &["fd4e:1::b/128"]);
+        b.proxy_neighbours = vec![proxy("fd4e:1::a", "wh00000000b6")];
+        dataplane.setup_routed_endpoint(&a).unwrap();
+        dataplane.setup_routed_endpoint(&b).unwrap();
+        assert_eq!(sysctl("net/ipv6/conf/wh00000000a6/proxy_ndp"), "1");
+        assert_eq!(sysctl("net/ipv6/neigh/wh00000000a6/proxy_delay"), "0");
+        assert_eq!(sysctl("net/ipv6/conf/wh00000000a6/accept_dad"), "0");
+
+        let container_a = NamedNetns::new("a6");
+        let container_b = NamedNetns::new("b6");
+        container_a.adopt_container_end("wc00000000a6", "fd4e:1::a/64", "fd4e:1::1");
+        container_b.adopt_container_end("wc00000000b6", "fd4e:1::b/64", "fd4e:1::1");
+
+        assert!(container_a.pings("fd4e:1::b"), "A -> B");
+        assert!(container_b.pings("fd4e:1::a"), "B -> A");
+        assert!(container_a.pings("fd4e:1::1"), "A -> gateway");
+        assert!(container_b.pings("fd4e:1::1"), "B -> gateway");
+        assert!(host_pings("fd4e:1::a"), "host -> A");
+        assert!(host_pings("fd4e:1::b"), "host -> B");
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn forwarding_rules_are_added_once_and_released() {
+    assert!(
+        std::path::Path::new("/usr/sbin/iptables").exists(),
+        "this test needs iptables (apt-get install -y iptables)"
+    );
+    let namespace = NamedNetns::new("fw");
+    let count = |tool: &str| {
+        namespace
+            .output(&format!("{tool} -w -S FORWARD"))
+            .lines()
+            .filter(|line| line.contains("--comment wharf") && line.contains("wh+"))
+            .count()
+    };
+    // iptables runs as a child of the calling thread and so acts on that thread's namespace:
+    // the rules must show up in the named namespace, seen from a process entering it by path.
+    run_in_netns(&namespace.path(), || {
+        let dataplane = LinuxDataplane::new(LinuxConfig::default()).unwrap();
+        dataplane.ensure_forwarding(true).unwrap();
+        dataplane.ensure_forwarding(true).unwrap();
+    })
+    .unwrap();
+    assert_eq!((count("iptables"), count("ip6tables")), (2, 2));
+    assert_eq!(
+        namespace.output("cat /proc/sys/net/ipv4/ip_forward").trim(),
+        "1"
+    );
+    assert_eq!(
+        namespace
+            .output("cat /proc/sys/net/ipv6/conf/all/forwarding")
+            .trim(),
+        "1"
+    );
+    let rules = namespace.output("iptables -w -S FORWARD");
+    assert!(
+        rules.contains("-A FORWARD -i wh+ -m comment --comment wharf -j ACCEPT"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("-A FORWARD -o wh+ -m comment --comment wharf -j ACCEPT"),
+        "{rules}"
+    );
+
+    // Someone else's rule stays.
+    namespace.run("iptables -w -A FORWARD -i eth9 -j ACCEPT");
+    run_in_netns(&namespace.path(), || {
+        let dataplane = LinuxDataplane::new(LinuxConfig::default()).unwrap();
+        dataplane.release_forwarding().unwrap();
+        dataplane.release_forwarding().unwrap();
+    })
+    .unwrap();
+    assert_eq!((count("iptables"), count("ip6tables")), (0, 0));
+    assert!(namespace
+        .output("iptables -w -S FORWARD")
+        .contains("-i eth9"));
+}

@@ -1,1 +1,31 @@
-fn main() {}
+//! The `wharf` command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use wharf::cli::{Cli, Command};
+use wharf::daemon;
+use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Serve(args) => {
+            daemon::init_logging(args.debug, args.log_format);
+            daemon::serve(args, || {
+                LinuxDataplane::new(LinuxConfig {
+                    route_protocol: args.route_protocol,
+                })
+                .map_err(|e| e.to_string())
+            })
+        }
+        Command::Status(args) => daemon::status(args).map(|text| print!("{text}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wharf: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -104,7 +104,8 @@ pub enum DataplaneError {
 /// The kernel boundary. All methods are blocking and idempotent where their doc says so;
 /// callers run them off the async executor.
 pub trait Dataplane: Send + Sync + 'static {
-    /// Creates the veth pair (one netlink request), then gateway addresses, proxy ARP and
+    /// Creates the veth pair (one create request; the kernel ignores an alias there, so it
+    /// is set right after), then gateway addresses, proxy ARP and
     /// neighbour settings on the host end, host routes and proxy neighbours. On any failure
     /// it deletes the pair again and reports the first error.
     fn setup_routed_endpoint(&self, spec: &RoutedEndpointSpec) -> Result<(), DataplaneError>;

@@ -154,14 +154,22 @@ container_ip() {
   "$DOCKER" inspect -f "{{with index .NetworkSettings.Networks \"$2\"}}{{.$field}}{{end}}" "$1" 2>/dev/null
 }
 
-# network_gateway NETWORK [6]: the gateway docker recorded for the network's v4 (or v6) pool.
-network_gateway() {
-  local want=${2:-4}
-  "$DOCKER" network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' "$1" 2>/dev/null |
-    tr ' ' '\n' | sed 's|/.*||' | while read -r gw; do
-      [[ -z $gw ]] && continue
-      if [[ $want == 6 && $gw == *:* ]] || [[ $want == 4 && $gw != *:* ]]; then echo "$gw"; fi
-    done | head -n 1
+# container_gateway CONTAINER NETWORK [6]: the gateway Docker gave CONTAINER on NETWORK
+# (IPAM.Config of a network only shows a gateway the user set with --gateway).
+container_gateway() {
+  local field=Gateway
+  [[ ${3:-} == 6 ]] && field=IPv6Gateway
+  "$DOCKER" inspect -f "{{with index .NetworkSettings.Networks \"$2\"}}{{.$field}}{{end}}" "$1" 2>/dev/null
+}
+
+# gateway_of CONTAINER NETWORK [6]: Docker's record, else the container's default route.
+gateway_of() {
+  local gw
+  gw=$(container_gateway "$@")
+  if [[ -z $gw ]]; then
+    gw=$("$DOCKER" exec "$1" ip -"${3:-4}" route 2>/dev/null | awk '$1 == "default" && $2 == "via" {print $3; exit}')
+  fi
+  echo "$gw"
 }
 
 network_id() { "$DOCKER" network inspect -f '{{.Id}}' "$1" 2>/dev/null; }
@@ -286,13 +294,16 @@ wharf_start() {
 wharf_kill() {
   local sig=${1:-TERM}
   [[ -n $WHARF_PID ]] || return 0
-  kill -"$sig" "$WHARF_PID" 2>/dev/null
-  local deadline=$((SECONDS + 10))
-  while kill -0 "$WHARF_PID" 2>/dev/null; do
-    if ((SECONDS >= deadline)); then kill -KILL "$WHARF_PID" 2>/dev/null; fi
-    sleep 0.1
-  done
-  wait "$WHARF_PID" 2>/dev/null
+  # stderr off: bash reports a killed background job ("Killed ...") when it reaps it.
+  {
+    kill -"$sig" "$WHARF_PID"
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$WHARF_PID"; do
+      if ((SECONDS >= deadline)); then kill -KILL "$WHARF_PID"; fi
+      sleep 0.1
+    done
+    wait "$WHARF_PID"
+  } 2>/dev/null
   WHARF_PID=""
 }
 

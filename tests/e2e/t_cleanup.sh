@@ -9,7 +9,7 @@ e2e_begin t_cleanup
 wharf_net=(-d wharf --ipam-driver wharf)
 check "network create n1 (wharf IPAM)" dk_net_create e2e-n1 "${wharf_net[@]}" --subnet 10.46.0.0/16
 check "network create n2 (wharf IPAM, IPv6, mtu)" dk_net_create e2e-n2 "${wharf_net[@]}" --ipv6 \
-  --subnet 10.47.7.0/24 --subnet fd4e:47::/64 -o mtu=1400
+  --subnet 10.48.7.0/24 --subnet fd4e:47::/64 -o mtu=1400
 check "network create n3 (default IPAM)" dk_net_create e2e-n3 -d wharf
 check "run c1 on n1 with --ip" dk_run e2e-c1 --net e2e-n1 --ip 10.46.1.7 "$IMAGE" sleep 1d
 check "run c2 on n1" dk_run e2e-c2 --net e2e-n1 "$IMAGE" sleep 1d

@@ -12,7 +12,7 @@ check "run a --restart always --ip 10.46.1.7" dk_run e2e-a --restart always --ne
 check "run b --restart always" dk_run e2e-b --restart always --net "$net" "$IMAGE" sleep 1d
 ip_a=$(container_ip e2e-a "$net")
 ip_b=$(container_ip e2e-b "$net")
-gw=$(network_gateway "$net")
+gw=$(gateway_of e2e-a "$net")
 check_ping "before restarts: a pings b" e2e-a "$ip_b"
 
 # in_use: every address docker reports on the network, one per line.

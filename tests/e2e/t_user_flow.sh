@@ -15,10 +15,10 @@ check "run b with a dynamic address" dk_run e2e-b --net "$net" "$IMAGE" sleep 1d
 
 ip_a=$(container_ip e2e-a "$net")
 ip_b=$(container_ip e2e-b "$net")
-gw=$(network_gateway "$net")
+gw=$(gateway_of e2e-a "$net")
 check_eq "a has the address it asked for" 10.46.1.7 "$ip_a"
 check_match "b has an address in 10.46.0.0/16" '^10\.46\.[0-9]+\.[0-9]+$' "$ip_b"
-check_match "docker recorded a gateway in 10.46.0.0/16" '^10\.46\.' "$gw"
+check_match "Join gave Docker a gateway in 10.46.0.0/16 (docker inspect)" '^10\.46\.' "$(container_gateway e2e-a "$net")"
 check_match "a sees 10.46.1.7 on eth0" 'inet 10\.46\.1\.7/' "$("$DOCKER" exec e2e-a ip addr show eth0 2>&1)"
 check_match "a has a default route via the gateway" "^default via $gw" "$("$DOCKER" exec e2e-a ip route 2>&1)"
 check_ping "a pings b" e2e-a "$ip_b"
@@ -30,7 +30,7 @@ check_match "the gateway address is on the host end of a's veth" "inet $gw/" "$(
 plain=e2e-plain
 check "network create -d wharf (Docker's default IPAM)" dk_net_create "$plain" -d wharf
 check "run c on the default-IPAM network" dk_run e2e-c --net "$plain" "$IMAGE" sleep 1d
-gw_plain=$(network_gateway "$plain")
+gw_plain=$(gateway_of e2e-c "$plain")
 ip_c=$(container_ip e2e-c "$plain")
 check_match "default IPAM gave c an address" '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' "$ip_c"
 check_ping "c pings its gateway" e2e-c "$gw_plain"

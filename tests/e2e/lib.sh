@@ -276,7 +276,9 @@ wharf_start() {
   local deadline=$((SECONDS + 20))
   until plugin_activated; do
     if ! kill -0 "$WHARF_PID" 2>/dev/null; then
-      fail "wharf serve exited before answering /Plugin.Activate"
+      local rc=0
+      wait "$WHARF_PID" || rc=$?
+      fail "wharf serve exited (status $rc) before answering /Plugin.Activate"
       show "$(tail -n 20 "$WHARF_LOG")"
       WHARF_PID=""
       return 1

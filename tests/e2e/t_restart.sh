@@ -46,6 +46,9 @@ check_new_address e2e-c
 
 # 2. A host route deleted while wharf is down comes back when wharf starts.
 wharf_kill KILL
+status=$(wharf_status 2>&1)
+check_match "wharf status while wharf is down (state file) shows a" "${ip_a//./\\.}([^0-9]|$)" "$status"
+check_match "wharf status while wharf is down (state file) shows b" "${ip_b//./\\.}([^0-9]|$)" "$status"
 check "delete a's host route by hand while wharf is down" ip route del 10.46.1.7/32
 wharf_start || exit 1
 if retry 10 sh -c 'ip route show proto 87 | grep -q "^10\.46\.1\.7 dev wh"'; then

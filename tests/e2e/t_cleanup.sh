@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# After every container and network is removed, nothing of wharf's is left: no link,
+# no host route, no network, endpoint or pool in `wharf status --json`.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+e2e_begin t_cleanup
+
+wharf_net=(-d wharf --ipam-driver wharf)
+check "network create n1 (wharf IPAM)" dk_net_create e2e-n1 "${wharf_net[@]}" --subnet 10.46.0.0/16
+check "network create n2 (wharf IPAM, IPv6, mtu)" dk_net_create e2e-n2 "${wharf_net[@]}" --ipv6 \
+  --subnet 10.48.7.0/24 --subnet fd4e:47::/64 -o mtu=1400
+check "network create n3 (default IPAM)" dk_net_create e2e-n3 -d wharf
+check "run c1 on n1 with --ip" dk_run e2e-c1 --net e2e-n1 --ip 10.46.1.7 "$IMAGE" sleep 1d
+check "run c2 on n1" dk_run e2e-c2 --net e2e-n1 "$IMAGE" sleep 1d
+check "run c3 on n2" dk_run e2e-c3 --net e2e-n2 "$IMAGE" sleep 1d
+check "run c4 on n3" dk_run e2e-c4 --net e2e-n3 "$IMAGE" sleep 1d
+check "connect c2 to n2 too" "$DOCKER" network connect e2e-n2 e2e-c2
+track_container e2e-c5
+check "create c5 with extra addresses on n1" sh -c "
+  '$DOCKER' create --name e2e-c5 --net none '$IMAGE' sleep 1d >/dev/null &&
+  '$DOCKER' network disconnect none e2e-c5 &&
+  '$DOCKER' network connect --driver-opt 'wharf.addresses=10.46.1.8;10.46.1.9' e2e-n1 e2e-c5 &&
+  '$DOCKER' start e2e-c5 >/dev/null"
+
+links=$(wharf_links | sort -u)
+routes=$(wharf_routes)
+check_match "while running: wharf links exist" '^wh' "$links"
+check_match "while running: proto 87 routes exist" 'dev wh' "$routes"
+
+for c in e2e-c1 e2e-c2 e2e-c3 e2e-c4 e2e-c5; do check "docker rm -f $c" "$DOCKER" rm -f "$c"; done
+for n in e2e-n1 e2e-n2 e2e-n3; do check "docker network rm $n" "$DOCKER" network rm "$n"; done
+
+check_eq "no link named wh* or aliased wharf:* is left" "" "$(wharf_links | sort -u | tr '\n' ' ')"
+check_eq "no proto 87 route is left" "" "$(wharf_routes)"
+json=$(wharf_status --json 2>&1)
+if ! jq -e . >/dev/null 2>&1 <<<"$json"; then
+  fail "wharf status --json is not JSON"
+  show "$json"
+else
+  # Every array or object under a key naming networks, endpoints, pools, addresses or
+  # routes must be empty, whatever the exact layout.
+  leftovers=$(jq -c '[.. | objects | to_entries[]
+      | select(.key | test("network|endpoint|pool|address|route"; "i"))
+      | select((.value | type) == "array" or (.value | type) == "object")
+      | select((.value | length) > 0) | {(.key): .value}]' <<<"$json")
+  check_eq "wharf status --json shows no networks, endpoints or pools" "[]" "$leftovers"
+fi
+info "iptables rules naming wh+ after the last network: $(iptables -S 2>/dev/null | grep -c 'wh+')"
+e2e_end

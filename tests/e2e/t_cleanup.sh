@@ -27,6 +27,7 @@ links=$(wharf_links | sort -u)
 routes=$(wharf_routes)
 check_match "while running: wharf links exist" '^wh' "$links"
 check_match "while running: proto 87 routes exist" 'dev wh' "$routes"
+check_match "while running: wharf's iptables accept rules exist" 'wh\+' "$(iptables -S 2>/dev/null)"
 
 for c in e2e-c1 e2e-c2 e2e-c3 e2e-c4 e2e-c5; do check "docker rm -f $c" "$DOCKER" rm -f "$c"; done
 for n in e2e-n1 e2e-n2 e2e-n3; do check "docker network rm $n" "$DOCKER" network rm "$n"; done
@@ -46,5 +47,6 @@ else
       | select((.value | length) > 0) | {(.key): .value}]' <<<"$json")
   check_eq "wharf status --json shows no networks, endpoints or pools" "[]" "$leftovers"
 fi
-info "iptables rules naming wh+ after the last network: $(iptables -S 2>/dev/null | grep -c 'wh+')"
+# wharf's FORWARD accept rules carry the comment "wharf" and go with the last network.
+check_eq "no iptables rule of wharf's is left" "" "$(iptables -S 2>/dev/null | grep -E -- '--comment "?wharf' || true)"
 e2e_end

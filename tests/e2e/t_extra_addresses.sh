@@ -52,6 +52,14 @@ if check "addresses reusable: connect d with --driver-opt '\"wharf.addresses=10.
 fi
 check "docker rm -f d" "$DOCKER" rm -f e2e-d
 
+# A running container (on another network first, as Docker requires) connected to mine.
+if check "run r on a side network" dk_net_create e2e-side -d wharf --ipam-driver wharf --subnet 10.48.9.0/24 &&
+  check "run r" dk_run e2e-r --net e2e-side "$IMAGE" sleep 1d &&
+  check "connect running r with --driver-opt wharf.addresses=10.46.1.11" \
+    "$DOCKER" network connect --driver-opt wharf.addresses=10.46.1.11 "$net" e2e-r; then
+  check_extras e2e-r 10.46.1.11
+fi
+
 # An extra address outside the network's subnet or already taken must be refused.
 check_fails "an extra address already used by a is refused" 'address|in use|already|10\.46' \
   connect_with_opts e2e-e "wharf.addresses=$(container_ip e2e-a "$net")"
@@ -79,6 +87,7 @@ if ((rc != 0)); then
     fi
   fi
 else
+  info "this docker client ($($DOCKER version -f '{{.Client.Version}}' 2>/dev/null)) supports docker run --network name=...,driver-opt=..."
   check_match "docker run --network ...,driver-opt=: 10.46.1.10 inside the container" 'inet 10\.46\.1\.10/' "$("$DOCKER" exec e2e-f ip addr 2>&1)"
 fi
 e2e_end

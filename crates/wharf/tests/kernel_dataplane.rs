@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -355,4 +356,44 @@ fn forwarding_rules_are_added_once_and_released() {
     assert!(namespace
         .output("iptables -w -S FORWARD")
         .contains("-i eth9"));
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn configure_sandbox_waits_for_a_namespace_that_does_not_exist_yet() {
+    // `docker start`: Join arrives before Docker has made the sandbox's namespace.
+    in_test_host(|dataplane| {
+        let name = NamedNetns::unique_name("late");
+        let mac = [0x02, 0x57, 0, 0, 0, 0xd5];
+        let request = SandboxAddresses {
+            netns_path: PathBuf::from(format!("/run/netns/{name}")),
+            mac,
+            addresses: vec!["10.46.1.10/32".parse().unwrap()],
+            timeout: Duration::from_secs(5),
+        };
+        let sandbox = thread::scope(|scope| {
+            let configuring = scope.spawn(|| dataplane.configure_sandbox(&request));
+            thread::sleep(Duration::from_millis(100));
+            let sandbox = NamedNetns::create(name.clone());
+            let mut netlink = Netlink::open().unwrap();
+            netlink
+                .create_veth(&VethPair {
+                    name: "wh00000000d5".into(),
+                    peer_name: "wc00000000d5".into(),
+                    mtu: 1500,
+                    alias: None,
+                    peer_mac: Some(mac),
+                    up: true,
+                })
+                .unwrap();
+            run(
+                "ip",
+                &["link", "set", "wc00000000d5", "netns", &sandbox.name],
+            );
+            configuring.join().expect("configure thread").unwrap();
+            sandbox
+        });
+        let shown = sandbox.output("ip -4 addr show");
+        assert!(shown.contains("10.46.1.10/32"), "{shown}");
+    });
 }

@@ -39,9 +39,17 @@ pub struct NamedNetns {
 
 impl NamedNetns {
     pub fn new(role: &str) -> NamedNetns {
+        NamedNetns::create(NamedNetns::unique_name(role))
+    }
+
+    /// A name no namespace of this test run has, for a namespace made later.
+    pub fn unique_name(role: &str) -> String {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("wharf-test-{}-{role}-{n}", std::process::id());
+        format!("wharf-test-{}-{role}-{n}", std::process::id())
+    }
+
+    pub fn create(name: String) -> NamedNetns {
         run("ip", &["netns", "add", &name]);
         NamedNetns { name }
     }

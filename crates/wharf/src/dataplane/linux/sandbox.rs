@@ -13,9 +13,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 pub(super) fn configure(sandbox: &SandboxAddresses) -> Result<(), DataplaneError> {
     let namespace = sandbox.netns_path.display();
-    let mut netlink = Netlink::open_in_netns(&sandbox.netns_path)
-        .map_err(kernel_error(format!("open network namespace {namespace}")))?;
-    let index = wait_for_link(&mut netlink, sandbox)?;
+    let deadline = Instant::now() + sandbox.timeout;
+    let mut netlink = open_when_ready(sandbox, deadline)?;
+    let index = wait_for_link(&mut netlink, sandbox, deadline)?;
     for address in &sandbox.addresses {
         let options = AddressOptions {
             nodad: address.addr().is_ipv6(),
@@ -30,9 +30,31 @@ pub(super) fn configure(sandbox: &SandboxAddresses) -> Result<(), DataplaneError
     Ok(())
 }
 
+/// Opens the sandbox's namespace, waiting for it: when Docker starts a container, Join comes
+/// before the namespace file exists (and before the namespace is bind-mounted onto it).
+fn open_when_ready(
+    sandbox: &SandboxAddresses,
+    deadline: Instant,
+) -> Result<Netlink, DataplaneError> {
+    let what = format!("open network namespace {}", sandbox.netns_path.display());
+    loop {
+        match Netlink::open_in_netns(&sandbox.netns_path) {
+            Ok(netlink) => return Ok(netlink),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(kernel_error(what)(e));
+            }
+            Err(_) => thread::sleep(POLL_INTERVAL),
+        }
+    }
+}
+
 /// Polls the namespace's links until one has the sandbox's MAC (its name changes on the way
 /// in; its MAC does not).
-fn wait_for_link(netlink: &mut Netlink, sandbox: &SandboxAddresses) -> Result<u32, DataplaneError> {
+fn wait_for_link(
+    netlink: &mut Netlink,
+    sandbox: &SandboxAddresses,
+    deadline: Instant,
+) -> Result<u32, DataplaneError> {
     let what = || {
         format!(
             "find link with MAC {} in {}",
@@ -40,7 +62,6 @@ fn wait_for_link(netlink: &mut Netlink, sandbox: &SandboxAddresses) -> Result<u3
             sandbox.netns_path.display()
         )
     };
-    let deadline = Instant::now() + sandbox.timeout;
     loop {
         let links = netlink.links().map_err(kernel_error(what()))?;
         if let Some(link) = links.iter().find(|link| link.mac == Some(sandbox.mac)) {

@@ -81,7 +81,7 @@ impl Engine {
     }
 
     /// As [`Engine::update`], but saves only when `durable`: for changes a restart can do
-    /// without (they are written with the next durable change anyway).
+    /// without (they reach the disk with a later change of the same object, or a snapshot).
     fn update_durably<T>(
         &self,
         durable: bool,
@@ -91,7 +91,7 @@ impl Engine {
         let mut next = current.clone();
         let out = change(&mut next)?;
         if durable {
-            self.store.save(&next)?;
+            self.store.save(&current, &next)?;
         }
         *current = next;
         Ok(out)

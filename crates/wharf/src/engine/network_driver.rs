@@ -338,7 +338,7 @@ impl Engine {
             .dataplane
             .ensure_proxy_neighbours(&theirs)
             .map_err(EngineError::from)
-            .and_then(|()| self.store.save(&next).map_err(EngineError::from));
+            .and_then(|()| self.store.save(&current, &next).map_err(EngineError::from));
         if let Err(e) = finish {
             let _ = self.dataplane.remove_proxy_neighbours(&theirs);
             let _ = self.dataplane.delete_link(&host_ifname);

@@ -144,7 +144,7 @@ fn docker_sequence_creates_routes_and_removes_everything() {
     assert!(f.kernel.links().is_empty());
     assert!(f.kernel.routes().is_empty());
     assert_eq!(f.engine.snapshot_state(), state::State::new());
-    assert!(f.kernel.calls().contains(&Call::ReleaseForwarding));
+    assert_eq!(f.kernel.calls().last(), Some(&Call::ReleaseForwarding));
 }
 
 #[test]
@@ -314,14 +314,6 @@ fn ipv6_endpoints_get_proxy_entries_both_ways() {
         .unwrap();
     assert_eq!(join.gateway_ipv6, "fd4e:46::1");
     f.engine.delete_endpoint(&ep(EP_B)).unwrap();
-    // The entry for B's address on A's link goes at once; B's own link (and the entry on
-    // it) goes with the background delete.
-    assert!(f
-        .kernel
-        .proxies()
-        .iter()
-        .all(|p| p.device != "whdabd000000"));
-    f.engine.shutdown();
     assert!(f.kernel.proxies().is_empty());
     assert!(f.kernel.calls().contains(&Call::EnsureForwarding(true)));
     let _ = (v4, v6);

@@ -66,9 +66,7 @@ pub fn serve<D: Dataplane>(
         }
         let listener = server::bind(&args.socket).await.map_err(|e| e.to_string())?;
         tracing::info!(socket = %args.socket.display(), state = %args.state_dir.display(), "wharf is serving");
-        let engine = Arc::new(engine);
-        server::serve(listener, engine.clone(), shutdown_signal()).await;
-        tokio::task::spawn_blocking(move || engine.shutdown()).await.ok();
+        server::serve(listener, Arc::new(engine), shutdown_signal()).await;
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("wharf stopped");
         Ok(())

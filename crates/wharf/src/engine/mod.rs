@@ -6,7 +6,6 @@ pub mod ipam;
 mod ipam_driver;
 mod network_driver;
 pub mod options;
-pub mod reaper;
 pub mod reconcile;
 pub mod state;
 pub mod status;
@@ -46,7 +45,6 @@ pub struct Engine {
     dataplane: Arc<dyn Dataplane>,
     store: Store,
     state: Mutex<State>,
-    reaper: reaper::LinkReaper,
 }
 
 impl Engine {
@@ -55,20 +53,10 @@ impl Engine {
         let state = store.load()?;
         Ok(Engine {
             config,
-            reaper: reaper::LinkReaper::new(dataplane.clone()),
             dataplane,
             store,
             state: Mutex::new(state),
         })
-    }
-
-    /// Finishes background link deletions (bounded: what is left, reconciliation removes at
-    /// the next start).
-    pub fn shutdown(&self) {
-        let left = self.reaper.drain(Duration::from_secs(10));
-        if left > 0 {
-            tracing::warn!(links = left, "stopping with link deletions pending");
-        }
     }
 
     pub fn dataplane(&self) -> Arc<dyn Dataplane> {

@@ -270,14 +270,6 @@ impl Engine {
             }
             Ok(())
         })?;
-        // `docker network rm` promises nothing is left: wait for the endpoints' links.
-        let left = self.reaper.drain(self.config.sandbox_timeout);
-        if left > 0 {
-            tracing::warn!(
-                links = left,
-                "network deleted with link deletions still pending"
-            );
-        }
         tracing::info!(network = short_id(&req.network_id), "network deleted");
         Ok(())
     }
@@ -362,25 +354,20 @@ impl Engine {
         })
     }
 
-    /// Forgets the endpoint, then deletes its link in the background (see [`super::reaper`]):
-    /// its routes go with the link, and a route a new endpoint takes over for the same
-    /// address is replaced, not shared.
     pub fn delete_endpoint(&self, req: &EndpointRequest) -> Result<()> {
-        let link = self.update(|state| {
+        self.update(|state| {
             let endpoint = endpoint(state, &req.network_id, &req.endpoint_id)?.clone();
             let net = network(state, &req.network_id)?;
             let (_, theirs) = routed::proxy_neighbours(net, &endpoint);
+            self.dataplane.delete_link(&endpoint.host_ifname)?;
             self.dataplane.remove_proxy_neighbours(&theirs)?;
             release_extras(state, &endpoint);
             if let Some(net) = state.networks.get_mut(&req.network_id) {
                 net.endpoints.remove(&req.endpoint_id);
             }
-            Ok(endpoint.host_ifname)
+            Ok(())
         })?;
-        if !self.reaper.delete_later(&link) {
-            self.dataplane.delete_link(&link)?;
-        }
-        tracing::info!(endpoint = short_id(&req.endpoint_id), link = %link, "endpoint deleted");
+        tracing::info!(endpoint = short_id(&req.endpoint_id), "endpoint deleted");
         Ok(())
     }
 

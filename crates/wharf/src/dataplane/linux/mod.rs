@@ -42,10 +42,6 @@ pub struct LinuxDataplane {
     config: LinuxConfig,
     /// One socket for every host-namespace request; requests are short, so callers take turns.
     netlink: Mutex<Netlink>,
-    /// Link deletes get their own socket: one takes ~20 ms (the kernel waits for an RCU grace
-    /// period), and the other requests should not queue behind it here as well as in the
-    /// kernel.
-    deleter: Mutex<Netlink>,
     /// Serialises the check-then-insert of firewall rules, so two callers cannot both insert.
     firewall: Mutex<()>,
 }
@@ -54,11 +50,9 @@ impl LinuxDataplane {
     /// Opens the netlink socket in the calling thread's network namespace.
     pub fn new(config: LinuxConfig) -> Result<Self, DataplaneError> {
         let netlink = Netlink::open().map_err(kernel_error("open rtnetlink socket"))?;
-        let deleter = Netlink::open().map_err(kernel_error("open rtnetlink socket"))?;
         Ok(LinuxDataplane {
             config,
             netlink: Mutex::new(netlink),
-            deleter: Mutex::new(deleter),
             firewall: Mutex::new(()),
         })
     }
@@ -76,9 +70,7 @@ impl Dataplane for LinuxDataplane {
     }
 
     fn delete_link(&self, name: &str) -> Result<(), DataplaneError> {
-        self.deleter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.netlink()
             .delete_link(name)
             .map_err(kernel_error(format!("delete link {name}")))
     }

@@ -1,4 +1,5 @@
-//! A small blocking rtnetlink (NETLINK_ROUTE) client: links and veth pairs, addresses,
+//! A small blocking rtnetlink (NETLINK_ROUTE) client: links (veth pairs, dummy, 802.1Q VLAN,
+//! macvlan, ipvlan), addresses,
 //! routes (one at a time or in fast batches) and proxy neighbours, plus helpers to run code in
 //! another network namespace.
 //!
@@ -14,6 +15,7 @@ mod client;
 mod error;
 mod headers;
 mod link;
+mod link_kinds;
 mod message;
 mod neighbour;
 pub mod netns;
@@ -27,6 +29,7 @@ pub use batch::{BatchFailure, BatchReport, ROUTES_PER_SEND};
 pub use client::Netlink;
 pub use error::{Error, Result};
 pub use link::{check_name, Link, VethPair};
+pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
 pub use route::{Family, Route};
 
 /// Route and address constants callers need when building a [`Route`].
@@ -38,3 +41,5 @@ pub mod consts {
 
 #[cfg(test)]
 mod encoding_tests;
+#[cfg(test)]
+mod link_kinds_tests;

@@ -41,6 +41,7 @@ pub const RTM_DELNEIGH: u16 = 29;
 pub const IFLA_ADDRESS: u16 = 1;
 pub const IFLA_IFNAME: u16 = 3;
 pub const IFLA_MTU: u16 = 4;
+pub const IFLA_LINK: u16 = 5;
 pub const IFLA_LINKINFO: u16 = 18;
 pub const IFLA_IFALIAS: u16 = 20;
 pub const IFLA_INFO_KIND: u16 = 1;

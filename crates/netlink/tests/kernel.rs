@@ -317,3 +317,69 @@ fn batch_where_every_route_fails_reports_them_all() {
             .unwrap();
     });
 }
+
+/// `ip -d link show NAME`, run from this thread (a child process starts in its namespace).
+fn ip_details(name: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["-d", "link", "show", name])
+        .output()
+        .expect("run ip");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn macvlan_links_in_every_mode_on_a_veth_parent() {
+    use wharf_netlink::{LinkKind, MacvlanMode, NewLink};
+    in_new_netns(|netlink| {
+        let modes = [
+            (MacvlanMode::Bridge, "bridge"),
+            (MacvlanMode::Private, "private"),
+            (MacvlanMode::Vepa, "vepa"),
+            (MacvlanMode::Passthru, "passthru"),
+        ];
+        for (n, (mode, word)) in modes.into_iter().enumerate() {
+            // passthru takes a parent for itself: one parent per mode keeps them apart.
+            let parent = netlink
+                .create_veth(&veth(&format!("whp{n}"), &format!("wcp{n}")))
+                .expect("parent veth");
+            let name = format!("whm{n}");
+            let mac = [0x02, 0x57, 0, 0, 0x10, n as u8];
+            let index = netlink
+                .create_link(&NewLink {
+                    name: name.clone(),
+                    kind: LinkKind::Macvlan(mode),
+                    parent: Some(parent),
+                    mtu: Some(1400),
+                    mac: Some(mac),
+                    up: true,
+                })
+                .unwrap_or_else(|e| panic!("macvlan {word}: {e}"));
+            let link = netlink.link_by_name(&name).unwrap().unwrap();
+            assert_eq!(link.index, index);
+            assert_eq!(link.kind.as_deref(), Some("macvlan"));
+            assert_eq!(link.mtu, 1400);
+            if mode != MacvlanMode::Passthru {
+                // passthru takes over the parent's address; the others keep the one asked for.
+                assert_eq!(link.mac, Some(mac));
+            }
+            let details = ip_details(&name);
+            assert!(
+                details.contains(&format!("macvlan mode {word}")),
+                "{details}"
+            );
+        }
+        // A child MTU above the parent's: the kernel's bare answer, which wharf must explain.
+        let parent = netlink.link_by_name("whp0").unwrap().map(|l| l.index);
+        let too_big = netlink.create_link(&NewLink {
+            name: "whmbig".into(),
+            kind: LinkKind::Macvlan(MacvlanMode::Bridge),
+            parent,
+            mtu: Some(9000),
+            mac: None,
+            up: false,
+        });
+        assert_eq!(too_big.unwrap_err().errno(), Some(libc::EINVAL));
+        assert!(netlink.link_by_name("whmbig").unwrap().is_none());
+    });
+}

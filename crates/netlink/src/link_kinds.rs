@@ -1,0 +1,165 @@
+//! Links of other kinds than veth: dummy, 802.1Q VLAN, macvlan and ipvlan, each made in one
+//! RTM_NEWLINK request (`ip link add NAME link PARENT type KIND ...`).
+
+use crate::client::Netlink;
+use crate::error::{Error, Result};
+use crate::headers::IfInfoHeader;
+use crate::link::{check_name, index_field};
+use crate::message::MessageWriter;
+use crate::uapi::{
+    AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK,
+    IFLA_LINKINFO, IFLA_MTU, NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK,
+};
+
+/// `IFLA_MACVLAN_MODE` values (linux/if_link.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacvlanMode {
+    Private = 1,
+    Vepa = 2,
+    Bridge = 4,
+    Passthru = 8,
+}
+
+/// `IFLA_IPVLAN_MODE` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpvlanMode {
+    L2 = 0,
+    L3 = 1,
+    L3s = 2,
+}
+
+/// `IFLA_IPVLAN_FLAGS` values: bridge is the absence of the other two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpvlanFlag {
+    Bridge = 0,
+    Private = 1,
+    Vepa = 2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Dummy,
+    /// An 802.1Q sub-interface with this VLAN ID (1-4094).
+    Vlan(u16),
+    Macvlan(MacvlanMode),
+    Ipvlan(IpvlanMode, IpvlanFlag),
+}
+
+impl LinkKind {
+    fn name(self) -> &'static str {
+        match self {
+            LinkKind::Dummy => "dummy",
+            LinkKind::Vlan(_) => "vlan",
+            LinkKind::Macvlan(_) => "macvlan",
+            LinkKind::Ipvlan(..) => "ipvlan",
+        }
+    }
+}
+
+/// A link to create. Every kind but dummy needs a parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    pub name: String,
+    pub kind: LinkKind,
+    /// Interface index of the parent (`link PARENT`).
+    pub parent: Option<u32>,
+    /// None: the kernel's default (the parent's MTU for stacked kinds).
+    pub mtu: Option<u32>,
+    /// None: a random address (ipvlan links always share the parent's).
+    pub mac: Option<[u8; 6]>,
+    pub up: bool,
+}
+
+const IFLA_VLAN_ID: u16 = 1;
+const IFLA_MACVLAN_MODE: u16 = 1;
+const IFLA_IPVLAN_MODE: u16 = 1;
+const IFLA_IPVLAN_FLAGS: u16 = 2;
+
+impl Netlink {
+    /// Creates the link in one request and returns its interface index.
+    pub fn create_link(&mut self, link: &NewLink) -> Result<u32> {
+        check_name(&link.name)?;
+        check_new_link(link)?;
+        self.execute(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &|m| {
+            encode_create_link(m, link)
+        })?;
+        self.link_by_name(&link.name)?
+            .map(|created| created.index)
+            .ok_or_else(|| {
+                Error::malformed(format!("link {} vanished right after creation", link.name))
+            })
+    }
+}
+
+fn check_new_link(link: &NewLink) -> Result<()> {
+    if let LinkKind::Vlan(id) = link.kind {
+        if !(1..=4094).contains(&id) {
+            return Err(Error::Invalid(format!(
+                "VLAN ID {id} of {} is outside 1-4094",
+                link.name
+            )));
+        }
+    }
+    match (link.kind, link.parent) {
+        (LinkKind::Dummy, Some(_)) => Err(Error::Invalid(format!(
+            "dummy link {} cannot have a parent",
+            link.name
+        ))),
+        (LinkKind::Dummy, None) | (_, Some(_)) => {
+            if let Some(parent) = link.parent {
+                index_field(parent)?;
+            }
+            Ok(())
+        }
+        (kind, None) => Err(Error::Invalid(format!(
+            "{} link {} needs a parent",
+            kind.name(),
+            link.name
+        ))),
+    }
+}
+
+pub(crate) fn encode_create_link(m: &mut MessageWriter<'_>, link: &NewLink) {
+    let up = if link.up { IFF_UP } else { 0 };
+    m.header(
+        &IfInfoHeader {
+            family: AF_UNSPEC,
+            flags: up,
+            change: up,
+            ..Default::default()
+        }
+        .encode(),
+    );
+    m.attr_str(IFLA_IFNAME, &link.name);
+    if let Some(parent) = link.parent {
+        m.attr_u32(IFLA_LINK, parent);
+    }
+    if let Some(mtu) = link.mtu {
+        m.attr_u32(IFLA_MTU, mtu);
+    }
+    if let Some(mac) = &link.mac {
+        m.attr(IFLA_ADDRESS, mac);
+    }
+    let link_info = m.begin_nested(IFLA_LINKINFO);
+    m.attr_str(IFLA_INFO_KIND, link.kind.name());
+    match link.kind {
+        LinkKind::Dummy => {}
+        LinkKind::Vlan(id) => {
+            let data = m.begin_nested(IFLA_INFO_DATA);
+            m.attr(IFLA_VLAN_ID, &id.to_ne_bytes());
+            m.end_nested(data);
+        }
+        LinkKind::Macvlan(mode) => {
+            let data = m.begin_nested(IFLA_INFO_DATA);
+            m.attr_u32(IFLA_MACVLAN_MODE, mode as u32);
+            m.end_nested(data);
+        }
+        LinkKind::Ipvlan(mode, flag) => {
+            let data = m.begin_nested(IFLA_INFO_DATA);
+            m.attr(IFLA_IPVLAN_MODE, &(mode as u16).to_ne_bytes());
+            m.attr(IFLA_IPVLAN_FLAGS, &(flag as u16).to_ne_bytes());
+            m.end_nested(data);
+        }
+    }
+    m.end_nested(link_info);
+}

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use super::{
-    Dataplane, DataplaneError, HostRoute, KernelSnapshot, OwnedLink, ProxyNeighbour,
-    RoutedEndpointSpec, SandboxAddresses,
+    Dataplane, DataplaneError, HostRoute, KernelSnapshot, MacvlanSpec, OwnedLink, ParentLink,
+    ProxyNeighbour, RoutedEndpointSpec, SandboxAddresses,
 };
 use ipnet::IpNet;
 
@@ -22,6 +22,7 @@ pub enum Call {
     Snapshot,
     EnsureForwarding(bool),
     ReleaseForwarding,
+    CreateMacvlan(String),
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +32,9 @@ struct FakeHost {
     routes: BTreeSet<HostRoute>,
     proxies: BTreeSet<ProxyNeighbour>,
     used_prefixes: Vec<IpNet>,
+    /// Interfaces that can be parents: name -> MTU.
+    parents: BTreeMap<String, u32>,
+    default_device: Option<String>,
     calls: Vec<Call>,
     fail: BTreeSet<&'static str>,
 }
@@ -83,6 +87,15 @@ impl RecordingDataplane {
     /// Simulates someone deleting a route behind wharf's back.
     pub fn drop_route(&self, route: &HostRoute) {
         self.host().routes.remove(route);
+    }
+
+    /// Simulates a host interface (a parent for macvlan links).
+    pub fn add_parent(&self, name: &str, mtu: u32) {
+        self.host().parents.insert(name.into(), mtu);
+    }
+
+    pub fn set_default_route_device(&self, name: &str) {
+        self.host().default_device = Some(name.into());
     }
 
     pub fn add_used_prefix(&self, prefix: IpNet) {
@@ -203,5 +216,32 @@ impl Dataplane for RecordingDataplane {
         let mut host = self.host();
         host.calls.push(Call::ReleaseForwarding);
         Self::check(&host, "release_forwarding")
+    }
+
+    fn parent_link(&self, name: &str) -> Result<Option<ParentLink>, DataplaneError> {
+        let host = self.host();
+        Self::check(&host, "parent_link")?;
+        Ok(host.parents.get(name).map(|&mtu| ParentLink {
+            name: name.into(),
+            mtu,
+        }))
+    }
+
+    fn default_route_device(&self) -> Result<Option<String>, DataplaneError> {
+        Ok(self.host().default_device.clone())
+    }
+
+    fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<(), DataplaneError> {
+        let mut host = self.host();
+        host.calls.push(Call::CreateMacvlan(spec.name.clone()));
+        Self::check(&host, "create_macvlan")?;
+        if !host.parents.contains_key(&spec.parent) || host.links.contains_key(&spec.name) {
+            return Err(DataplaneError::Kernel {
+                what: format!("create macvlan {}", spec.name),
+                message: "No such device or File exists".into(),
+            });
+        }
+        host.links.insert(spec.name.clone(), spec.alias.clone());
+        Ok(())
     }
 }

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::engine::state::MacvlanMode;
+
 /// Every host-end link wharf creates carries this alias prefix followed by the endpoint ID, so
 /// reconciliation finds exactly wharf's links (and the endpoint each belongs to).
 pub const LINK_ALIAS_PREFIX: &str = "wharf:";
@@ -92,6 +94,26 @@ pub struct KernelSnapshot {
     pub used_prefixes: Vec<IpNet>,
 }
 
+/// A macvlan link for an endpoint, created in the host namespace for Docker to move into the
+/// sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacvlanSpec {
+    pub name: String,
+    pub parent: String,
+    pub mode: MacvlanMode,
+    pub mtu: u32,
+    pub mac: [u8; 6],
+    /// [`LINK_ALIAS_PREFIX`] + endpoint ID.
+    pub alias: String,
+}
+
+/// What the engine needs to know of a would-be parent interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentLink {
+    pub name: String,
+    pub mtu: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
     /// A kernel request failed; `what` names the object (`create veth pair wh01ab.. / wc01ab..`).
@@ -140,4 +162,13 @@ pub trait Dataplane: Send + Sync + 'static {
     /// Removes the firewall accept rules `ensure_forwarding` added (when the last routed
     /// network goes). Forwarding sysctls stay on: other software may rely on them by then.
     fn release_forwarding(&self) -> Result<(), DataplaneError>;
+
+    /// The interface `name` in the host namespace, if there is one.
+    fn parent_link(&self, name: &str) -> Result<Option<ParentLink>, DataplaneError>;
+
+    /// The interface of the host's IPv4 default route (the first, if several).
+    fn default_route_device(&self) -> Result<Option<String>, DataplaneError>;
+
+    /// Creates a macvlan link on its parent (down, alias set); on failure nothing is left.
+    fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<(), DataplaneError>;
 }

@@ -9,11 +9,14 @@ use serde_json::Value;
 
 use super::error::{invalid, EngineError, Result};
 use super::ipam;
-use super::options::parse_network_options;
-use super::state::{short_id, Allocation, Endpoint, ExtraAddress, Network, State, Subnet};
+use super::options::{parse_network_options, NetworkOptions};
+use super::state::{
+    short_id, Allocation, Endpoint, ExtraAddress, MacvlanMode, MacvlanSettings, Mode, Network,
+    State, Subnet,
+};
 use super::Engine;
 use crate::dataplane::{SandboxAddresses, CONTAINER_LINK_PREFIX, HOST_LINK_PREFIX};
-use crate::modes::routed;
+use crate::modes::{macvlan, routed};
 use crate::protocol::types::{
     CreateEndpointRequest, CreateEndpointResponse, CreateNetworkRequest, CreatedInterface,
     EndpointInfoResponse, EndpointRequest, IpamData, JoinRequest, JoinResponse, NetworkRequest,
@@ -217,7 +220,20 @@ impl Engine {
     pub fn create_network(&self, req: &CreateNetworkRequest) -> Result<()> {
         check_network_id(&req.network_id)?;
         let options = parse_network_options(req.options.as_ref(), &self.config.network_defaults)?;
+        let (mtu, macvlan) = match options.mode {
+            Mode::Routed => (
+                options.mtu.unwrap_or(self.config.network_defaults.mtu),
+                None,
+            ),
+            Mode::Macvlan => {
+                let (mtu, settings) = self.macvlan_parent(&options)?;
+                (mtu, Some(settings))
+            }
+        };
         self.update(|state| {
+            if let Some(settings) = &macvlan {
+                check_parent_sharing(state, settings)?;
+            }
             if state.networks.contains_key(&req.network_id) {
                 return Err(EngineError::Exists(format!(
                     "network {}",
@@ -234,21 +250,25 @@ impl Engine {
             let network = Network {
                 id: req.network_id.clone(),
                 mode: options.mode,
-                mtu: options.mtu,
+                mtu,
                 internal: options.internal,
                 ipv6: options.ipv6,
                 subnets,
                 endpoints: BTreeMap::new(),
+                macvlan: macvlan.clone(),
             };
             state.networks.insert(network.id.clone(), network);
-            let any_ipv6 = state.networks.values().any(|n| n.ipv6);
-            self.dataplane.ensure_forwarding(any_ipv6)?;
+            if options.mode == Mode::Routed {
+                let any_ipv6 = routed_networks(state).any(|n| n.ipv6);
+                self.dataplane.ensure_forwarding(any_ipv6)?;
+            }
             Ok(())
         })?;
         tracing::info!(
             network = short_id(&req.network_id),
             mode = options.mode.name(),
-            mtu = options.mtu,
+            mtu,
+            parent = macvlan.as_ref().map(|m| m.parent.as_str()),
             "network created"
         );
         Ok(())
@@ -265,7 +285,7 @@ impl Engine {
                 self.dataplane.delete_link(&endpoint.host_ifname)?;
                 release_extras(state, endpoint);
             }
-            if state.networks.is_empty() {
+            if network.mode == Mode::Routed && routed_networks(state).next().is_none() {
                 self.dataplane.release_forwarding()?;
             }
             Ok(())
@@ -289,11 +309,27 @@ impl Engine {
                 .ok_or_else(|| invalid(format!("MAC address {text:?} is not valid")))?,
         };
         let digits = &req.endpoint_id[..ID_DIGITS];
-        let host_ifname = format!("{HOST_LINK_PREFIX}{digits}");
+        let container_ifname = format!("{CONTAINER_LINK_PREFIX}{digits}");
 
         let mut current = self.lock();
         let mut next = current.clone();
         let net = network(&next, &req.network_id)?;
+        // A macvlan endpoint has one link, the container's; a routed one a host end too.
+        let host_ifname = match net.mode {
+            Mode::Routed => format!("{HOST_LINK_PREFIX}{digits}"),
+            Mode::Macvlan => container_ifname.clone(),
+        };
+        if net
+            .macvlan
+            .as_ref()
+            .is_some_and(|m| m.mode == MacvlanMode::Passthru)
+            && !net.endpoints.is_empty()
+        {
+            return Err(invalid(format!(
+                "macvlan passthru network {} already has a container: passthru gives the whole parent to one",
+                short_id(&net.id)
+            )));
+        }
         let clash = next
             .networks
             .values()
@@ -319,7 +355,7 @@ impl Engine {
         let endpoint = Endpoint {
             id: req.endpoint_id.clone(),
             host_ifname: host_ifname.clone(),
-            container_ifname: format!("{CONTAINER_LINK_PREFIX}{digits}"),
+            container_ifname,
             mac: format_mac(mac),
             primary,
             extra,
@@ -330,10 +366,19 @@ impl Engine {
             .get_mut(&req.network_id)
             .ok_or_else(|| EngineError::UnknownNetwork(req.network_id.clone()))?;
         net.endpoints.insert(endpoint.id.clone(), endpoint.clone());
-        let (own, theirs) = routed::proxy_neighbours(net, &endpoint);
-        let spec = routed::endpoint_spec(net, &endpoint, mac, own);
-
-        self.dataplane.setup_routed_endpoint(&spec)?;
+        let theirs = match &net.macvlan {
+            Some(settings) => {
+                let spec = macvlan::endpoint_spec(net, settings, &endpoint, mac);
+                self.dataplane.create_macvlan(&spec)?;
+                Vec::new()
+            }
+            None => {
+                let (own, theirs) = routed::proxy_neighbours(net, &endpoint);
+                let spec = routed::endpoint_spec(net, &endpoint, mac, own);
+                self.dataplane.setup_routed_endpoint(&spec)?;
+                theirs
+            }
+        };
         let finish = self
             .dataplane
             .ensure_proxy_neighbours(&theirs)
@@ -358,7 +403,10 @@ impl Engine {
         self.update(|state| {
             let endpoint = endpoint(state, &req.network_id, &req.endpoint_id)?.clone();
             let net = network(state, &req.network_id)?;
-            let (_, theirs) = routed::proxy_neighbours(net, &endpoint);
+            let theirs = match net.mode {
+                Mode::Routed => routed::proxy_neighbours(net, &endpoint).1,
+                Mode::Macvlan => Vec::new(),
+            };
             self.dataplane.delete_link(&endpoint.host_ifname)?;
             self.dataplane.remove_proxy_neighbours(&theirs)?;
             release_extras(state, &endpoint);
@@ -403,7 +451,10 @@ impl Engine {
         let (response, work) = self.update_durably(durable, |state| {
             let net = network(state, &req.network_id)?.clone();
             let endpoint = endpoint(state, &req.network_id, &req.endpoint_id)?.clone();
-            let response = routed::join_response(&net, &endpoint);
+            let response = match net.mode {
+                Mode::Routed => routed::join_response(&net, &endpoint),
+                Mode::Macvlan => macvlan::join_response(&net, &endpoint),
+            };
             let work = self.sandbox_work(&endpoint, &req.sandbox_key);
             if let Some(ep) = state
                 .networks
@@ -469,6 +520,71 @@ impl Engine {
 
 fn subnets_v6(req: &CreateNetworkRequest, state: &State) -> Result<Vec<Subnet>> {
     subnets(req.ipv6_data.as_deref().unwrap_or_default(), state, true)
+}
+
+pub(crate) fn routed_networks(state: &State) -> impl Iterator<Item = &Network> {
+    state.networks.values().filter(|n| n.mode == Mode::Routed)
+}
+
+/// Docker's rule, and the kernel's: passthru gives the parent to one macvlan link, so its
+/// parent is shared with no other network, in either direction.
+fn check_parent_sharing(state: &State, wanted: &MacvlanSettings) -> Result<()> {
+    let sharing = state
+        .networks
+        .values()
+        .filter_map(|n| n.macvlan.as_ref().map(|m| (n, m)))
+        .find(|(_, m)| {
+            m.parent == wanted.parent
+                && (m.mode == MacvlanMode::Passthru || wanted.mode == MacvlanMode::Passthru)
+        });
+    match sharing {
+        Some((other, _)) => Err(invalid(format!(
+            "parent {} is used by network {}, and a macvlan passthru parent cannot be shared: \
+             choose another parent",
+            wanted.parent,
+            short_id(&other.id)
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Engine {
+    /// The parent of a macvlan network and its MTU: the one named, or the interface of the
+    /// host's default route; the MTU asked for may not exceed the parent's (the kernel would
+    /// only say EINVAL), and defaults to it.
+    fn macvlan_parent(&self, options: &NetworkOptions) -> Result<(u32, MacvlanSettings)> {
+        let name = match &options.parent {
+            Some(name) => name.clone(),
+            None => self.dataplane.default_route_device()?.ok_or_else(|| {
+                invalid(
+                    "no parent given and the host has no IPv4 default route: pass -o parent=IFACE",
+                )
+            })?,
+        };
+        let parent = self.dataplane.parent_link(&name)?.ok_or_else(|| {
+            invalid(format!(
+                "parent {name} does not exist: name an existing interface with -o parent=IFACE"
+            ))
+        })?;
+        let mtu = match options.mtu {
+            Some(mtu) if mtu > parent.mtu => {
+                return Err(invalid(format!(
+                    "option mtu: {mtu} is larger than the MTU of parent {name} ({}); \
+                     a macvlan link cannot exceed its parent's",
+                    parent.mtu
+                )))
+            }
+            Some(mtu) => mtu,
+            None => parent.mtu,
+        };
+        Ok((
+            mtu,
+            MacvlanSettings {
+                parent: name,
+                mode: options.macvlan_mode,
+            },
+        ))
+    }
 }
 
 /// Gives an endpoint's extra addresses back to their pools (if the pools still exist).

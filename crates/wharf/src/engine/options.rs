@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::error::{invalid, Result};
-use super::state::Mode;
+use super::state::{MacvlanMode, Mode};
 use crate::protocol::types::{Options, OPTION_ENABLE_IPV6, OPTION_GENERIC, OPTION_INTERNAL};
 
 /// Defaults for options a network does not set (daemon flags may change them).
@@ -27,14 +27,33 @@ impl Default for NetworkDefaults {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkOptions {
     pub mode: Mode,
-    pub mtu: u32,
+    /// The MTU asked for; None: the mode's default (the daemon's for routed networks, the
+    /// parent's for macvlan).
+    pub mtu: Option<u32>,
     pub internal: bool,
     pub ipv6: bool,
+    /// `parent` (macvlan): None means the interface of the host's default route.
+    pub parent: Option<String>,
+    pub macvlan_mode: MacvlanMode,
 }
 
-/// Option keys a wharf network accepts. Docker's bridge driver spells the MTU option
-/// `com.docker.network.driver.mtu`; users who switch keep it.
-const KNOWN: &[&str] = &["mode", "mtu", "com.docker.network.driver.mtu"];
+/// Option keys a wharf network accepts, by mode. Docker's bridge driver spells the MTU
+/// option `com.docker.network.driver.mtu`; users who switch keep it, and Docker's macvlan
+/// option names work unchanged.
+const COMMON: &[&str] = &["mode", "mtu", "com.docker.network.driver.mtu"];
+const MACVLAN: &[&str] = &["parent", "macvlan_mode"];
+
+pub fn parse_macvlan_mode(text: &str) -> Result<MacvlanMode> {
+    match text {
+        "bridge" => Ok(MacvlanMode::Bridge),
+        "private" => Ok(MacvlanMode::Private),
+        "vepa" => Ok(MacvlanMode::Vepa),
+        "passthru" => Ok(MacvlanMode::Passthru),
+        other => Err(invalid(format!(
+            "option macvlan_mode: {other:?} is not a macvlan mode; use bridge, private, vepa or passthru"
+        ))),
+    }
+}
 pub const MIN_MTU: u32 = 68;
 pub const MIN_MTU_IPV6: u32 = 1280;
 pub const MAX_MTU: u32 = 65535;
@@ -42,8 +61,9 @@ pub const MAX_MTU: u32 = 65535;
 pub fn parse_mode(text: &str) -> Result<Mode> {
     match text {
         "routed" => Ok(Mode::Routed),
+        "macvlan" => Ok(Mode::Macvlan),
         other => Err(invalid(format!(
-            "option mode: {other:?} is not a wharf mode; use mode=routed"
+            "option mode: {other:?} is not a wharf mode; use routed or macvlan"
         ))),
     }
 }
@@ -77,12 +97,14 @@ pub fn parse_network_options(
     let options = options.unwrap_or(&empty);
     let mut parsed = NetworkOptions {
         mode: defaults.mode,
-        mtu: defaults.mtu,
+        mtu: None,
         internal: flag(options, OPTION_INTERNAL),
         ipv6: flag(options, OPTION_ENABLE_IPV6),
+        parent: None,
+        macvlan_mode: MacvlanMode::Bridge,
     };
     let generic = match options.get(OPTION_GENERIC) {
-        None | Some(Value::Null) => return finish(parsed),
+        None | Some(Value::Null) => return finish(parsed, defaults),
         Some(Value::Object(map)) => map,
         Some(other) => {
             return Err(invalid(format!(
@@ -90,30 +112,57 @@ pub fn parse_network_options(
             )))
         }
     };
+    let text = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    // The mode first: which other keys are allowed depends on it.
+    if let Some(mode) = generic.get("mode") {
+        parsed.mode = parse_mode(&text(mode))?;
+    }
+    let allowed: Vec<&str> = match parsed.mode {
+        Mode::Routed => COMMON.to_vec(),
+        Mode::Macvlan => [COMMON, MACVLAN].concat(),
+    };
     for (key, value) in generic {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let value = text(value);
+        if !allowed.contains(&key.as_str()) {
+            let other_mode = MACVLAN.contains(&key.as_str());
+            return Err(invalid(if other_mode {
+                format!(
+                    "option {key:?} applies to macvlan networks, not to mode={}",
+                    parsed.mode.name()
+                )
+            } else {
+                format!(
+                    "unknown option {key:?} for a wharf {} network; wharf takes: {}",
+                    parsed.mode.name(),
+                    allowed.join(", ")
+                )
+            }));
+        }
         match key.as_str() {
-            "mode" => parsed.mode = parse_mode(&text)?,
-            "mtu" | "com.docker.network.driver.mtu" => parsed.mtu = parse_mtu(&text)?,
-            unknown => {
-                return Err(invalid(format!(
-                    "unknown option {unknown:?} for a wharf network; wharf takes: {}",
-                    KNOWN.join(", ")
-                )))
+            "mtu" | "com.docker.network.driver.mtu" => parsed.mtu = Some(parse_mtu(&value)?),
+            "parent" if value.trim().is_empty() => {
+                return Err(invalid(
+                    "option parent is empty: name an interface, e.g. parent=eth1",
+                ))
             }
+            "parent" => parsed.parent = Some(value.trim().to_owned()),
+            "macvlan_mode" => parsed.macvlan_mode = parse_macvlan_mode(&value)?,
+            _ => {}
         }
     }
-    finish(parsed)
+    finish(parsed, defaults)
 }
 
-fn finish(parsed: NetworkOptions) -> Result<NetworkOptions> {
-    if parsed.ipv6 && parsed.mtu < MIN_MTU_IPV6 {
+fn finish(mut parsed: NetworkOptions, defaults: &NetworkDefaults) -> Result<NetworkOptions> {
+    if parsed.mode == Mode::Routed && parsed.mtu.is_none() {
+        parsed.mtu = Some(defaults.mtu);
+    }
+    if let Some(mtu) = parsed.mtu.filter(|mtu| parsed.ipv6 && *mtu < MIN_MTU_IPV6) {
         return Err(invalid(format!(
-            "option mtu: {} is below {MIN_MTU_IPV6}, the smallest MTU IPv6 allows on an --ipv6 network",
-            parsed.mtu
+            "option mtu: {mtu} is below {MIN_MTU_IPV6}, the smallest MTU IPv6 allows on an --ipv6 network"
         )));
     }
     Ok(parsed)
@@ -137,9 +186,11 @@ mod tests {
             parsed,
             NetworkOptions {
                 mode: Mode::Routed,
-                mtu: 1500,
+                mtu: Some(1500),
                 internal: true,
-                ipv6: false
+                ipv6: false,
+                parent: None,
+                macvlan_mode: MacvlanMode::Bridge,
             }
         );
         let parsed = parse_network_options(
@@ -149,17 +200,17 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(parsed.unwrap().mtu, 9000);
+        assert_eq!(parsed.unwrap().mtu, Some(9000));
     }
 
     #[test]
     fn generic_options_are_checked() {
         let d = NetworkDefaults::default();
         let o = opts(json!({"com.docker.network.generic": {"mode": "routed", "mtu": "1400"}}));
-        assert_eq!(parse_network_options(Some(&o), &d).unwrap().mtu, 1400);
+        assert_eq!(parse_network_options(Some(&o), &d).unwrap().mtu, Some(1400));
         let o =
             opts(json!({"com.docker.network.generic": {"com.docker.network.driver.mtu": "9000"}}));
-        assert_eq!(parse_network_options(Some(&o), &d).unwrap().mtu, 9000);
+        assert_eq!(parse_network_options(Some(&o), &d).unwrap().mtu, Some(9000));
         for (options, needle) in [
             (json!({"bogus": "1"}), "\"bogus\""),
             (json!({"mtu": "abc"}), "option mtu"),
@@ -173,5 +224,34 @@ mod tests {
         let o = opts(json!({"com.docker.network.enable_ipv6": true,
             "com.docker.network.generic": {"mtu": "1200"}}));
         assert!(parse_network_options(Some(&o), &d).is_err());
+    }
+
+    #[test]
+    fn macvlan_options_and_their_mode() {
+        let d = NetworkDefaults::default();
+        let o = opts(json!({"com.docker.network.generic":
+            {"mode": "macvlan", "parent": "eth1", "macvlan_mode": "vepa"}}));
+        let parsed = parse_network_options(Some(&o), &d).unwrap();
+        assert_eq!(parsed.mode, Mode::Macvlan);
+        assert_eq!(parsed.parent.as_deref(), Some("eth1"));
+        assert_eq!(parsed.macvlan_mode, MacvlanMode::Vepa);
+        // No MTU asked for: the parent's, decided when the parent is known.
+        assert_eq!(parsed.mtu, None);
+        for (options, needle) in [
+            (
+                json!({"mode": "macvlan", "macvlan_mode": "nope"}),
+                "option macvlan_mode",
+            ),
+            (json!({"parent": "eth1"}), "applies to macvlan networks"),
+            (
+                json!({"mode": "macvlan", "parent": ""}),
+                "option parent is empty",
+            ),
+            (json!({"mode": "macvlan", "bogus": "1"}), "\"bogus\""),
+        ] {
+            let o = opts(json!({ "com.docker.network.generic": options }));
+            let err = parse_network_options(Some(&o), &d).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
     }
 }

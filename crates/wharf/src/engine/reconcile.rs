@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use super::state::{short_id, State};
+use super::state::{short_id, Mode, State};
 use super::{Engine, Result};
 use crate::dataplane::{
     HostRoute, KernelSnapshot, ProxyNeighbour, SandboxAddresses, LINK_ALIAS_PREFIX,
@@ -33,11 +33,18 @@ pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
     let mut wanted_routes = BTreeSet::new();
     for network in state.networks.values() {
         for endpoint in network.endpoints.values() {
+            let alias = format!("{LINK_ALIAS_PREFIX}{}", endpoint.id);
+            if network.mode != Mode::Routed {
+                // A macvlan endpoint's one link is in its sandbox while joined, and in the
+                // host namespace (ours to keep) only before: nothing to restore either way.
+                wanted_links.insert(alias);
+                continue;
+            }
             if !existing_links.contains(endpoint.host_ifname.as_str()) {
                 plan.endpoints_without_link.push(endpoint.id.clone());
                 continue;
             }
-            wanted_links.insert(format!("{LINK_ALIAS_PREFIX}{}", endpoint.id));
+            wanted_links.insert(alias);
             wanted_routes.extend(routed::host_routes(endpoint));
             plan.ensure_proxies
                 .extend(routed::proxy_neighbours(network, endpoint).0);
@@ -63,8 +70,13 @@ pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
         .filter(|r| !wanted_routes.contains(*r) && !doomed.contains(r.device.as_str()))
         .cloned()
         .collect();
-    if !state.networks.is_empty() {
-        plan.forwarding = Some(state.networks.values().any(|n| n.ipv6));
+    let mut routed = state
+        .networks
+        .values()
+        .filter(|n| n.mode == Mode::Routed)
+        .peekable();
+    if routed.peek().is_some() {
+        plan.forwarding = Some(routed.any(|n| n.ipv6));
     }
     plan
 }

@@ -64,14 +64,44 @@ pub enum Allocation {
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Routed,
+    Macvlan,
 }
 
 impl Mode {
     pub fn name(self) -> &'static str {
         match self {
             Mode::Routed => "routed",
+            Mode::Macvlan => "macvlan",
         }
     }
+}
+
+/// Docker's `macvlan_mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MacvlanMode {
+    Bridge,
+    Private,
+    Vepa,
+    Passthru,
+}
+
+impl MacvlanMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            MacvlanMode::Bridge => "bridge",
+            MacvlanMode::Private => "private",
+            MacvlanMode::Vepa => "vepa",
+            MacvlanMode::Passthru => "passthru",
+        }
+    }
+}
+
+/// Where a macvlan network's links hang: the parent interface and the macvlan mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MacvlanSettings {
+    pub parent: String,
+    pub mode: MacvlanMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +113,9 @@ pub struct Network {
     pub ipv6: bool,
     pub subnets: Vec<Subnet>,
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// Set for macvlan networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub macvlan: Option<MacvlanSettings>,
 }
 
 /// One of the network's address ranges, with the gateway Docker gave it.
@@ -97,6 +130,8 @@ pub struct Subnet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: String,
+    /// The host end of a routed endpoint's veth pair; for a macvlan endpoint, its one link
+    /// (the same as `container_ifname`).
     pub host_ifname: String,
     pub container_ifname: String,
     pub mac: String,

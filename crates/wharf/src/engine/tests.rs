@@ -380,3 +380,175 @@ fn status_reports_routes_and_their_presence() {
     );
     assert!(!text.contains("MISSING"));
 }
+
+/// A macvlan network as dockerd creates it (wharf IPAM), with `generic` options.
+fn create_macvlan_network(
+    f: &Fixture,
+    id: &str,
+    subnet: &str,
+    generic: serde_json::Value,
+) -> Result<()> {
+    let pool = f.engine.request_pool(&parse(json!({"Pool": subnet})))?;
+    let gateway = f
+        .engine
+        .request_address(&parse(json!({"PoolID": pool.pool_id,
+        "Options": {"RequestAddressType": "com.docker.network.gateway"}})))?;
+    let created = f.engine.create_network(&parse(json!({"NetworkID": id,
+        "Options": {"com.docker.network.generic": generic},
+        "IPv4Data": [{"Gateway": gateway.address, "Pool": subnet}]})));
+    if created.is_err() {
+        let bare = gateway
+            .address
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        f.engine
+            .release_address(&parse(json!({"PoolID": pool.pool_id, "Address": bare})))?;
+        f.engine
+            .release_pool(&parse(json!({"PoolID": pool.pool_id})))?;
+    }
+    created
+}
+
+#[test]
+fn macvlan_network_takes_the_parents_mtu_and_refuses_a_larger_one() {
+    let f = fixture("macvlan-mtu");
+    f.kernel.add_parent("eth1", 1450);
+    let err = create_macvlan_network(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth1", "mtu": "9000"}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("9000") && err.contains("eth1") && err.contains("1450"),
+        "{err}"
+    );
+    let err = create_macvlan_network(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth9"}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("parent eth9 does not exist"), "{err}");
+    assert_eq!(f.engine.snapshot_state(), state::State::new());
+    create_macvlan_network(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth1"}),
+    )
+    .unwrap();
+    let state = f.engine.snapshot_state();
+    assert_eq!(state.networks[NET].mtu, 1450);
+    // A macvlan network needs no forwarding and no firewall rules.
+    assert!(!f
+        .kernel
+        .calls()
+        .iter()
+        .any(|c| matches!(c, Call::EnsureForwarding(_))));
+}
+
+#[test]
+fn macvlan_parent_defaults_to_the_default_route_interface() {
+    let f = fixture("macvlan-default");
+    let err = create_macvlan_network(&f, NET, "10.50.0.0/24", json!({"mode": "macvlan"}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("-o parent="), "{err}");
+    f.kernel.add_parent("uplink0", 1500);
+    f.kernel.set_default_route_device("uplink0");
+    create_macvlan_network(&f, NET, "10.50.0.0/24", json!({"mode": "macvlan"})).unwrap();
+    let settings = f.engine.snapshot_state().networks[NET]
+        .macvlan
+        .clone()
+        .unwrap();
+    assert_eq!(settings.parent, "uplink0");
+    assert_eq!(settings.mode, state::MacvlanMode::Bridge);
+}
+
+#[test]
+fn macvlan_endpoint_is_one_link_with_the_gateway_and_no_host_routes() {
+    let f = fixture("macvlan-endpoint");
+    f.kernel.add_parent("eth1", 1500);
+    create_macvlan_network(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth1"}),
+    )
+    .unwrap();
+    let pool = "local/10.50.0.0/24";
+    create_endpoint(&f, pool, EP_A, Some("10.50.0.7"), json!({})).unwrap();
+    assert!(f
+        .kernel
+        .calls()
+        .contains(&Call::CreateMacvlan("wcdabd000000".into())));
+    assert!(f.kernel.routes().is_empty());
+    let (join, _) = f
+        .engine
+        .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
+        "SandboxKey": "/var/run/docker/netns/x"})))
+        .unwrap();
+    assert_eq!(join.interface_name.src_name, "wcdabd000000");
+    assert_eq!(join.gateway, "10.50.0.1");
+    assert!(join.static_routes.is_empty());
+    // After a restart, a joined macvlan endpoint's link is in its sandbox: nothing to undo.
+    f.kernel.delete_link("wcdabd000000").unwrap();
+    let (plan, _) = f.engine.reconcile().unwrap();
+    assert!(plan.endpoints_without_link.is_empty() && plan.restore_routes.is_empty());
+    assert_eq!(plan.forwarding, None);
+    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    assert!(f.kernel.links().is_empty());
+}
+
+#[test]
+fn macvlan_passthru_keeps_its_parent_and_one_container() {
+    let f = fixture("macvlan-passthru");
+    f.kernel.add_parent("eth1", 1500);
+    f.kernel.add_parent("eth2", 1500);
+    create_macvlan_network(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth1"}),
+    )
+    .unwrap();
+    let other = "72c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let err = create_macvlan_network(
+        &f,
+        other,
+        "10.51.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth1", "macvlan_mode": "passthru"}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("passthru parent cannot be shared"), "{err}");
+    // Two bridge-mode networks may share a parent; a passthru one on its own parent is fine.
+    create_macvlan_network(
+        &f,
+        other,
+        "10.51.0.0/24",
+        json!({"mode": "macvlan", "parent": "eth2", "macvlan_mode": "passthru"}),
+    )
+    .unwrap();
+    let pass = |id: &str, ip: &str| {
+        let address = f
+            .engine
+            .request_address(&parse(
+                json!({"PoolID": "local/10.51.0.0/24", "Address": ip}),
+            ))
+            .unwrap();
+        f.engine
+            .create_endpoint(&parse(json!({"NetworkID": other, "EndpointID": id,
+            "Interface": {"Address": address.address}})))
+    };
+    pass(EP_A, "10.51.0.7").unwrap();
+    let err = pass(EP_B, "10.51.0.8").unwrap_err().to_string();
+    assert!(err.contains("already has a container"), "{err}");
+}

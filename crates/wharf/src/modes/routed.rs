@@ -146,6 +146,7 @@ mod tests {
                 },
             ],
             endpoints: Default::default(),
+            macvlan: None,
         }
     }
 

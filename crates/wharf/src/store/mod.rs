@@ -326,6 +326,7 @@ mod tests {
             ipv6: false,
             subnets: vec![],
             endpoints: Default::default(),
+            macvlan: None,
         };
         for i in 0..endpoints {
             let id = format!("{i:064x}");

@@ -9,6 +9,7 @@
 mod devices;
 mod endpoint;
 mod firewall;
+mod macvlan;
 mod sandbox;
 mod snapshot;
 mod sysctl;
@@ -18,8 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use wharf_netlink::Netlink;
 
 use super::{
-    Dataplane, DataplaneError, HostRoute, KernelSnapshot, ProxyNeighbour, RoutedEndpointSpec,
-    SandboxAddresses, DEFAULT_ROUTE_PROTOCOL,
+    Dataplane, DataplaneError, HostRoute, KernelSnapshot, MacvlanSpec, ParentLink, ProxyNeighbour,
+    RoutedEndpointSpec, SandboxAddresses, DEFAULT_ROUTE_PROTOCOL,
 };
 use devices::DeviceIndexes;
 
@@ -159,6 +160,18 @@ impl Dataplane for LinuxDataplane {
     fn release_forwarding(&self) -> Result<(), DataplaneError> {
         let _guard = self.firewall.lock().unwrap_or_else(|e| e.into_inner());
         firewall::remove_accept_rules()
+    }
+
+    fn parent_link(&self, name: &str) -> Result<Option<ParentLink>, DataplaneError> {
+        macvlan::parent(&mut self.netlink(), name)
+    }
+
+    fn default_route_device(&self) -> Result<Option<String>, DataplaneError> {
+        macvlan::default_route_device(&mut self.netlink())
+    }
+
+    fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<(), DataplaneError> {
+        macvlan::create(&mut self.netlink(), spec)
     }
 }
 

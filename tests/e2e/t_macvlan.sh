@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# macvlan networks on this machine's kernel: the parent is one end of a veth pair (the
+# "wire"); its other end sits in a namespace this case makes, standing for a host on the
+# parent's segment. Containers reach each other and that host; modes show in `ip -d link`;
+# bad parents and MTUs fail with clear messages and leave nothing behind.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+WIRE=e2emv0 FAR=e2emv1 FAR_NS=e2e-macvlan-far-$$
+wire_cleanup() {
+  ip link del "$WIRE" 2>/dev/null
+  ip netns del "$FAR_NS" 2>/dev/null
+  e2e_cleanup
+}
+e2e_begin t_macvlan
+trap wire_cleanup EXIT
+
+if ! { ip netns add "$FAR_NS" && ip link add "$WIRE" type veth peer name "$FAR" &&
+  ip link set "$FAR" netns "$FAR_NS" && ip link set "$WIRE" up &&
+  ip -n "$FAR_NS" addr add 10.52.0.200/24 dev "$FAR" && ip -n "$FAR_NS" link set "$FAR" up &&
+  ip -n "$FAR_NS" link set lo up; }; then
+  fail "cannot make the wire"
+  exit 1
+fi
+
+sandbox_link() { # sandbox_link CONTAINER: `ip -d link show eth0` inside its namespace
+  nsenter --net="$("$DOCKER" inspect -f '{{.NetworkSettings.SandboxKey}}' "$1")" ip -d link show eth0 2>&1
+}
+mv_net=(-d wharf --ipam-driver wharf -o mode=macvlan -o "parent=$WIRE")
+
+if check "network create -o mode=macvlan -o parent=$WIRE" dk_net_create e2e-lan "${mv_net[@]}" \
+  --subnet 10.52.0.0/24 --gateway 10.52.0.1 &&
+  check "run m1" dk_run e2e-m1 --net e2e-lan "$IMAGE" sleep 1d &&
+  check "run m2" dk_run e2e-m2 --net e2e-lan --ip 10.52.0.9 "$IMAGE" sleep 1d; then
+  m1=$(container_ip e2e-m1 e2e-lan)
+  check_ping "m1 pings m2" e2e-m1 10.52.0.9
+  check_ping "m2 pings m1" e2e-m2 "$m1"
+  check_ping "m1 pings the host at the far end of the wire" e2e-m1 10.52.0.200
+  if ip netns exec "$FAR_NS" ping -c1 -W2 10.52.0.9 >/dev/null 2>&1; then
+    pass "the far host pings m2"
+  else
+    fail "the far host cannot ping m2"
+  fi
+  check_match "m1's eth0 is a macvlan in bridge mode" 'macvlan mode bridge' "$(sandbox_link e2e-m1)"
+  check_eq "m1's MTU is the parent's" "$(cat /sys/class/net/$WIRE/mtu)" "$("$DOCKER" exec e2e-m1 cat /sys/class/net/eth0/mtu 2>&1)"
+  check_match "Join gave the IPAM gateway" '^10\.52\.0\.1$' "$(container_gateway e2e-m1 e2e-lan)"
+  check_no_match "no host route for macvlan containers" '10\.52\.' "$(wharf_routes)"
+fi
+
+# Every mode reaches the kernel as asked (one network each; passthru gets its own parent).
+for mode in private vepa; do
+  n=e2e-mv-$mode
+  if check "network create macvlan_mode=$mode" dk_net_create "$n" "${mv_net[@]}" -o "macvlan_mode=$mode" \
+    --subnet "10.55.$([[ $mode == private ]] && echo 1 || echo 2).0/24" &&
+    check "run a container on $n" dk_run "$n-c" --net "$n" "$IMAGE" sleep 1d; then
+    check_match "its eth0 is a macvlan in $mode mode" "macvlan mode $mode" "$(sandbox_link "$n-c")"
+  fi
+done
+
+# Bad input: each a clear error, and nothing left in wharf.
+bad() {
+  local what=$1 re=$2 name=$3
+  shift 3
+  track_network "$name"
+  check_fails "$what fails with a clear message" "$re" "$DOCKER" network create "$@" "$name"
+}
+bad "a missing parent" 'parent nope0 does not exist' e2e-mv-nope -d wharf --ipam-driver wharf \
+  -o mode=macvlan -o parent=nope0 --subnet 10.56.1.0/24
+bad "an MTU above the parent's" "9000 is larger than the MTU of parent $WIRE \\(1500\\)" e2e-mv-big \
+  "${mv_net[@]}" -o mtu=9000 --subnet 10.56.2.0/24
+bad "passthru on a parent other networks use" 'passthru parent cannot be shared' e2e-mv-pass \
+  "${mv_net[@]}" -o macvlan_mode=passthru --subnet 10.56.3.0/24
+bad "an unknown macvlan_mode" 'option macvlan_mode' e2e-mv-mode "${mv_net[@]}" -o macvlan_mode=nope \
+  --subnet 10.56.4.0/24
+check_no_match "no pool of the failed creates is left in wharf status" '10\.56\.' "$(wharf_status --json 2>&1)"
+
+"$DOCKER" rm -f e2e-m1 e2e-m2 e2e-mv-private-c e2e-mv-vepa-c >/dev/null 2>&1
+for n in e2e-lan e2e-mv-private e2e-mv-vepa; do "$DOCKER" network rm "$n" >/dev/null 2>&1; done
+check_eq "no wharf link left after removing everything" "" "$(wharf_links)"
+check_match "wharf status shows no networks" 'no networks' "$(wharf_status 2>&1)"
+e2e_end

@@ -2,11 +2,9 @@
 //! on the parent's L2 segment with their own MAC addresses, as with Docker's built-in driver.
 //! The host keeps no per-container state: no host end, no routes.
 
-use std::net::IpAddr;
-
 use crate::dataplane::{MacvlanSpec, LINK_ALIAS_PREFIX};
 use crate::engine::state::{Endpoint, MacvlanSettings, Network};
-use crate::protocol::types::{InterfaceName, JoinResponse};
+use crate::protocol::types::JoinResponse;
 
 pub fn endpoint_spec(
     network: &Network,
@@ -27,27 +25,5 @@ pub fn endpoint_spec(
 /// The gateways come from IPAM and live on the parent's segment (a router there); an
 /// internal network gets none.
 pub fn join_response(network: &Network, endpoint: &Endpoint) -> JoinResponse {
-    let mut response = JoinResponse {
-        interface_name: InterfaceName {
-            src_name: endpoint.container_ifname.clone(),
-            dst_prefix: "eth".into(),
-        },
-        gateway: String::new(),
-        gateway_ipv6: String::new(),
-        static_routes: Vec::new(),
-        disable_gateway_service: network.internal,
-    };
-    if network.internal {
-        return response;
-    }
-    for gateway in super::routed::gateways(network, endpoint) {
-        match gateway {
-            IpAddr::V4(_) if response.gateway.is_empty() => response.gateway = gateway.to_string(),
-            IpAddr::V6(_) if response.gateway_ipv6.is_empty() => {
-                response.gateway_ipv6 = gateway.to_string()
-            }
-            _ => {}
-        }
-    }
-    response
+    super::join_response(network, endpoint, false)
 }

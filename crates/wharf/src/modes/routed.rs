@@ -14,7 +14,7 @@ use ipnet::IpNet;
 
 use crate::dataplane::{HostRoute, ProxyNeighbour, RoutedEndpointSpec, LINK_ALIAS_PREFIX};
 use crate::engine::state::{Endpoint, Network};
-use crate::protocol::types::{InterfaceName, JoinResponse, StaticRoute, ROUTE_TYPE_CONNECTED};
+use crate::protocol::types::JoinResponse;
 
 /// The host routes that make every address of `endpoint` reachable.
 pub fn host_routes(endpoint: &Endpoint) -> Vec<HostRoute> {
@@ -88,43 +88,14 @@ pub fn endpoint_spec(
 /// connected /32 (never a connected default route, which would make the container ARP for
 /// every destination).
 pub fn join_response(network: &Network, endpoint: &Endpoint) -> JoinResponse {
-    let mut response = JoinResponse {
-        interface_name: InterfaceName {
-            src_name: endpoint.container_ifname.clone(),
-            dst_prefix: "eth".into(),
-        },
-        gateway: String::new(),
-        gateway_ipv6: String::new(),
-        static_routes: Vec::new(),
-        disable_gateway_service: network.internal,
-    };
-    if network.internal {
-        return response;
-    }
-    for gateway in gateways(network, endpoint) {
-        let connected = StaticRoute {
-            destination: IpNet::from(gateway).to_string(),
-            route_type: ROUTE_TYPE_CONNECTED,
-            next_hop: String::new(),
-        };
-        match gateway {
-            IpAddr::V4(_) if response.gateway.is_empty() => {
-                response.gateway = gateway.to_string();
-                response.static_routes.push(connected);
-            }
-            IpAddr::V6(_) if response.gateway_ipv6.is_empty() => {
-                response.gateway_ipv6 = gateway.to_string();
-            }
-            _ => {}
-        }
-    }
-    response
+    super::join_response(network, endpoint, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::state::{ExtraAddress, Mode, Subnet};
+    use crate::protocol::types::ROUTE_TYPE_CONNECTED;
 
     fn network(internal: bool) -> Network {
         Network {

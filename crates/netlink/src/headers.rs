@@ -4,6 +4,7 @@
 
 use crate::error::Result;
 use crate::parse::{read_i32, read_u16, read_u32};
+use crate::uapi::{AF_UNSPEC, IFF_UP};
 
 /// `struct ifinfomsg` (16 bytes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,6 +17,17 @@ pub(crate) struct IfInfoHeader {
 }
 
 impl IfInfoHeader {
+    /// The header of a link create request; `up` brings the new link up in the same request.
+    pub(crate) fn for_create(up: bool) -> IfInfoHeader {
+        let up = if up { IFF_UP } else { 0 };
+        IfInfoHeader {
+            family: AF_UNSPEC,
+            flags: up,
+            change: up,
+            ..Default::default()
+        }
+    }
+
     pub(crate) const LEN: usize = 16;
 
     pub(crate) fn encode(&self) -> [u8; Self::LEN] {

@@ -6,9 +6,9 @@ use crate::headers::IfInfoHeader;
 use crate::message::MessageWriter;
 use crate::parse::{attributes, split_header, string_value, u32_value, RawMessage};
 use crate::uapi::{
-    AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND,
-    IFLA_LINKINFO, IFLA_MTU, MAX_IFALIAS_LEN, MAX_IFNAME_LEN, NLM_F_CREATE, NLM_F_EXCL,
-    RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, VETH_INFO_PEER,
+    IFF_UP, IFLA_ADDRESS, IFLA_IFALIAS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO,
+    IFLA_MTU, MAX_IFALIAS_LEN, MAX_IFNAME_LEN, NLM_F_CREATE, NLM_F_EXCL, RTM_DELLINK, RTM_GETLINK,
+    RTM_NEWLINK, VETH_INFO_PEER,
 };
 
 /// A veth pair to create. The peer stays down (whoever moves it into a container brings it up).
@@ -142,16 +142,7 @@ impl Netlink {
 /// peer attributes } } }. No IFLA_IFALIAS: the kernel (checked on 6.18) silently ignores it
 /// in a create request.
 pub(crate) fn encode_create_veth(m: &mut MessageWriter<'_>, veth: &VethPair) {
-    let up = if veth.up { IFF_UP } else { 0 };
-    m.header(
-        &IfInfoHeader {
-            family: AF_UNSPEC,
-            flags: up,
-            change: up,
-            ..Default::default()
-        }
-        .encode(),
-    );
+    m.header(&IfInfoHeader::for_create(veth.up).encode());
     m.attr_str(IFLA_IFNAME, &veth.name);
     m.attr_u32(IFLA_MTU, veth.mtu);
     let link_info = m.begin_nested(IFLA_LINKINFO);

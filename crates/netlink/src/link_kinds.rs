@@ -7,8 +7,8 @@ use crate::headers::IfInfoHeader;
 use crate::link::{check_name, index_field};
 use crate::message::MessageWriter;
 use crate::uapi::{
-    AF_UNSPEC, IFF_UP, IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK,
-    IFLA_LINKINFO, IFLA_MTU, NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK,
+    IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MTU,
+    NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK,
 };
 
 /// `IFLA_MACVLAN_MODE` values (linux/if_link.h).
@@ -120,16 +120,7 @@ fn check_new_link(link: &NewLink) -> Result<()> {
 }
 
 pub(crate) fn encode_create_link(m: &mut MessageWriter<'_>, link: &NewLink) {
-    let up = if link.up { IFF_UP } else { 0 };
-    m.header(
-        &IfInfoHeader {
-            family: AF_UNSPEC,
-            flags: up,
-            change: up,
-            ..Default::default()
-        }
-        .encode(),
-    );
+    m.header(&IfInfoHeader::for_create(link.up).encode());
     m.attr_str(IFLA_IFNAME, &link.name);
     if let Some(parent) = link.parent {
         m.attr_u32(IFLA_LINK, parent);

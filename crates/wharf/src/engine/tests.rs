@@ -64,25 +64,45 @@ fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
 
 /// RequestPool + gateway + CreateNetwork, as dockerd does for `--subnet 10.46.0.0/16`.
 fn create_network(f: &Fixture, generic: serde_json::Value) -> Result<String> {
+    create_network_on(f, NET, "10.46.0.0/16", generic)
+}
+
+/// RequestPool + gateway + CreateNetwork for `subnet`, as dockerd sends them; on a failed
+/// create, the pool and gateway are given back as dockerd does. Returns the pool ID.
+fn create_network_on(
+    f: &Fixture,
+    id: &str,
+    subnet: &str,
+    generic: serde_json::Value,
+) -> Result<String> {
     let pool = f.engine.request_pool(&parse(
-        json!({"AddressSpace":"local","Pool":"10.46.0.0/16","V6":false}),
+        json!({"AddressSpace": "local", "Pool": subnet, "V6": false}),
     ))?;
-    let gw = f
+    let gateway = f
         .engine
         .request_address(&parse(json!({"PoolID": pool.pool_id,
-        "Options":{"RequestAddressType":"com.docker.network.gateway"}})))?;
-    let created = f.engine.create_network(&parse(json!({"NetworkID": NET,
-        "Options":{"com.docker.network.enable_ipv6":false,"com.docker.network.generic":generic},
-        "IPv4Data":[{"AddressSpace":"local","Gateway":gw.address,"Pool":"10.46.0.0/16"}],"IPv6Data":[]})));
+        "Options": {"RequestAddressType": "com.docker.network.gateway"}})))?;
+    let created = f.engine.create_network(&parse(json!({"NetworkID": id,
+        "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": generic},
+        "IPv4Data": [{"AddressSpace": "local", "Gateway": gateway.address, "Pool": subnet}],
+        "IPv6Data": []})));
     if let Err(e) = created {
-        f.engine.release_address(&parse(
-            json!({"PoolID": pool.pool_id, "Address": "10.46.0.1"}),
-        ))?;
+        let bare = gateway.address.split('/').next().unwrap_or_default();
+        f.engine
+            .release_address(&parse(json!({"PoolID": pool.pool_id, "Address": bare})))?;
         f.engine
             .release_pool(&parse(json!({"PoolID": pool.pool_id})))?;
         return Err(e);
     }
     Ok(pool.pool_id)
+}
+
+/// Whether the engine asked the kernel for forwarding (routed networks only).
+fn forwarding_requested(f: &Fixture) -> bool {
+    f.kernel
+        .calls()
+        .iter()
+        .any(|c| matches!(c, Call::EnsureForwarding(_)))
 }
 
 fn create_endpoint(
@@ -249,11 +269,7 @@ fn bad_options_create_nothing() {
     assert!(err.to_string().contains("\"bogus\""), "{err}");
     let state = f.engine.snapshot_state();
     assert!(state.networks.is_empty() && state.pools.is_empty());
-    assert!(!f
-        .kernel
-        .calls()
-        .iter()
-        .any(|c| matches!(c, Call::EnsureForwarding(_))));
+    assert!(!forwarding_requested(&f));
 }
 
 #[test]
@@ -388,27 +404,7 @@ fn create_macvlan_network(
     subnet: &str,
     generic: serde_json::Value,
 ) -> Result<()> {
-    let pool = f.engine.request_pool(&parse(json!({"Pool": subnet})))?;
-    let gateway = f
-        .engine
-        .request_address(&parse(json!({"PoolID": pool.pool_id,
-        "Options": {"RequestAddressType": "com.docker.network.gateway"}})))?;
-    let created = f.engine.create_network(&parse(json!({"NetworkID": id,
-        "Options": {"com.docker.network.generic": generic},
-        "IPv4Data": [{"Gateway": gateway.address, "Pool": subnet}]})));
-    if created.is_err() {
-        let bare = gateway
-            .address
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        f.engine
-            .release_address(&parse(json!({"PoolID": pool.pool_id, "Address": bare})))?;
-        f.engine
-            .release_pool(&parse(json!({"PoolID": pool.pool_id})))?;
-    }
-    created
+    create_network_on(f, id, subnet, generic).map(drop)
 }
 
 #[test]
@@ -447,11 +443,7 @@ fn macvlan_network_takes_the_parents_mtu_and_refuses_a_larger_one() {
     let state = f.engine.snapshot_state();
     assert_eq!(state.networks[NET].mtu, 1450);
     // A macvlan network needs no forwarding and no firewall rules.
-    assert!(!f
-        .kernel
-        .calls()
-        .iter()
-        .any(|c| matches!(c, Call::EnsureForwarding(_))));
+    assert!(!forwarding_requested(&f));
 }
 
 #[test]

@@ -71,6 +71,32 @@ fn route_request_is_byte_exact() {
 }
 
 #[test]
+fn route_with_source_ends_with_prefsrc() {
+    let mut route = Route::connected(IpAddr::V4(Ipv4Addr::new(10, 46, 1, 7)), 32, 5, 87);
+    route.source = Some(IpAddr::V4(Ipv4Addr::new(10, 46, 1, 2)));
+    let bytes = request(RTM_NEWROUTE, NLM_F_REQUEST, 1, |m| encode_route(m, &route));
+    #[rustfmt::skip]
+    let expected: Vec<u8> = [
+        &[60, 0, 0, 0, 24, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0][..],
+        &[2, 32, 0, 0, 254, 87, 253, 1, 0, 0, 0, 0],
+        &[8, 0, 15, 0, 254, 0, 0, 0],
+        &[8, 0, 1, 0, 10, 46, 1, 7],
+        &[8, 0, 4, 0, 5, 0, 0, 0],
+        &[8, 0, 7, 0, 10, 46, 1, 2],                   // RTA_PREFSRC
+    ]
+    .concat();
+    assert_eq!(bytes, expected);
+    let decoded = decode_route(&RawMessage {
+        kind: RTM_NEWROUTE,
+        flags: 0,
+        seq: 1,
+        payload: &bytes[16..],
+    })
+    .unwrap();
+    assert_eq!(decoded, Some(route));
+}
+
+#[test]
 fn default_route_via_gateway_has_no_destination_attribute() {
     let gateway = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
     let route = Route::via(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, gateway, None);

@@ -9,8 +9,8 @@ use crate::headers::RtHeader;
 use crate::message::MessageWriter;
 use crate::parse::{attributes, ip_value, split_header, u32_value, RawMessage};
 use crate::uapi::{
-    AF_INET, AF_INET6, NLM_F_CREATE, NLM_F_REPLACE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_TABLE,
-    RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK,
+    AF_INET, AF_INET6, NLM_F_CREATE, NLM_F_REPLACE, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC,
+    RTA_TABLE, RTM_DELROUTE, RTM_GETROUTE, RTM_NEWROUTE, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK,
     RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RT_TABLE_UNSPEC,
 };
 
@@ -38,6 +38,9 @@ pub struct Route {
     /// Outgoing interface index.
     pub oif: Option<u32>,
     pub gateway: Option<IpAddr>,
+    /// Preferred source address for traffic the host itself sends along the route
+    /// (`ip route ... src ADDRESS`).
+    pub source: Option<IpAddr>,
     /// RTPROT_*: who installed it (wharf uses 87).
     pub protocol: u8,
     /// RT_SCOPE_LINK (253) for a directly connected destination, RT_SCOPE_UNIVERSE (0) for one
@@ -57,6 +60,7 @@ impl Route {
             prefix_len,
             oif: Some(oif),
             gateway: None,
+            source: None,
             protocol,
             scope: RT_SCOPE_LINK,
             table: RT_TABLE_MAIN,
@@ -71,6 +75,7 @@ impl Route {
             prefix_len,
             oif,
             gateway: Some(gateway),
+            source: None,
             protocol: RTPROT_STATIC,
             scope: RT_SCOPE_UNIVERSE,
             table: RT_TABLE_MAIN,
@@ -126,7 +131,8 @@ pub(crate) fn family_of(address: IpAddr) -> u8 {
     }
 }
 
-/// rtmsg + RTA_TABLE + RTA_DST (omitted for a default route) + RTA_OIF + RTA_GATEWAY.
+/// rtmsg + RTA_TABLE + RTA_DST (omitted for a default route) + RTA_OIF + RTA_GATEWAY +
+/// RTA_PREFSRC.
 pub(crate) fn encode_route(m: &mut MessageWriter<'_>, route: &Route) {
     // rtm_table is 8 bits; tables above 255 live only in RTA_TABLE, as iproute2 does it.
     let table = u8::try_from(route.table).unwrap_or(RT_TABLE_UNSPEC);
@@ -152,6 +158,9 @@ pub(crate) fn encode_route(m: &mut MessageWriter<'_>, route: &Route) {
     if let Some(gateway) = route.gateway {
         m.attr_ip(RTA_GATEWAY, gateway);
     }
+    if let Some(source) = route.source {
+        m.attr_ip(RTA_PREFSRC, source);
+    }
 }
 
 /// Decodes a route; `None` for families other than IPv4/IPv6.
@@ -168,6 +177,7 @@ pub(crate) fn decode_route(message: &RawMessage<'_>) -> Result<Option<Route>> {
         prefix_len: header.dst_len,
         oif: None,
         gateway: None,
+        source: None,
         protocol: header.protocol,
         scope: header.scope,
         table: u32::from(header.table),
@@ -179,6 +189,7 @@ pub(crate) fn decode_route(message: &RawMessage<'_>) -> Result<Option<Route>> {
             RTA_DST => route.destination = ip_value(header.family, &attribute)?,
             RTA_OIF => route.oif = Some(u32_value(&attribute)?),
             RTA_GATEWAY => route.gateway = Some(ip_value(header.family, &attribute)?),
+            RTA_PREFSRC => route.source = Some(ip_value(header.family, &attribute)?),
             RTA_TABLE => route.table = u32_value(&attribute)?,
             _ => {}
         }

@@ -64,6 +64,7 @@ pub const IFA_F_NOPREFIXROUTE: u32 = 0x200;
 pub const RTA_DST: u16 = 1;
 pub const RTA_OIF: u16 = 4;
 pub const RTA_GATEWAY: u16 = 5;
+pub const RTA_PREFSRC: u16 = 7;
 pub const RTA_TABLE: u16 = 15;
 pub const RT_TABLE_UNSPEC: u8 = 0;
 pub const RT_TABLE_MAIN: u32 = 254;

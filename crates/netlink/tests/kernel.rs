@@ -187,6 +187,16 @@ fn addresses_routes_and_proxy_neighbours_are_idempotent() {
         nl.delete_route(&v6_route)
             .expect("deleting a missing IPv6 route is success");
 
+        // A preferred source (`src`) must be a local address; it is listed back.
+        let sourced = Route {
+            source: Some(ip("10.46.0.1")),
+            ..Route::connected(ip("10.46.1.9"), 32, index, 87)
+        };
+        nl.add_route(&sourced).unwrap();
+        let listed = nl.routes(Family::V4).unwrap();
+        assert!(listed.iter().any(|r| r == &sourced), "{listed:?}");
+        nl.delete_route(&sourced).unwrap();
+
         for _ in 0..2 {
             nl.add_proxy_neighbour(index, ip("fd4e:1::b")).unwrap();
         }

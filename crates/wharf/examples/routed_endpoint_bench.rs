@@ -71,6 +71,7 @@ fn measure_wharf(endpoints: u32) -> Timings {
             routes: vec![HostRoute {
                 destination: format!("{}/32", e.address).parse().expect("prefix"),
                 device: e.host,
+                source: None,
             }],
             proxy_neighbours: Vec::new(),
         };

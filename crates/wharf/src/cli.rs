@@ -8,8 +8,8 @@ use ipnet::IpNet;
 
 use crate::dataplane::DEFAULT_ROUTE_PROTOCOL;
 use crate::engine::ipam::DefaultPools;
-use crate::engine::options::{parse_mode, parse_mtu, NetworkDefaults};
-use crate::engine::state::Mode;
+use crate::engine::options::{parse_daemon_mode, parse_mtu, NetworkDefaults};
+use crate::engine::state::{IpvlanMode, Mode};
 use crate::engine::EngineConfig;
 
 pub const DEFAULT_SOCKET: &str = "/run/docker/plugins/wharf.sock";
@@ -52,9 +52,20 @@ pub struct ServeArgs {
     /// Directory for wharf's state (networks, endpoints, address allocations).
     #[arg(long, default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// Mode of networks created without `-o mode=...`.
-    #[arg(long, default_value = "routed", value_parser = |s: &str| parse_mode(s).map_err(|e| e.to_string()))]
-    pub mode: Mode,
+    /// Mode of networks created without `-o mode=...`: routed, macvlan or ipvlan; or l2, l3,
+    /// l3s for ipvlan networks in that ipvlan mode (the ipvlan plugin's `--mode`).
+    #[arg(long, default_value = "routed", value_parser = |s: &str| parse_daemon_mode(s).map_err(|e| e.to_string()))]
+    pub mode: (Mode, Option<IpvlanMode>),
+    /// Parent of macvlan and ipvlan networks created without `-o parent=...`.
+    #[arg(long, value_name = "IFACE")]
+    pub host_interface: Option<String>,
+    /// IPv4 subnet handed to the first network created without --subnet (while it is free).
+    #[arg(long, value_parser = ipv4_prefix, value_name = "CIDR")]
+    pub ipvlan_subnet: Option<IpNet>,
+    /// Gateway of the --ipvlan-subnet network when Docker names none (default: its first
+    /// address).
+    #[arg(long, requires = "ipvlan_subnet", value_name = "IP")]
+    pub gateway: Option<std::net::IpAddr>,
     /// MTU of networks created without `-o mtu=...`.
     #[arg(long, default_value_t = 1500, value_parser = |s: &str| parse_mtu(s).map_err(|e| e.to_string()))]
     pub mtu: u32,
@@ -136,16 +147,29 @@ impl ServeArgs {
                 ));
             }
         }
+        if let (Some(gateway), Some(subnet)) = (self.gateway, self.ipvlan_subnet) {
+            if !subnet.contains(&gateway) {
+                return Err(format!(
+                    "--gateway {gateway} is outside --ipvlan-subnet {subnet}"
+                ));
+            }
+        }
+        let (mode, ipvlan_mode) = self.mode;
+        let defaults = NetworkDefaults::default();
         Ok(EngineConfig {
             network_defaults: NetworkDefaults {
-                mode: self.mode,
+                mode,
                 mtu: self.mtu,
+                ipvlan_mode: ipvlan_mode.unwrap_or(defaults.ipvlan_mode),
+                parent: self.host_interface.clone(),
             },
             default_pools: DefaultPools {
                 v4: self.default_pools.clone(),
                 v4_prefix_len: self.default_pool_size,
                 v6: self.default_pools_v6.clone(),
                 v6_prefix_len: self.default_pool_v6_size,
+                preferred_v4: self.ipvlan_subnet.map(|s| s.trunc()),
+                preferred_gateway: self.gateway,
             },
             sandbox_timeout: std::time::Duration::from_secs(self.sandbox_timeout),
         })
@@ -176,6 +200,7 @@ mod tests {
             &["wharf", "serve", "--mode", "bridge"],
             &["wharf", "serve", "--default-pool", "fd00:1::/48"],
             &["wharf", "serve", "--route-protocol", "2"],
+            &["wharf", "serve", "--gateway", "10.1.1.1"],
         ] {
             assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
         }
@@ -192,5 +217,46 @@ mod tests {
             panic!("not serve")
         };
         assert!(args.engine_config().is_err());
+    }
+
+    #[test]
+    fn the_ipvlan_plugins_flags_set_defaults() {
+        let argv = [
+            "wharf",
+            "serve",
+            "--host-interface",
+            "eth1",
+            "--mode",
+            "l3",
+            "--ipvlan-subnet",
+            "10.1.1.0/24",
+            "--gateway",
+            "10.1.1.254",
+        ];
+        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not serve")
+        };
+        let config = args.engine_config().unwrap();
+        let defaults = &config.network_defaults;
+        assert_eq!(defaults.mode, Mode::Ipvlan);
+        assert_eq!(defaults.ipvlan_mode, IpvlanMode::L3);
+        assert_eq!(defaults.parent.as_deref(), Some("eth1"));
+        assert_eq!(
+            config.default_pools.preferred_v4,
+            Some("10.1.1.0/24".parse().unwrap())
+        );
+        let argv = [
+            "wharf",
+            "serve",
+            "--ipvlan-subnet",
+            "10.1.1.0/24",
+            "--gateway",
+            "10.2.0.1",
+        ];
+        let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not serve")
+        };
+        let err = args.engine_config().unwrap_err();
+        assert!(err.contains("outside --ipvlan-subnet"), "{err}");
     }
 }

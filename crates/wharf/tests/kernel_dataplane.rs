@@ -226,6 +226,7 @@ fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
         let extra = vec![HostRoute {
             destination: "10.46.1.50/32".parse().unwrap(),
             device: "wh00000000e5".into(),
+            source: None,
         }];
         dataplane.ensure_routes(&extra).unwrap();
         dataplane.ensure_routes(&extra).unwrap();

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use super::{
-    Dataplane, DataplaneError, HostRoute, KernelSnapshot, MacvlanSpec, OwnedLink, ParentLink,
-    ProxyNeighbour, RoutedEndpointSpec, SandboxAddresses,
+    Dataplane, DataplaneError, HostRoute, KernelSnapshot, OwnedLink, ParentKind, ParentLink,
+    ParentSpec, ProxyNeighbour, RoutedEndpointSpec, SandboxAddresses, SubLinkSpec, PARENT_ALIAS,
 };
 use ipnet::IpNet;
 
@@ -22,7 +22,8 @@ pub enum Call {
     Snapshot,
     EnsureForwarding(bool),
     ReleaseForwarding,
-    CreateMacvlan(String),
+    CreateSubLink(String),
+    CreateParent(String),
 }
 
 #[derive(Debug, Default)]
@@ -137,6 +138,7 @@ impl Dataplane for RecordingDataplane {
         host.calls.push(Call::DeleteLink(name.into()));
         Self::check(&host, "delete_link")?;
         host.links.remove(name);
+        host.parents.remove(name);
         host.routes.retain(|r| r.device != name);
         host.proxies.retain(|p| p.device != name);
         Ok(())
@@ -224,6 +226,8 @@ impl Dataplane for RecordingDataplane {
         Ok(host.parents.get(name).map(|&mtu| ParentLink {
             name: name.into(),
             mtu,
+            mac: Some([0x02, 0, 0, 0, 0, 0x01]),
+            owned: host.links.get(name).map(String::as_str) == Some(PARENT_ALIAS),
         }))
     }
 
@@ -231,17 +235,36 @@ impl Dataplane for RecordingDataplane {
         Ok(self.host().default_device.clone())
     }
 
-    fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<(), DataplaneError> {
+    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<(), DataplaneError> {
         let mut host = self.host();
-        host.calls.push(Call::CreateMacvlan(spec.name.clone()));
-        Self::check(&host, "create_macvlan")?;
+        host.calls.push(Call::CreateSubLink(spec.name.clone()));
+        Self::check(&host, "create_sub_link")?;
         if !host.parents.contains_key(&spec.parent) || host.links.contains_key(&spec.name) {
             return Err(DataplaneError::Kernel {
-                what: format!("create macvlan {}", spec.name),
+                what: format!("create {} link {}", spec.kind.describe(), spec.name),
                 message: "No such device or File exists".into(),
             });
         }
         host.links.insert(spec.name.clone(), spec.alias.clone());
+        Ok(())
+    }
+
+    fn create_parent(&self, spec: &ParentSpec) -> Result<(), DataplaneError> {
+        let mut host = self.host();
+        host.calls.push(Call::CreateParent(spec.name.clone()));
+        Self::check(&host, "create_parent")?;
+        let mtu = match &spec.kind {
+            ParentKind::Vlan { base, .. } => host.parents.get(base).copied(),
+            ParentKind::Dummy => Some(spec.mtu),
+        };
+        let Some(mtu) = mtu.filter(|_| !host.parents.contains_key(&spec.name)) else {
+            return Err(DataplaneError::Kernel {
+                what: format!("create parent {}", spec.name),
+                message: "No such device or File exists".into(),
+            });
+        };
+        host.parents.insert(spec.name.clone(), mtu);
+        host.links.insert(spec.name.clone(), PARENT_ALIAS.into());
         Ok(())
     }
 }

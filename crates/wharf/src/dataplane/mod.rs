@@ -12,11 +12,16 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::engine::state::MacvlanMode;
+use crate::engine::state::SubLinkKind;
 
-/// Every host-end link wharf creates carries this alias prefix followed by the endpoint ID, so
-/// reconciliation finds exactly wharf's links (and the endpoint each belongs to).
+/// Every link wharf creates carries an alias starting with this prefix, so reconciliation
+/// finds exactly wharf's links: `wharf:<endpoint ID>` on an endpoint's link,
+/// [`PARENT_ALIAS`] on a parent wharf created, [`SHIM_ALIAS_PREFIX`]`<network ID>` on a shim.
 pub const LINK_ALIAS_PREFIX: &str = "wharf:";
+/// Alias of the 802.1Q sub-interfaces and dummy links wharf creates as parents.
+pub const PARENT_ALIAS: &str = "wharf:parent";
+/// Alias prefix of a network's host shim, followed by the network ID.
+pub const SHIM_ALIAS_PREFIX: &str = "wharf:shim:";
 /// Host ends of routed endpoints are named `wh` + 10 hex digits of the endpoint ID.
 pub const HOST_LINK_PREFIX: &str = "wh";
 /// Container ends are created as `wc` + the same digits; Docker renames them `ethN`.
@@ -30,6 +35,9 @@ pub const DEFAULT_ROUTE_PROTOCOL: u8 = 87;
 pub struct HostRoute {
     pub destination: IpNet,
     pub device: String,
+    /// The host's source address for traffic it sends along the route (`src`), for routes
+    /// through a shim, whose address the containers can reach back.
+    pub source: Option<IpAddr>,
 }
 
 /// "Answer neighbour solicitations for `address` on `device`" (an IPv6 proxy NDP entry).
@@ -94,17 +102,38 @@ pub struct KernelSnapshot {
     pub used_prefixes: Vec<IpNet>,
 }
 
-/// A macvlan link for an endpoint, created in the host namespace for Docker to move into the
-/// sandbox.
+/// A macvlan or ipvlan link on a parent: an endpoint's (created down, in the host namespace,
+/// for Docker to move into the sandbox) or a network's shim (up, with host addresses).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MacvlanSpec {
+pub struct SubLinkSpec {
     pub name: String,
     pub parent: String,
-    pub mode: MacvlanMode,
+    pub kind: SubLinkKind,
     pub mtu: u32,
-    pub mac: [u8; 6],
-    /// [`LINK_ALIAS_PREFIX`] + endpoint ID.
+    /// None: the kernel's choice (ipvlan links always carry the parent's MAC).
+    pub mac: Option<[u8; 6]>,
     pub alias: String,
+    /// Host addresses (/32, /128 without DAD, no prefix route); setting any brings the link up.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// A parent wharf creates: up, with [`PARENT_ALIAS`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ParentSpec {
+    pub name: String,
+    pub kind: ParentKind,
+    /// MTU of a dummy (a VLAN sub-interface takes its base's).
+    pub mtu: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ParentKind {
+    /// 802.1Q sub-interface `id` of `base`.
+    Vlan {
+        base: String,
+        id: u16,
+    },
+    Dummy,
 }
 
 /// What the engine needs to know of a would-be parent interface.
@@ -112,6 +141,9 @@ pub struct MacvlanSpec {
 pub struct ParentLink {
     pub name: String,
     pub mtu: u32,
+    pub mac: Option<[u8; 6]>,
+    /// It carries [`PARENT_ALIAS`]: wharf created it.
+    pub owned: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +201,11 @@ pub trait Dataplane: Send + Sync + 'static {
     /// The interface of the host's IPv4 default route (the first, if several).
     fn default_route_device(&self) -> Result<Option<String>, DataplaneError>;
 
-    /// Creates a macvlan link on its parent (down, alias set); on failure nothing is left.
-    fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<(), DataplaneError>;
+    /// Creates a macvlan or ipvlan link on its parent (alias set; up with its addresses if it
+    /// has any, else down); on failure nothing is left.
+    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<(), DataplaneError>;
+
+    /// Creates an 802.1Q sub-interface or a dummy, up, marked with [`PARENT_ALIAS`]; on
+    /// failure nothing is left. A link of that name already there is an error.
+    fn create_parent(&self, spec: &ParentSpec) -> Result<(), DataplaneError>;
 }

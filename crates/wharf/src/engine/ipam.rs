@@ -15,6 +15,11 @@ pub struct DefaultPools {
     pub v4_prefix_len: u8,
     pub v6: Vec<IpNet>,
     pub v6_prefix_len: u8,
+    /// The IPv4 pool a network without --subnet gets first, while it is free (the daemon's
+    /// `--ipvlan-subnet`, as the ipvlan plugin wharf grew from took it), before `v4`.
+    pub preferred_v4: Option<IpNet>,
+    /// The gateway handed out in `preferred_v4` when Docker names none (`--gateway`).
+    pub preferred_gateway: Option<IpAddr>,
 }
 
 impl Default for DefaultPools {
@@ -24,6 +29,8 @@ impl Default for DefaultPools {
             v4_prefix_len: 24,
             v6: vec!["fd5e:1c4d:9a2b::/48".parse().expect("constant")],
             v6_prefix_len: 64,
+            preferred_v4: None,
+            preferred_gateway: None,
         }
     }
 }
@@ -146,6 +153,7 @@ pub fn request_pool(
             existing: existing.subnet,
         });
     }
+    let preferred = from_defaults && Some(subnet) == defaults.preferred_v4;
     let pool = Pool {
         id: pool_id(&req.address_space, subnet, req.range),
         address_space: req.address_space.clone(),
@@ -154,6 +162,7 @@ pub fn request_pool(
         from_defaults,
         allocations: Default::default(),
         last_allocated: None,
+        default_gateway: defaults.preferred_gateway.filter(|_| preferred),
     };
     state.pools.insert(pool.id.clone(), pool.clone());
     Ok(pool)
@@ -176,18 +185,17 @@ fn pick_default(
     host_prefixes: &[IpNet],
     v6: bool,
 ) -> Result<IpNet, IpamError> {
+    let taken = |state: &State, c: &IpNet| {
+        state.pools.values().any(|p| overlaps(p.subnet, *c))
+            || host_prefixes.iter().any(|h| overlaps(*h, *c))
+    };
+    if let Some(preferred) = defaults.preferred_v4.filter(|p| !v6 && !taken(state, p)) {
+        return Ok(preferred);
+    }
     let (bases, prefix_len, cursor) = if v6 {
-        (
-            &defaults.v6,
-            defaults.v6_prefix_len,
-            &mut state.next_default_v6,
-        )
+        (&defaults.v6, defaults.v6_prefix_len, state.next_default_v6)
     } else {
-        (
-            &defaults.v4,
-            defaults.v4_prefix_len,
-            &mut state.next_default_v4,
-        )
+        (&defaults.v4, defaults.v4_prefix_len, state.next_default_v4)
     };
     let candidates: Vec<IpNet> = bases
         .iter()
@@ -198,14 +206,10 @@ fn pick_default(
     let start = cursor
         .and_then(|last| candidates.iter().position(|c| *c == last))
         .map_or(0, |i| i + 1);
-    let taken = |c: &IpNet| {
-        state.pools.values().any(|p| overlaps(p.subnet, *c))
-            || host_prefixes.iter().any(|h| overlaps(*h, *c))
-    };
     let n = candidates.len();
     let chosen = (0..n)
         .map(|i| candidates[(start + i) % n])
-        .find(|c| !taken(c))
+        .find(|c| !taken(state, c))
         .ok_or_else(|| IpamError::NoDefaultPool {
             family: if v6 { "IPv6" } else { "IPv4" },
             prefix_len,
@@ -215,7 +219,11 @@ fn pick_default(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-    *cursor = Some(chosen);
+    if v6 {
+        state.next_default_v6 = Some(chosen);
+    } else {
+        state.next_default_v4 = Some(chosen);
+    }
     Ok(chosen)
 }
 
@@ -273,6 +281,10 @@ fn describe(allocation: &Allocation) -> String {
             "an extra address of endpoint {}",
             super::state::short_id(endpoint)
         ),
+        Allocation::Shim { network } => format!(
+            "the host shim of network {}",
+            super::state::short_id(network)
+        ),
     }
 }
 
@@ -314,7 +326,14 @@ pub fn request_address(
             }
             address
         }
-        None => next_free(pool, kind == Allocation::Gateway)?,
+        None => match pool.default_gateway {
+            Some(gateway)
+                if kind == Allocation::Gateway && !pool.allocations.contains_key(&gateway) =>
+            {
+                gateway
+            }
+            _ => next_free(pool, kind == Allocation::Gateway)?,
+        },
     };
     if wanted.is_none() {
         pool.last_allocated = Some(address);

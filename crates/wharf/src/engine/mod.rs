@@ -1,6 +1,7 @@
 //! The engine: networks, endpoints, IPAM and reconciliation. It decides what must exist and
 //! asks the [`Dataplane`] to make it so; every change is saved before Docker hears of it.
 
+mod attachment;
 pub mod error;
 pub mod ipam;
 mod ipam_driver;

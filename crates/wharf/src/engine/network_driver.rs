@@ -9,14 +9,14 @@ use serde_json::Value;
 
 use super::error::{invalid, EngineError, Result};
 use super::ipam;
-use super::options::{parse_network_options, NetworkOptions};
+use super::options::parse_network_options;
 use super::state::{
-    short_id, Allocation, Endpoint, ExtraAddress, MacvlanMode, MacvlanSettings, Mode, Network,
-    State, Subnet,
+    short_id, Allocation, Endpoint, ExtraAddress, MacvlanMode, Mode, Network, State, SubLinkKind,
+    Subnet,
 };
 use super::Engine;
 use crate::dataplane::{SandboxAddresses, CONTAINER_LINK_PREFIX, HOST_LINK_PREFIX};
-use crate::modes::{macvlan, routed};
+use crate::modes::{routed, sublink};
 use crate::protocol::types::{
     CreateEndpointRequest, CreateEndpointResponse, CreateNetworkRequest, CreatedInterface,
     EndpointInfoResponse, EndpointRequest, IpamData, JoinRequest, JoinResponse, NetworkRequest,
@@ -220,55 +220,71 @@ impl Engine {
     pub fn create_network(&self, req: &CreateNetworkRequest) -> Result<()> {
         check_network_id(&req.network_id)?;
         let options = parse_network_options(req.options.as_ref(), &self.config.network_defaults)?;
-        let (mtu, macvlan) = match options.mode {
-            Mode::Routed => (
-                options.mtu.unwrap_or(self.config.network_defaults.mtu),
-                None,
-            ),
-            Mode::Macvlan => {
-                let (mtu, settings) = self.macvlan_parent(&options)?;
-                (mtu, Some(settings))
+        let mut current = self.lock();
+        let mut next = current.clone();
+        if next.networks.contains_key(&req.network_id) {
+            return Err(EngineError::Exists(format!(
+                "network {}",
+                short_id(&req.network_id)
+            )));
+        }
+        let planned = match options.mode {
+            Mode::Routed => None,
+            Mode::Macvlan | Mode::Ipvlan => {
+                Some(self.plan_attachment(&next, &req.network_id, &options)?)
             }
         };
-        self.update(|state| {
-            if let Some(settings) = &macvlan {
-                check_parent_sharing(state, settings)?;
+        let mut subnets = subnets(req.ipv4_data.as_deref().unwrap_or_default(), &next, false)?;
+        subnets.extend(subnets_v6(req, &next)?);
+        if subnets.is_empty() {
+            return Err(invalid(
+                "the network has no subnet: give it --subnet or an IPAM pool",
+            ));
+        }
+        let mut network = Network {
+            id: req.network_id.clone(),
+            mode: options.mode,
+            mtu: options.mtu.unwrap_or(self.config.network_defaults.mtu),
+            internal: options.internal,
+            ipv6: options.ipv6,
+            subnets,
+            endpoints: BTreeMap::new(),
+            attachment: None,
+        };
+        let mut made = Vec::new();
+        if let Some(planned) = planned {
+            network.mtu = planned.mtu;
+            network.internal = planned.internal;
+            let mut attachment = planned.attachment;
+            if options.host_shim {
+                attachment.shim = Some(self.allocate_shim(&mut next, &network)?);
             }
-            if state.networks.contains_key(&req.network_id) {
-                return Err(EngineError::Exists(format!(
-                    "network {}",
-                    short_id(&req.network_id)
-                )));
-            }
-            let mut subnets = subnets(req.ipv4_data.as_deref().unwrap_or_default(), state, false)?;
-            subnets.extend(subnets_v6(req, state)?);
-            if subnets.is_empty() {
-                return Err(invalid(
-                    "the network has no subnet: give it --subnet or an IPAM pool",
-                ));
-            }
-            let network = Network {
-                id: req.network_id.clone(),
-                mode: options.mode,
-                mtu,
-                internal: options.internal,
-                ipv6: options.ipv6,
-                subnets,
-                endpoints: BTreeMap::new(),
-                macvlan: macvlan.clone(),
-            };
-            state.networks.insert(network.id.clone(), network);
-            if options.mode == Mode::Routed {
-                let any_ipv6 = routed_networks(state).any(|n| n.ipv6);
-                self.dataplane.ensure_forwarding(any_ipv6)?;
-            }
+            made = self.make_attachment(&network, &attachment, planned.create_parent)?;
+            network.attachment = Some(attachment);
+        }
+        next.networks.insert(network.id.clone(), network.clone());
+        let finish = if options.mode == Mode::Routed {
+            let any_ipv6 = routed_networks(&next).any(|n| n.ipv6);
+            self.dataplane
+                .ensure_forwarding(any_ipv6)
+                .map_err(EngineError::from)
+        } else {
             Ok(())
-        })?;
+        }
+        .and_then(|()| self.store.save(&current, &next).map_err(EngineError::from));
+        if let Err(e) = finish {
+            self.delete_links(&made);
+            return Err(e);
+        }
+        *current = next;
+        let attachment = network.attachment.as_ref();
         tracing::info!(
             network = short_id(&req.network_id),
             mode = options.mode.name(),
-            mtu,
-            parent = macvlan.as_ref().map(|m| m.parent.as_str()),
+            mtu = network.mtu,
+            parent = attachment.map(|a| a.parent.as_str()),
+            links = attachment.map(|a| a.kind.describe()),
+            made = ?made,
             "network created"
         );
         Ok(())
@@ -284,6 +300,9 @@ impl Engine {
             for endpoint in network.endpoints.values() {
                 self.dataplane.delete_link(&endpoint.host_ifname)?;
                 release_extras(state, endpoint);
+            }
+            if let Some(attachment) = &network.attachment {
+                self.remove_attachment(state, attachment)?;
             }
             if network.mode == Mode::Routed && routed_networks(state).next().is_none() {
                 self.dataplane.release_forwarding()?;
@@ -314,15 +333,31 @@ impl Engine {
         let mut current = self.lock();
         let mut next = current.clone();
         let net = network(&next, &req.network_id)?;
-        // A macvlan endpoint has one link, the container's; a routed one a host end too.
-        let host_ifname = match net.mode {
-            Mode::Routed => format!("{HOST_LINK_PREFIX}{digits}"),
-            Mode::Macvlan => container_ifname.clone(),
+        let attachment = net.attachment.as_ref();
+        // A macvlan or ipvlan endpoint has one link, the container's; a routed one a host end
+        // too.
+        let host_ifname = match attachment {
+            None => format!("{HOST_LINK_PREFIX}{digits}"),
+            Some(_) => container_ifname.clone(),
         };
-        if net
-            .macvlan
-            .as_ref()
-            .is_some_and(|m| m.mode == MacvlanMode::Passthru)
+        // ipvlan links carry their parent's MAC: there is none of the endpoint's own to
+        // honour, hand back, or find the link by inside the sandbox.
+        let ipvlan = attachment.is_some_and(|a| matches!(a.kind, SubLinkKind::Ipvlan { .. }));
+        if ipvlan && !docker_mac.is_empty() {
+            return Err(invalid(format!(
+                "ipvlan network {} cannot take MAC address {docker_mac}: ipvlan links share \
+                 their parent's MAC; drop --mac-address, or use mode=macvlan",
+                short_id(&net.id)
+            )));
+        }
+        if ipvlan && !wanted_extras.is_empty() {
+            return Err(invalid(format!(
+                "option {EXTRA_ADDRESSES_OPTION} is not supported on ipvlan networks yet; \
+                 use mode=routed or macvlan for containers with several addresses"
+            )));
+        }
+        let passthru = MacvlanMode::Passthru;
+        if attachment.is_some_and(|a| a.kind == SubLinkKind::Macvlan { mode: passthru })
             && !net.endpoints.is_empty()
         {
             return Err(invalid(format!(
@@ -356,7 +391,11 @@ impl Engine {
             id: req.endpoint_id.clone(),
             host_ifname: host_ifname.clone(),
             container_ifname,
-            mac: format_mac(mac),
+            mac: if ipvlan {
+                String::new()
+            } else {
+                format_mac(mac)
+            },
             primary,
             extra,
             sandbox: None,
@@ -366,25 +405,28 @@ impl Engine {
             .get_mut(&req.network_id)
             .ok_or_else(|| EngineError::UnknownNetwork(req.network_id.clone()))?;
         net.endpoints.insert(endpoint.id.clone(), endpoint.clone());
-        let theirs = match &net.macvlan {
-            Some(settings) => {
-                let spec = macvlan::endpoint_spec(net, settings, &endpoint, mac);
-                self.dataplane.create_macvlan(&spec)?;
-                Vec::new()
+        let (theirs, shim_routes) = match &net.attachment {
+            Some(attachment) => {
+                let link_mac = (!ipvlan).then_some(mac);
+                let spec = sublink::endpoint_spec(net, attachment, &endpoint, link_mac);
+                self.dataplane.create_sub_link(&spec)?;
+                (Vec::new(), sublink::shim_routes(attachment, &endpoint))
             }
             None => {
                 let (own, theirs) = routed::proxy_neighbours(net, &endpoint);
                 let spec = routed::endpoint_spec(net, &endpoint, mac, own);
                 self.dataplane.setup_routed_endpoint(&spec)?;
-                theirs
+                (theirs, Vec::new())
             }
         };
         let finish = self
             .dataplane
             .ensure_proxy_neighbours(&theirs)
+            .and_then(|()| self.dataplane.ensure_routes(&shim_routes))
             .map_err(EngineError::from)
             .and_then(|()| self.store.save(&current, &next).map_err(EngineError::from));
         if let Err(e) = finish {
+            let _ = self.dataplane.remove_routes(&shim_routes);
             let _ = self.dataplane.remove_proxy_neighbours(&theirs);
             let _ = self.dataplane.delete_link(&host_ifname);
             return Err(e);
@@ -394,7 +436,7 @@ impl Engine {
             addresses = ?endpoint.addresses().collect::<Vec<_>>(), "endpoint created");
         Ok(CreateEndpointResponse {
             interface: CreatedInterface {
-                mac_address: docker_mac.is_empty().then(|| format_mac(mac)),
+                mac_address: (docker_mac.is_empty() && !ipvlan).then(|| format_mac(mac)),
             },
         })
     }
@@ -403,12 +445,13 @@ impl Engine {
         self.update(|state| {
             let endpoint = endpoint(state, &req.network_id, &req.endpoint_id)?.clone();
             let net = network(state, &req.network_id)?;
-            let theirs = match net.mode {
-                Mode::Routed => routed::proxy_neighbours(net, &endpoint).1,
-                Mode::Macvlan => Vec::new(),
+            let (theirs, shim_routes) = match &net.attachment {
+                Some(attachment) => (Vec::new(), sublink::shim_routes(attachment, &endpoint)),
+                None => (routed::proxy_neighbours(net, &endpoint).1, Vec::new()),
             };
             self.dataplane.delete_link(&endpoint.host_ifname)?;
             self.dataplane.remove_proxy_neighbours(&theirs)?;
+            self.dataplane.remove_routes(&shim_routes)?;
             release_extras(state, &endpoint);
             if let Some(net) = state.networks.get_mut(&req.network_id) {
                 net.endpoints.remove(&req.endpoint_id);
@@ -451,9 +494,9 @@ impl Engine {
         let (response, work) = self.update_durably(durable, |state| {
             let net = network(state, &req.network_id)?.clone();
             let endpoint = endpoint(state, &req.network_id, &req.endpoint_id)?.clone();
-            let response = match net.mode {
-                Mode::Routed => routed::join_response(&net, &endpoint),
-                Mode::Macvlan => macvlan::join_response(&net, &endpoint),
+            let response = match &net.attachment {
+                Some(attachment) => sublink::join_response(&net, attachment, &endpoint),
+                None => routed::join_response(&net, &endpoint),
             };
             let work = self.sandbox_work(&endpoint, &req.sandbox_key);
             if let Some(ep) = state
@@ -524,67 +567,6 @@ fn subnets_v6(req: &CreateNetworkRequest, state: &State) -> Result<Vec<Subnet>> 
 
 pub(crate) fn routed_networks(state: &State) -> impl Iterator<Item = &Network> {
     state.networks.values().filter(|n| n.mode == Mode::Routed)
-}
-
-/// Docker's rule, and the kernel's: passthru gives the parent to one macvlan link, so its
-/// parent is shared with no other network, in either direction.
-fn check_parent_sharing(state: &State, wanted: &MacvlanSettings) -> Result<()> {
-    let sharing = state
-        .networks
-        .values()
-        .filter_map(|n| n.macvlan.as_ref().map(|m| (n, m)))
-        .find(|(_, m)| {
-            m.parent == wanted.parent
-                && (m.mode == MacvlanMode::Passthru || wanted.mode == MacvlanMode::Passthru)
-        });
-    match sharing {
-        Some((other, _)) => Err(invalid(format!(
-            "parent {} is used by network {}, and a macvlan passthru parent cannot be shared: \
-             choose another parent",
-            wanted.parent,
-            short_id(&other.id)
-        ))),
-        None => Ok(()),
-    }
-}
-
-impl Engine {
-    /// The parent of a macvlan network and its MTU: the one named, or the interface of the
-    /// host's default route; the MTU asked for may not exceed the parent's (the kernel would
-    /// only say EINVAL), and defaults to it.
-    fn macvlan_parent(&self, options: &NetworkOptions) -> Result<(u32, MacvlanSettings)> {
-        let name = match &options.parent {
-            Some(name) => name.clone(),
-            None => self.dataplane.default_route_device()?.ok_or_else(|| {
-                invalid(
-                    "no parent given and the host has no IPv4 default route: pass -o parent=IFACE",
-                )
-            })?,
-        };
-        let parent = self.dataplane.parent_link(&name)?.ok_or_else(|| {
-            invalid(format!(
-                "parent {name} does not exist: name an existing interface with -o parent=IFACE"
-            ))
-        })?;
-        let mtu = match options.mtu {
-            Some(mtu) if mtu > parent.mtu => {
-                return Err(invalid(format!(
-                    "option mtu: {mtu} is larger than the MTU of parent {name} ({}); \
-                     a macvlan link cannot exceed its parent's",
-                    parent.mtu
-                )))
-            }
-            Some(mtu) => mtu,
-            None => parent.mtu,
-        };
-        Ok((
-            mtu,
-            MacvlanSettings {
-                parent: name,
-                mode: options.macvlan_mode,
-            },
-        ))
-    }
 }
 
 /// Gives an endpoint's extra addresses back to their pools (if the pools still exist).

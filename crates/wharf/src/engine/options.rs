@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::error::{invalid, Result};
-use super::state::{MacvlanMode, Mode};
+use super::state::{IpvlanFlag, IpvlanMode, MacvlanMode, Mode};
 use crate::protocol::types::{Options, OPTION_ENABLE_IPV6, OPTION_GENERIC, OPTION_INTERNAL};
 
 /// Defaults for options a network does not set (daemon flags may change them).
@@ -13,6 +13,10 @@ use crate::protocol::types::{Options, OPTION_ENABLE_IPV6, OPTION_GENERIC, OPTION
 pub struct NetworkDefaults {
     pub mode: Mode,
     pub mtu: u32,
+    /// `ipvlan_mode` of ipvlan networks that set none (the seed's `--mode l2|l3`).
+    pub ipvlan_mode: IpvlanMode,
+    /// Parent of macvlan/ipvlan networks that name none (`--host-interface`).
+    pub parent: Option<String>,
 }
 
 impl Default for NetworkDefaults {
@@ -20,6 +24,8 @@ impl Default for NetworkDefaults {
         NetworkDefaults {
             mode: Mode::Routed,
             mtu: 1500,
+            ipvlan_mode: IpvlanMode::L2,
+            parent: None,
         }
     }
 }
@@ -32,16 +38,63 @@ pub struct NetworkOptions {
     pub mtu: Option<u32>,
     pub internal: bool,
     pub ipv6: bool,
-    /// `parent` (macvlan): None means the interface of the host's default route.
+    /// `parent` (macvlan, ipvlan), or the daemon's `--host-interface`; None: the mode's
+    /// default (see the engine).
     pub parent: Option<String>,
     pub macvlan_mode: MacvlanMode,
+    pub ipvlan_mode: IpvlanMode,
+    pub ipvlan_flag: IpvlanFlag,
+    /// `host_shim`: give the host an interface on the network to reach its containers.
+    pub host_shim: bool,
 }
 
 /// Option keys a wharf network accepts, by mode. Docker's bridge driver spells the MTU
 /// option `com.docker.network.driver.mtu`; users who switch keep it, and Docker's macvlan
-/// option names work unchanged.
+/// and ipvlan option names work unchanged.
 const COMMON: &[&str] = &["mode", "mtu", "com.docker.network.driver.mtu"];
-const MACVLAN: &[&str] = &["parent", "macvlan_mode"];
+const MACVLAN: &[&str] = &["parent", "macvlan_mode", "host_shim"];
+const IPVLAN: &[&str] = &["parent", "ipvlan_mode", "ipvlan_flag", "host_shim"];
+
+fn mode_keys(mode: Mode) -> &'static [&'static str] {
+    match mode {
+        Mode::Routed => &[],
+        Mode::Macvlan => MACVLAN,
+        Mode::Ipvlan => IPVLAN,
+    }
+}
+
+pub fn parse_ipvlan_mode(text: &str) -> Result<IpvlanMode> {
+    match text {
+        "l2" => Ok(IpvlanMode::L2),
+        "l3" => Ok(IpvlanMode::L3),
+        "l3s" => Ok(IpvlanMode::L3s),
+        other => Err(invalid(format!(
+            "option ipvlan_mode: {other:?} is not an ipvlan mode; use l2, l3 or l3s"
+        ))),
+    }
+}
+
+pub fn parse_ipvlan_flag(text: &str) -> Result<IpvlanFlag> {
+    match text {
+        "bridge" => Ok(IpvlanFlag::Bridge),
+        "private" => Ok(IpvlanFlag::Private),
+        "vepa" => Ok(IpvlanFlag::Vepa),
+        other => Err(invalid(format!(
+            "option ipvlan_flag: {other:?} is not an ipvlan flag; use bridge, private or vepa"
+        ))),
+    }
+}
+
+/// The spellings of Go's strconv.ParseBool, which Docker's own drivers use for options.
+fn parse_bool(key: &str, text: &str) -> Result<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(invalid(format!(
+            "option {key}: {other:?} is not a boolean; use true or false"
+        ))),
+    }
+}
 
 pub fn parse_macvlan_mode(text: &str) -> Result<MacvlanMode> {
     match text {
@@ -62,9 +115,24 @@ pub fn parse_mode(text: &str) -> Result<Mode> {
     match text {
         "routed" => Ok(Mode::Routed),
         "macvlan" => Ok(Mode::Macvlan),
+        "ipvlan" => Ok(Mode::Ipvlan),
         other => Err(invalid(format!(
-            "option mode: {other:?} is not a wharf mode; use routed or macvlan"
+            "option mode: {other:?} is not a wharf mode; use routed, macvlan or ipvlan"
         ))),
+    }
+}
+
+/// The daemon's `--mode`: a wharf mode, or, as the ipvlan plugin wharf grew from took it,
+/// an ipvlan mode (`l2`, `l3`, `l3s`), which means ipvlan networks in that mode.
+pub fn parse_daemon_mode(text: &str) -> Result<(Mode, Option<IpvlanMode>)> {
+    match parse_ipvlan_mode(text) {
+        Ok(ipvlan) => Ok((Mode::Ipvlan, Some(ipvlan))),
+        Err(_) => parse_mode(text).map(|mode| (mode, None)).map_err(|_| {
+            invalid(format!(
+                "--mode {text:?} is neither a wharf mode (routed, macvlan, ipvlan) nor an \
+                 ipvlan mode (l2, l3, l3s)"
+            ))
+        }),
     }
 }
 
@@ -102,6 +170,9 @@ pub fn parse_network_options(
         ipv6: flag(options, OPTION_ENABLE_IPV6),
         parent: None,
         macvlan_mode: MacvlanMode::Bridge,
+        ipvlan_mode: defaults.ipvlan_mode,
+        ipvlan_flag: IpvlanFlag::Bridge,
+        host_shim: false,
     };
     let generic = match options.get(OPTION_GENERIC) {
         None | Some(Value::Null) => return finish(parsed, defaults),
@@ -120,17 +191,19 @@ pub fn parse_network_options(
     if let Some(mode) = generic.get("mode") {
         parsed.mode = parse_mode(&text(mode))?;
     }
-    let allowed: Vec<&str> = match parsed.mode {
-        Mode::Routed => COMMON.to_vec(),
-        Mode::Macvlan => [COMMON, MACVLAN].concat(),
-    };
+    let allowed = [COMMON, mode_keys(parsed.mode)].concat();
     for (key, value) in generic {
         let value = text(value);
         if !allowed.contains(&key.as_str()) {
-            let other_mode = MACVLAN.contains(&key.as_str());
-            return Err(invalid(if other_mode {
+            let modes: Vec<&str> = [Mode::Macvlan, Mode::Ipvlan]
+                .into_iter()
+                .filter(|mode| mode_keys(*mode).contains(&key.as_str()))
+                .map(Mode::name)
+                .collect();
+            return Err(invalid(if !modes.is_empty() {
                 format!(
-                    "option {key:?} applies to macvlan networks, not to mode={}",
+                    "option {key:?} applies to {} networks, not to mode={}",
+                    modes.join(" and "),
                     parsed.mode.name()
                 )
             } else {
@@ -150,6 +223,9 @@ pub fn parse_network_options(
             }
             "parent" => parsed.parent = Some(value.trim().to_owned()),
             "macvlan_mode" => parsed.macvlan_mode = parse_macvlan_mode(&value)?,
+            "ipvlan_mode" => parsed.ipvlan_mode = parse_ipvlan_mode(&value)?,
+            "ipvlan_flag" => parsed.ipvlan_flag = parse_ipvlan_flag(&value)?,
+            "host_shim" => parsed.host_shim = parse_bool(key, &value)?,
             _ => {}
         }
     }
@@ -159,6 +235,9 @@ pub fn parse_network_options(
 fn finish(mut parsed: NetworkOptions, defaults: &NetworkDefaults) -> Result<NetworkOptions> {
     if parsed.mode == Mode::Routed && parsed.mtu.is_none() {
         parsed.mtu = Some(defaults.mtu);
+    }
+    if parsed.mode != Mode::Routed && parsed.parent.is_none() {
+        parsed.parent = defaults.parent.clone();
     }
     if let Some(mtu) = parsed.mtu.filter(|mtu| parsed.ipv6 && *mtu < MIN_MTU_IPV6) {
         return Err(invalid(format!(
@@ -191,6 +270,9 @@ mod tests {
                 ipv6: false,
                 parent: None,
                 macvlan_mode: MacvlanMode::Bridge,
+                ipvlan_mode: IpvlanMode::L2,
+                ipvlan_flag: IpvlanFlag::Bridge,
+                host_shim: false,
             }
         );
         let parsed = parse_network_options(
@@ -242,7 +324,14 @@ mod tests {
                 json!({"mode": "macvlan", "macvlan_mode": "nope"}),
                 "option macvlan_mode",
             ),
-            (json!({"parent": "eth1"}), "applies to macvlan networks"),
+            (
+                json!({"parent": "eth1"}),
+                "applies to macvlan and ipvlan networks",
+            ),
+            (
+                json!({"mode": "macvlan", "ipvlan_mode": "l3"}),
+                "applies to ipvlan networks, not to mode=macvlan",
+            ),
             (
                 json!({"mode": "macvlan", "parent": ""}),
                 "option parent is empty",
@@ -253,5 +342,61 @@ mod tests {
             let err = parse_network_options(Some(&o), &d).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    #[test]
+    fn ipvlan_options_and_daemon_defaults() {
+        let d = NetworkDefaults {
+            ipvlan_mode: IpvlanMode::L3,
+            parent: Some("eth1".into()),
+            ..Default::default()
+        };
+        let o = opts(json!({"com.docker.network.generic": {"mode": "ipvlan"}}));
+        let parsed = parse_network_options(Some(&o), &d).unwrap();
+        assert_eq!(
+            (parsed.mode, parsed.ipvlan_mode, parsed.parent.as_deref()),
+            (Mode::Ipvlan, IpvlanMode::L3, Some("eth1"))
+        );
+        let o = opts(json!({"com.docker.network.generic": {"mode": "ipvlan",
+            "ipvlan_mode": "l3s", "ipvlan_flag": "private", "parent": "eth2.30",
+            "host_shim": "true"}}));
+        let parsed = parse_network_options(Some(&o), &d).unwrap();
+        assert_eq!(parsed.ipvlan_mode, IpvlanMode::L3s);
+        assert_eq!(parsed.ipvlan_flag, IpvlanFlag::Private);
+        assert_eq!(parsed.parent.as_deref(), Some("eth2.30"));
+        assert!(parsed.host_shim);
+        // Routed networks have no parent, whatever --host-interface says.
+        assert_eq!(parse_network_options(None, &d).unwrap().parent, None);
+        for (options, needle) in [
+            (
+                json!({"mode": "ipvlan", "ipvlan_mode": "l4"}),
+                "option ipvlan_mode",
+            ),
+            (
+                json!({"mode": "ipvlan", "ipvlan_flag": "x"}),
+                "option ipvlan_flag",
+            ),
+            (
+                json!({"mode": "ipvlan", "host_shim": "maybe"}),
+                "option host_shim",
+            ),
+            (
+                json!({"mode": "ipvlan", "macvlan_mode": "vepa"}),
+                "applies to macvlan",
+            ),
+        ] {
+            let o = opts(json!({ "com.docker.network.generic": options }));
+            let err = parse_network_options(Some(&o), &d).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+        assert_eq!(
+            parse_daemon_mode("l3").unwrap(),
+            (Mode::Ipvlan, Some(IpvlanMode::L3))
+        );
+        assert_eq!(parse_daemon_mode("macvlan").unwrap(), (Mode::Macvlan, None));
+        assert!(parse_daemon_mode("l4")
+            .unwrap_err()
+            .to_string()
+            .contains("\"l4\""));
     }
 }

@@ -1,20 +1,25 @@
-//! After a restart (or a crash), make the kernel match the state: restore the host routes
-//! wharf's endpoints need, delete wharf-owned links and routes nothing needs, and redo the
-//! host-wide settings. Only objects carrying wharf's marks (link alias, route protocol) are
-//! ever removed.
+//! After a restart (or a crash), make the kernel match the state: restore the parents, shims
+//! and host routes wharf's networks and endpoints need, delete wharf-owned links and routes
+//! nothing needs, and redo the host-wide settings. Only objects carrying wharf's marks (link
+//! alias, route protocol) are ever removed.
 
 use std::collections::BTreeSet;
 
 use super::state::{short_id, Mode, State};
 use super::{Engine, Result};
 use crate::dataplane::{
-    HostRoute, KernelSnapshot, ProxyNeighbour, SandboxAddresses, LINK_ALIAS_PREFIX,
+    HostRoute, KernelSnapshot, ParentSpec, ProxyNeighbour, SandboxAddresses, SubLinkSpec,
+    LINK_ALIAS_PREFIX, PARENT_ALIAS,
 };
-use crate::modes::routed;
+use crate::modes::{routed, sublink};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcilePlan {
     pub delete_links: Vec<String>,
+    /// Parents wharf made that are gone (after a reboot, say), to make again.
+    pub create_parents: Vec<ParentSpec>,
+    /// Shims that are gone, to make again (after the parents).
+    pub create_shims: Vec<SubLinkSpec>,
     pub restore_routes: Vec<HostRoute>,
     pub remove_routes: Vec<HostRoute>,
     pub ensure_proxies: Vec<ProxyNeighbour>,
@@ -30,8 +35,28 @@ pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
     let existing_links: BTreeSet<&str> =
         kernel.owned_links.iter().map(|l| l.name.as_str()).collect();
     let mut wanted_links = BTreeSet::new();
+    let mut wanted_parents = BTreeSet::new();
     let mut wanted_routes = BTreeSet::new();
+    let mut create_parents = BTreeSet::new();
     for network in state.networks.values() {
+        if let Some(attachment) = &network.attachment {
+            if let Some(spec) = sublink::parent_spec(network, attachment) {
+                if !existing_links.contains(spec.name.as_str()) {
+                    create_parents.insert(spec.clone());
+                }
+                wanted_parents.insert(spec.name);
+            }
+            if let Some(shim) = &attachment.shim {
+                let spec = sublink::shim_spec(network, attachment, shim);
+                if !existing_links.contains(spec.name.as_str()) {
+                    plan.create_shims.push(spec.clone());
+                }
+                wanted_links.insert(spec.alias);
+                for endpoint in network.endpoints.values() {
+                    wanted_routes.extend(sublink::shim_routes(attachment, endpoint));
+                }
+            }
+        }
         for endpoint in network.endpoints.values() {
             let alias = format!("{LINK_ALIAS_PREFIX}{}", endpoint.id);
             if network.mode != Mode::Routed {
@@ -50,10 +75,12 @@ pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
                 .extend(routed::proxy_neighbours(network, endpoint).0);
         }
     }
+    plan.create_parents = create_parents.into_iter().collect();
     plan.delete_links = kernel
         .owned_links
         .iter()
         .filter(|l| !wanted_links.contains(&l.alias))
+        .filter(|l| !(l.alias == PARENT_ALIAS && wanted_parents.contains(l.name.as_str())))
         .map(|l| l.name.clone())
         .collect();
     let doomed: BTreeSet<&str> = plan.delete_links.iter().map(String::as_str).collect();
@@ -87,10 +114,25 @@ impl Engine {
     pub fn reconcile(&self) -> Result<(ReconcilePlan, Vec<SandboxAddresses>)> {
         let state = self.snapshot_state();
         let kernel = self.dataplane.snapshot()?;
-        let plan = plan(&state, &kernel);
+        let mut plan = plan(&state, &kernel);
         for link in &plan.delete_links {
             tracing::warn!(link = %link, "deleting a wharf link no endpoint needs");
             self.dataplane.delete_link(link)?;
+        }
+        // A parent or shim that cannot be made again (its base interface is gone, say) is
+        // reported, not fatal: the daemon still serves every other network.
+        for parent in &plan.create_parents {
+            tracing::warn!(link = %parent.name, "making the missing parent again");
+            if let Err(e) = self.dataplane.create_parent(parent) {
+                tracing::error!(link = %parent.name, error = %e, "could not make the parent again");
+            }
+        }
+        for shim in &plan.create_shims {
+            tracing::warn!(link = %shim.name, "making the missing host shim again");
+            if let Err(e) = self.dataplane.create_sub_link(shim) {
+                tracing::error!(link = %shim.name, error = %e, "could not make the shim again");
+                plan.restore_routes.retain(|r| r.device != shim.name);
+            }
         }
         if !plan.restore_routes.is_empty() {
             tracing::warn!(routes = ?plan.restore_routes, "restoring missing host routes");

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::state::State;
+use super::state::{Attachment, ParentOrigin, State};
 use crate::dataplane::{HostRoute, KernelSnapshot};
-use crate::modes::routed;
+use crate::modes::{routed, sublink};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -25,7 +25,27 @@ pub struct NetworkStatus {
     pub internal: bool,
     pub ipv6: bool,
     pub subnets: Vec<String>,
+    /// macvlan/ipvlan: the parent, and whether wharf made it (`eth1.30 (VLAN 30 on eth1,
+    /// made by wharf)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// macvlan/ipvlan: the links' kind and mode (`ipvlan l3 bridge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<String>,
+    /// The host shim and its addresses, if the network has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shim: Option<String>,
     pub endpoints: Vec<EndpointStatus>,
+}
+
+fn describe_parent(attachment: &Attachment) -> String {
+    match &attachment.origin {
+        ParentOrigin::Host => attachment.parent.clone(),
+        ParentOrigin::Vlan { base, id } => {
+            format!("{} (VLAN {id} on {base}, made by wharf)", attachment.parent)
+        }
+        ParentOrigin::Dummy => format!("{} (dummy, made by wharf)", attachment.parent),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +90,20 @@ pub fn report(state: &State, source: &str, kernel: Option<&KernelSnapshot>) -> S
                     None => s.prefix.to_string(),
                 })
                 .collect(),
+            parent: n.attachment.as_ref().map(describe_parent),
+            links: n.attachment.as_ref().map(|a| a.kind.describe()),
+            shim: n
+                .attachment
+                .as_ref()
+                .and_then(|a| a.shim.as_ref())
+                .map(|shim| {
+                    let addresses: Vec<String> = shim
+                        .addresses
+                        .iter()
+                        .map(|a| a.address.to_string())
+                        .collect();
+                    format!("{} {}", shim.name, addresses.join(", "))
+                }),
             endpoints: n
                 .endpoints
                 .values()
@@ -83,13 +117,21 @@ pub fn report(state: &State, source: &str, kernel: Option<&KernelSnapshot>) -> S
                         .chain(e.extra.iter().map(|x| format!("{} (extra)", x.address)))
                         .collect(),
                     sandbox: e.sandbox.clone(),
-                    routes: routed::host_routes(e)
-                        .into_iter()
-                        .map(|r| RouteStatus {
-                            route: format!("{} dev {}", r.destination, r.device),
-                            present: present.as_ref().map(|p| p.contains(&r)),
-                        })
-                        .collect(),
+                    routes: match &n.attachment {
+                        Some(attachment) => sublink::shim_routes(attachment, e),
+                        None => routed::host_routes(e),
+                    }
+                    .into_iter()
+                    .map(|r| RouteStatus {
+                        route: match r.source {
+                            Some(source) => {
+                                format!("{} dev {} src {source}", r.destination, r.device)
+                            }
+                            None => format!("{} dev {}", r.destination, r.device),
+                        },
+                        present: present.as_ref().map(|p| p.contains(&r)),
+                    })
+                    .collect(),
                 })
                 .collect(),
         })
@@ -133,6 +175,12 @@ pub fn render(report: &StatusReport) -> String {
         );
         for s in &n.subnets {
             let _ = writeln!(out, "  subnet {s}");
+        }
+        if let (Some(parent), Some(links)) = (&n.parent, &n.links) {
+            let _ = writeln!(out, "  parent {parent}, {links} links");
+        }
+        if let Some(shim) = &n.shim {
+            let _ = writeln!(out, "  host shim {shim}");
         }
         for e in &n.endpoints {
             let _ = writeln!(

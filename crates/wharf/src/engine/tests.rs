@@ -142,7 +142,8 @@ fn docker_sequence_creates_routes_and_removes_everything() {
         f.kernel.routes().into_iter().collect::<Vec<_>>(),
         vec![HostRoute {
             destination: "10.46.1.7/32".parse().unwrap(),
-            device: "whdabd000000".into()
+            device: "whdabd000000".into(),
+            source: None,
         }]
     );
     assert!(f.kernel.calls().contains(&Call::EnsureForwarding(false)));
@@ -349,6 +350,7 @@ fn state_survives_restart_and_reconcile_restores_routes_and_removes_strays() {
     let route = HostRoute {
         destination: "10.46.1.7/32".parse().unwrap(),
         device: "whdabd000000".into(),
+        source: None,
     };
     kernel.drop_route(&route);
     kernel.add_link("wh0000000000", "wharf:0000000000");
@@ -457,11 +459,16 @@ fn macvlan_parent_defaults_to_the_default_route_interface() {
     f.kernel.set_default_route_device("uplink0");
     create_macvlan_network(&f, NET, "10.50.0.0/24", json!({"mode": "macvlan"})).unwrap();
     let settings = f.engine.snapshot_state().networks[NET]
-        .macvlan
+        .attachment
         .clone()
         .unwrap();
     assert_eq!(settings.parent, "uplink0");
-    assert_eq!(settings.mode, state::MacvlanMode::Bridge);
+    assert_eq!(
+        settings.kind,
+        state::SubLinkKind::Macvlan {
+            mode: state::MacvlanMode::Bridge
+        }
+    );
 }
 
 #[test]
@@ -480,7 +487,7 @@ fn macvlan_endpoint_is_one_link_with_the_gateway_and_no_host_routes() {
     assert!(f
         .kernel
         .calls()
-        .contains(&Call::CreateMacvlan("wcdabd000000".into())));
+        .contains(&Call::CreateSubLink("wcdabd000000".into())));
     assert!(f.kernel.routes().is_empty());
     let (join, _) = f
         .engine
@@ -544,3 +551,5 @@ fn macvlan_passthru_keeps_its_parent_and_one_container() {
     let err = pass(EP_B, "10.51.0.8").unwrap_err().to_string();
     assert!(err.contains("already has a container"), "{err}");
 }
+
+mod attachments;

@@ -23,6 +23,7 @@ pub fn host_routes(endpoint: &Endpoint) -> Vec<HostRoute> {
         .map(|address| HostRoute {
             destination: IpNet::from(address),
             device: endpoint.host_ifname.clone(),
+            source: None,
         })
         .collect()
 }
@@ -117,7 +118,7 @@ mod tests {
                 },
             ],
             endpoints: Default::default(),
-            macvlan: None,
+            attachment: None,
         }
     }
 

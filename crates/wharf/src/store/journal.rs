@@ -41,7 +41,7 @@ fn settings(network: &Network) -> Network {
         ipv6: network.ipv6,
         subnets: network.subnets.clone(),
         endpoints: Default::default(),
-        macvlan: network.macvlan.clone(),
+        attachment: network.attachment.clone(),
     }
 }
 
@@ -51,7 +51,7 @@ fn same_settings(a: &Network, b: &Network) -> bool {
         && a.internal == b.internal
         && a.ipv6 == b.ipv6
         && a.subnets == b.subnets
-        && a.macvlan == b.macvlan
+        && a.attachment == b.attachment
 }
 
 /// The entries that turn `old` into `new`.

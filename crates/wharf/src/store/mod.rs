@@ -282,6 +282,7 @@ mod tests {
             from_defaults: false,
             allocations: Default::default(),
             last_allocated: None,
+            default_gateway: None,
         };
         pool.allocations
             .insert("10.46.0.1".parse().unwrap(), Allocation::Gateway);
@@ -326,7 +327,7 @@ mod tests {
             ipv6: false,
             subnets: vec![],
             endpoints: Default::default(),
-            macvlan: None,
+            attachment: None,
         };
         for i in 0..endpoints {
             let id = format!("{i:064x}");

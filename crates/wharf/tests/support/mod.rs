@@ -146,6 +146,7 @@ pub fn endpoint(tag: &str, gateway: &str, addresses: &[&str]) -> RoutedEndpointS
             .map(|a| HostRoute {
                 destination: a.parse().expect("test prefix"),
                 device: host.clone(),
+                source: None,
             })
             .collect(),
         proxy_neighbours: Vec::new(),

@@ -61,7 +61,7 @@ fn configure_host_end(
     }
 
     for &gateway in &spec.gateways {
-        let (prefix_len, options) = gateway_address(gateway);
+        let (prefix_len, options) = host_address(gateway);
         netlink
             .add_address(host_index, gateway, prefix_len, options)
             .map_err(kernel_error(format!(
@@ -88,10 +88,11 @@ fn configure_host_end(
     Ok(())
 }
 
-/// A gateway is a host address on the host end: /32, or /128 without DAD (usable at once) and
-/// without the kernel's prefix route (which would otherwise show up as a "used" /128).
-fn gateway_address(gateway: IpAddr) -> (u8, AddressOptions) {
-    match gateway {
+/// A host address (a routed gateway on a host end, a shim's address): /32, or /128 without
+/// DAD (usable at once) and without the kernel's prefix route (which would otherwise show up
+/// as a "used" /128).
+pub(super) fn host_address(address: IpAddr) -> (u8, AddressOptions) {
+    match address {
         IpAddr::V4(_) => (32, AddressOptions::default()),
         IpAddr::V6(_) => (
             128,
@@ -112,10 +113,13 @@ fn involves_ipv6(spec: &RoutedEndpointSpec) -> bool {
 /// `destination dev <index> scope link proto <protocol>` in the main table. The destination
 /// is passed as given (host bits and all): the kernel, not wharf, decides what is valid.
 pub(super) fn host_route(route: &HostRoute, index: u32, protocol: u8) -> Route {
-    Route::connected(
-        route.destination.addr(),
-        route.destination.prefix_len(),
-        index,
-        protocol,
-    )
+    Route {
+        source: route.source,
+        ..Route::connected(
+            route.destination.addr(),
+            route.destination.prefix_len(),
+            index,
+            protocol,
+        )
+    }
 }

@@ -9,7 +9,7 @@
 mod devices;
 mod endpoint;
 mod firewall;
-mod macvlan;
+mod links;
 mod sandbox;
 mod snapshot;
 mod sysctl;
@@ -19,8 +19,8 @@ use std::sync::{Mutex, MutexGuard};
 use wharf_netlink::Netlink;
 
 use super::{
-    Dataplane, DataplaneError, HostRoute, KernelSnapshot, MacvlanSpec, ParentLink, ProxyNeighbour,
-    RoutedEndpointSpec, SandboxAddresses, DEFAULT_ROUTE_PROTOCOL,
+    Dataplane, DataplaneError, HostRoute, KernelSnapshot, ParentLink, ParentSpec, ProxyNeighbour,
+    RoutedEndpointSpec, SandboxAddresses, SubLinkSpec, DEFAULT_ROUTE_PROTOCOL,
 };
 use devices::DeviceIndexes;
 
@@ -163,15 +163,19 @@ impl Dataplane for LinuxDataplane {
     }
 
     fn parent_link(&self, name: &str) -> Result<Option<ParentLink>, DataplaneError> {
-        macvlan::parent(&mut self.netlink(), name)
+        links::parent(&mut self.netlink(), name)
     }
 
     fn default_route_device(&self) -> Result<Option<String>, DataplaneError> {
-        macvlan::default_route_device(&mut self.netlink())
+        links::default_route_device(&mut self.netlink())
     }
 
-    fn create_macvlan(&self, spec: &MacvlanSpec) -> Result<(), DataplaneError> {
-        macvlan::create(&mut self.netlink(), spec)
+    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<(), DataplaneError> {
+        links::create_sub_link(&mut self.netlink(), spec)
+    }
+
+    fn create_parent(&self, spec: &ParentSpec) -> Result<(), DataplaneError> {
+        links::create_parent(&mut self.netlink(), spec)
     }
 }
 

@@ -50,6 +50,7 @@ pub(super) fn build(links: &[Link], routes: &[Route], protocol: u8) -> KernelSna
                 snapshot.owned_routes.push(HostRoute {
                     destination,
                     device: (*device).to_owned(),
+                    source: route.source,
                 });
             }
         } else if route.prefix_len > 0 && !is_link_local_or_multicast(route.destination) {
@@ -124,7 +125,8 @@ mod tests {
             snapshot.owned_routes,
             [HostRoute {
                 destination: "10.46.1.7/32".parse().unwrap(),
-                device: "wh01".into()
+                device: "wh01".into(),
+                source: None,
             }]
         );
         let used: Vec<IpNet> = ["198.51.100.0/24", "203.0.113.0/24", "fd4e:9::/64"]

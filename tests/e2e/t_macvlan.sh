@@ -58,6 +58,28 @@ for mode in private vepa; do
   fi
 done
 
+# host_shim=true: the host reaches its own macvlan containers (a parent cannot) through a
+# wharf-owned sibling link with an address from IPAM and a route per container.
+if check "network create -o host_shim=true on the same parent" dk_net_create e2e-shim "${mv_net[@]}" \
+  -o host_shim=true --subnet 10.57.0.0/24 &&
+  check "run s1" dk_run e2e-s1 --net e2e-shim --ip 10.57.0.7 "$IMAGE" sleep 1d; then
+  shim=$(ip -o link show | grep -E 'alias wharf:shim:' | awk -F': ' '{print $2}' | sed 's/@.*//')
+  check_match "the shim is a wharf-owned macvlan link on $WIRE" "^ws[0-9a-f]{10}$" "$shim"
+  check_match "it has the address after the gateway" '10\.57\.0\.2/32' "$(ip -4 addr show dev "$shim" 2>&1)"
+  check_match "a route to s1 through it, from its address" \
+    "10\.57\.0\.7 dev $shim .*src 10\.57\.0\.2" "$(wharf_routes)"
+  if ping -c1 -W2 10.57.0.7 >/dev/null 2>&1; then
+    pass "the host pings s1"
+  else
+    fail "the host cannot ping s1 through the shim"
+  fi
+  "$DOCKER" rm -f e2e-s1 >/dev/null 2>&1
+  check_no_match "s1's route goes with it" '10\.57\.0\.7' "$(wharf_routes)"
+  "$DOCKER" network rm e2e-shim >/dev/null 2>&1
+  check_eq "the shim goes with the network" "" "$(ip -o link show | grep -E 'alias wharf:shim:')"
+fi
+bad_shim=(-o macvlan_mode=private -o host_shim=true --subnet 10.56.5.0/24)
+
 # Bad input: each a clear error, and nothing left in wharf.
 bad() {
   local what=$1 re=$2 name=$3
@@ -73,6 +95,8 @@ bad "passthru on a parent other networks use" 'passthru parent cannot be shared'
   "${mv_net[@]}" -o macvlan_mode=passthru --subnet 10.56.3.0/24
 bad "an unknown macvlan_mode" 'option macvlan_mode' e2e-mv-mode "${mv_net[@]}" -o macvlan_mode=nope \
   --subnet 10.56.4.0/24
+bad "a shim on a private network" 'host_shim: not possible with macvlan private' e2e-mv-shim \
+  "${mv_net[@]}" "${bad_shim[@]}"
 check_no_match "no pool of the failed creates is left in wharf status" '10\.56\.' "$(wharf_status --json 2>&1)"
 
 "$DOCKER" rm -f e2e-m1 e2e-m2 e2e-mv-private-c e2e-mv-vepa-c >/dev/null 2>&1

@@ -330,16 +330,26 @@ impl Engine {
     }
 }
 
-/// The origin another network recorded for a parent wharf created; a wharf-marked link no
-/// network records (left by a crash) is treated as the host's, so it is never deleted.
+/// The origin of a parent that carries wharf's mark: as another network recorded it, or, for
+/// one no network records (its network's delete could not remove it), read from its name:
+/// wharf made it, so it goes with the last network that uses it.
 fn created_origin(state: &State, parent: &str) -> ParentOrigin {
-    state
+    let recorded = state
         .networks
         .values()
         .filter_map(|n| n.attachment.as_ref())
         .find(|a| a.parent == parent && a.created_parent())
-        .map(|a| a.origin.clone())
-        .unwrap_or_default()
+        .map(|a| a.origin.clone());
+    recorded.unwrap_or_else(|| match vlan_name(parent) {
+        Some((base, id)) => match id.parse() {
+            Ok(id) => ParentOrigin::Vlan {
+                base: base.into(),
+                id,
+            },
+            Err(_) => ParentOrigin::Dummy,
+        },
+        None => ParentOrigin::Dummy,
+    })
 }
 
 #[cfg(test)]

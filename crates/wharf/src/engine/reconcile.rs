@@ -40,11 +40,12 @@ pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
     let mut create_parents = BTreeSet::new();
     for network in state.networks.values() {
         if let Some(attachment) = &network.attachment {
+            // A wharf-marked parent a network uses is kept, whatever the network recorded.
+            wanted_parents.insert(attachment.parent.as_str());
             if let Some(spec) = sublink::parent_spec(network, attachment) {
                 if !existing_links.contains(spec.name.as_str()) {
-                    create_parents.insert(spec.clone());
+                    create_parents.insert(spec);
                 }
-                wanted_parents.insert(spec.name);
             }
             if let Some(shim) = &attachment.shim {
                 let spec = sublink::shim_spec(network, attachment, shim);

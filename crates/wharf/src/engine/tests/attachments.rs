@@ -333,3 +333,32 @@ fn reconcile_makes_missing_parents_again_and_deletes_stray_ones() {
     assert_eq!(f.kernel.links()["eth1.30"], PARENT_ALIAS);
     assert!(!f.kernel.links().contains_key("eth1.99"));
 }
+
+#[test]
+fn a_marked_parent_no_network_records_is_adopted_and_kept_while_used() {
+    let f = fixture("adopt-parent");
+    f.kernel.add_parent("eth1", 1500);
+    // Left by a network whose delete could not remove it: wharf's mark, no record.
+    f.kernel.add_parent("eth1.50", 1500);
+    f.kernel.add_link("eth1.50", PARENT_ALIAS);
+    create_network_on(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "ipvlan", "parent": "eth1.50"}),
+    )
+    .unwrap();
+    assert_eq!(
+        attachment(&f, NET).origin,
+        ParentOrigin::Vlan {
+            base: "eth1".into(),
+            id: 50
+        }
+    );
+    let (plan, _) = f.engine.reconcile().unwrap();
+    assert!(plan.delete_links.is_empty(), "{plan:?}");
+    f.engine
+        .delete_network(&parse(json!({"NetworkID": NET})))
+        .unwrap();
+    assert!(!f.kernel.links().contains_key("eth1.50"));
+}

@@ -131,6 +131,7 @@ fn configure_sandbox_waits_for_the_link_and_adds_addresses() {
         let request = SandboxAddresses {
             netns_path: sandbox.path(),
             mac,
+            with_address: None,
             addresses: vec![
                 "10.46.1.9/32".parse().unwrap(),
                 "fd4e:1::9/128".parse().unwrap(),
@@ -369,6 +370,7 @@ fn configure_sandbox_waits_for_a_namespace_that_does_not_exist_yet() {
         let request = SandboxAddresses {
             netns_path: PathBuf::from(format!("/run/netns/{name}")),
             mac,
+            with_address: None,
             addresses: vec!["10.46.1.10/32".parse().unwrap()],
             timeout: Duration::from_secs(5),
         };
@@ -396,5 +398,43 @@ fn configure_sandbox_waits_for_a_namespace_that_does_not_exist_yet() {
         });
         let shown = sandbox.output("ip -4 addr show");
         assert!(shown.contains("10.46.1.10/32"), "{shown}");
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn configure_sandbox_tells_links_with_one_mac_apart_by_address() {
+    in_test_host(|dataplane| {
+        // Two ipvlan links of one NIC's VLANs share its MAC; here two veth ends stand for them.
+        let sandbox = NamedNetns::new("shared-mac");
+        let mut netlink = Netlink::open().unwrap();
+        let mac = [0x02, 0x57, 0, 0, 0, 0xd6];
+        for tag in ["d6", "d7"] {
+            netlink
+                .create_veth(&VethPair {
+                    name: format!("wh00000000{tag}"),
+                    peer_name: format!("wc00000000{tag}"),
+                    mtu: 1500,
+                    alias: None,
+                    peer_mac: Some(mac),
+                    up: true,
+                })
+                .unwrap();
+            let link = format!("wc00000000{tag}");
+            run("ip", &["link", "set", &link, "netns", &sandbox.name]);
+        }
+        sandbox.run("ip addr add 10.50.0.7/24 dev wc00000000d7");
+        let request = SandboxAddresses {
+            netns_path: sandbox.path(),
+            mac,
+            with_address: Some(ip("10.50.0.7")),
+            addresses: vec!["10.50.0.20/32".parse().unwrap()],
+            timeout: Duration::from_secs(5),
+        };
+        dataplane.configure_sandbox(&request).unwrap();
+        let d7 = sandbox.output("ip -4 addr show dev wc00000000d7");
+        let d6 = sandbox.output("ip -4 addr show dev wc00000000d6");
+        assert!(d7.contains("10.50.0.20/32"), "{d7}");
+        assert!(!d6.contains("10.50.0.20"), "{d6}");
     });
 }

@@ -77,6 +77,10 @@ pub struct SandboxAddresses {
     pub netns_path: PathBuf,
     /// The container end's MAC: the interface's name changes on the way in, its MAC does not.
     pub mac: [u8; 6],
+    /// An address the link must also carry to be the one: ipvlan links share their parent's
+    /// MAC (two VLANs of one NIC give a container two links with one MAC), so for them the
+    /// address Docker configures tells them apart.
+    pub with_address: Option<IpAddr>,
     /// Addresses with their prefix length (/32 or /128 for extra addresses).
     pub addresses: Vec<IpNet>,
     /// How long to wait for the interface to appear in the namespace.

@@ -350,12 +350,17 @@ impl Engine {
                 short_id(&net.id)
             )));
         }
-        if ipvlan && !wanted_extras.is_empty() {
-            return Err(invalid(format!(
-                "option {EXTRA_ADDRESSES_OPTION} is not supported on ipvlan networks yet; \
-                 use mode=routed or macvlan for containers with several addresses"
-            )));
-        }
+        // An ipvlan link is found in the sandbox by its parent's MAC (and its address), which
+        // only extra addresses need.
+        let parent_mac = match attachment.filter(|_| ipvlan && !wanted_extras.is_empty()) {
+            Some(a) => self
+                .dataplane
+                .parent_link(&a.parent)?
+                .and_then(|link| link.mac)
+                .map(format_mac)
+                .ok_or_else(|| invalid(format!("parent {} is gone or has no MAC", a.parent)))?,
+            None => String::new(),
+        };
         let passthru = MacvlanMode::Passthru;
         if attachment.is_some_and(|a| a.kind == SubLinkKind::Macvlan { mode: passthru })
             && !net.endpoints.is_empty()
@@ -391,11 +396,7 @@ impl Engine {
             id: req.endpoint_id.clone(),
             host_ifname: host_ifname.clone(),
             container_ifname,
-            mac: if ipvlan {
-                String::new()
-            } else {
-                format_mac(mac)
-            },
+            mac: if ipvlan { parent_mac } else { format_mac(mac) },
             primary,
             extra,
             sandbox: None,
@@ -498,7 +499,7 @@ impl Engine {
                 Some(attachment) => sublink::join_response(&net, attachment, &endpoint),
                 None => routed::join_response(&net, &endpoint),
             };
-            let work = self.sandbox_work(&endpoint, &req.sandbox_key);
+            let work = self.sandbox_work(&net, &endpoint, &req.sandbox_key);
             if let Some(ep) = state
                 .networks
                 .get_mut(&req.network_id)
@@ -515,15 +516,25 @@ impl Engine {
     /// Extra addresses to configure inside the sandbox, if the endpoint has any.
     pub(crate) fn sandbox_work(
         &self,
+        network: &Network,
         endpoint: &Endpoint,
         sandbox: &str,
     ) -> Option<SandboxAddresses> {
         if endpoint.extra.is_empty() {
             return None;
         }
+        let shares_mac = network
+            .attachment
+            .as_ref()
+            .is_some_and(|a| matches!(a.kind, SubLinkKind::Ipvlan { .. }));
         Some(SandboxAddresses {
             netns_path: PathBuf::from(sandbox),
             mac: parse_mac(&endpoint.mac)?,
+            with_address: endpoint
+                .primary
+                .first()
+                .map(IpNet::addr)
+                .filter(|_| shares_mac),
             addresses: endpoint
                 .extra
                 .iter()

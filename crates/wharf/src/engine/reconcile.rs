@@ -158,9 +158,9 @@ impl Engine {
         let work = state
             .networks
             .values()
-            .flat_map(|n| n.endpoints.values())
-            .filter(|e| !plan.endpoints_without_link.contains(&e.id))
-            .filter_map(|e| self.sandbox_work(e, e.sandbox.as_deref()?))
+            .flat_map(|n| n.endpoints.values().map(move |e| (n, e)))
+            .filter(|(_, e)| !plan.endpoints_without_link.contains(&e.id))
+            .filter_map(|(n, e)| self.sandbox_work(n, e, e.sandbox.as_deref()?))
             .collect();
         Ok((plan, work))
     }

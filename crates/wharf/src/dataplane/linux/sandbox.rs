@@ -49,23 +49,43 @@ fn open_when_ready(
 }
 
 /// Polls the namespace's links until one has the sandbox's MAC (its name changes on the way
-/// in; its MAC does not).
+/// in; its MAC does not) and, if asked, carries the address.
 fn wait_for_link(
     netlink: &mut Netlink,
     sandbox: &SandboxAddresses,
     deadline: Instant,
 ) -> Result<u32, DataplaneError> {
     let what = || {
+        let with = sandbox
+            .with_address
+            .map(|a| format!(" and address {a}"))
+            .unwrap_or_default();
         format!(
-            "find link with MAC {} in {}",
+            "find link with MAC {}{with} in {}",
             format_mac(&sandbox.mac),
             sandbox.netns_path.display()
         )
     };
     loop {
         let links = netlink.links().map_err(kernel_error(what()))?;
-        if let Some(link) = links.iter().find(|link| link.mac == Some(sandbox.mac)) {
-            return Ok(link.index);
+        let candidates = links.iter().filter(|link| link.mac == Some(sandbox.mac));
+        let mut found = None;
+        for link in candidates {
+            let carries = match sandbox.with_address {
+                None => true,
+                Some(wanted) => netlink
+                    .addresses(Some(link.index))
+                    .map_err(kernel_error(what()))?
+                    .iter()
+                    .any(|a| a.address == wanted),
+            };
+            if carries {
+                found = Some(link.index);
+                break;
+            }
+        }
+        if let Some(index) = found {
+            return Ok(index);
         }
         let now = Instant::now();
         if now >= deadline {

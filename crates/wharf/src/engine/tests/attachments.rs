@@ -70,14 +70,25 @@ fn ipvlan_l2_endpoint_keeps_the_parents_mac_and_the_gateway() {
         "EndpointID": EP_B, "Interface": {"Address": "10.50.0.9/24",
         "MacAddress": "02:42:0a:32:00:09"}}))));
     assert!(err.contains("--mac-address"), "{err}");
-    let err = error(create_endpoint(
+    // Extra addresses: the link is found in the sandbox by the parent's MAC and its address.
+    create_endpoint(
         &f,
         POOL,
         EP_B,
-        None,
+        Some("10.50.0.9"),
         json!({"wharf.addresses": "10.50.0.20"}),
-    ));
-    assert!(err.contains("not supported on ipvlan"), "{err}");
+    )
+    .unwrap();
+    let work = f
+        .engine
+        .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_B,
+            "SandboxKey": "/var/run/docker/netns/y"})))
+        .unwrap()
+        .1
+        .unwrap();
+    assert_eq!(work.mac, [0x02, 0, 0, 0, 0, 0x01]);
+    assert_eq!(work.with_address, Some("10.50.0.9".parse().unwrap()));
+    f.engine.delete_endpoint(&ep(EP_B)).unwrap();
     f.engine.delete_endpoint(&ep(EP_A)).unwrap();
     assert!(f.kernel.links().is_empty());
 }

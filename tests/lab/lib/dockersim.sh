@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# A "dockerd simulator" for lab tests: drives wharf's plugin socket with `curl
-# --unix-socket` the way dockerd 20.10 does (the calls, their order and their JSON: section 1
-# of the project notes, and moby's libnetwork), and plays the container side itself with
-# network namespaces. A "host" is a network namespace running its own `wharf serve`; a
+# A "dockerd simulator" for lab tests: drives wharf's plugin socket (HTTP/1.1 over the unix
+# socket, made by plugin-client.pl, one process per test) the way dockerd 20.10 does (the
+# calls, their order and their JSON: section 1 of the project notes, and moby's libnetwork),
+# and plays the container side itself with network namespaces. A "host" is a network namespace running its own `wharf serve`; a
 # "container" is a network namespace that gets its interface the way dockerd's sandbox code
 # configures it. Nothing here runs in the caller's network namespace.
 #
@@ -31,8 +31,9 @@
 # behaviour (scope), no retries on connection errors.
 #
 # Environment: WHARF_BIN (default: $CARGO_TARGET_DIR or target/, then debug/wharf, relative
-# to the repository), SIM_SERVE_ARGS (extra `wharf serve` arguments, words), SIM_TIMEOUT
-# (seconds a call may take, 60).
+# to the repository; lab/run passes WHARF_* into the guest, not CARGO_TARGET_DIR),
+# SIM_SERVE_ARGS (extra `wharf serve` arguments, words), SIM_TIMEOUT (seconds a call may
+# take, 60).
 
 SIM_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR

@@ -5,29 +5,10 @@
 # Prints PASS/FAIL lines and ends with "N passed, N failed"; exits non-zero on a failure.
 set -uo pipefail
 
-if [[ -z ${WHARF_LAB:-} ]]; then
-  echo "t_kernel_features: run me in the lab: lab/run -- $0" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "$0")/lib/check.sh"
+lab_require
 
-passed=0 failed=0
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-
-# check NAME CMD...: PASS when CMD exits 0; its output is shown on failure.
-check() {
-  local name=$1
-  shift
-  if "$@" >"$out" 2>&1; then
-    echo "PASS $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name (exit $?): $*"
-    sed 's/^/    /' "$out"
-    failed=$((failed + 1))
-  fi
-}
 # shows LINK PATTERN: `ip -d link show LINK` matches the extended regex PATTERN.
 shows() { ip -d link show "$1" | tee /dev/stderr | grep -Eq "$2"; }
 
@@ -64,5 +45,4 @@ check "openvswitch vport genetlink family" genl ctrl get name ovs_vport
 check "dummy link deleted" ip link del dummy0
 check "no link left behind" sh -c '! ip -br link | grep -Ev "^lo "'
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+lab_summary

@@ -19,24 +19,6 @@ lab_require
 WIRE_A=198.18.0.1 WIRE_B=198.18.0.2
 ROUTED4=198.19.1.0/24 ROUTED6=fd71:ab5e:1::/64
 
-# no_leftovers HOST: fails, listing them, if HOST has wharf links (wh*, wc*) or proto 87 routes.
-no_leftovers() {
-  local ns out
-  ns=$(sim_netns "$1") || return 1
-  out=$(
-    ip -n "$ns" -o link show | awk -F': ' '$2 ~ /^w[hc]/ { print "link " $2 }'
-    ip -n "$ns" route show proto 87
-    ip -n "$ns" -6 route show proto 87
-  )
-  [[ -z $out ]] || { printf 'left behind in host %s:\n%s\n' "$1" "$out"; return 1; }
-}
-
-# wharf_empty HOST: wharf's status on HOST lists no network and no pool.
-wharf_empty() {
-  sim_status "$1" >/dev/null || return 1
-  [[ ${SIM_ANS[networks]-} == "[]" && ${SIM_ANS[pools]-} == "[]" ]] || { echo "$SIM_BODY"; return 1; }
-}
-
 echo "kernel $(uname -r), wharf $WHARF_BIN"
 check "host A up (wharf serving)" sim_host A || exit 1
 check "host B up (wharf serving)" sim_host B || exit 1
@@ -59,7 +41,7 @@ if check "routed network on A" sim_network_create A rnet --subnet "$ROUTED4" --i
   check "c2 removed" sim_rm A c2
   check "routed network removed" sim_network_rm A rnet
 fi
-check "routed: nothing left on A" no_leftovers A
+check "routed: nothing left on A" sim_no_leftovers A
 
 # ---- macvlan on the cable's segment (B's wire address as the gateway)
 if check "macvlan network on A (parent eth1)" sim_network_create A mnet --subnet 198.18.0.0/24 \
@@ -74,15 +56,15 @@ if check "macvlan network on A (parent eth1)" sim_network_create A mnet --subnet
   check "macvlan network removed (IPAM released first, as newer dockerds do)" \
     sim_network_rm A mnet --release-first
 fi
-check "macvlan: nothing left on A" no_leftovers A
+check "macvlan: nothing left on A" sim_no_leftovers A
 
 # ---- bad input: refused naming the option, nothing kept
 check_fails "-o mode=nope refused naming the option" 'option mode' \
   sim_network_create A bad --subnet 198.19.9.0/24 -o mode=nope
-check "the refused network's pool was released" wharf_empty A
+check "the refused network's pool was released" sim_wharf_empty A
 check "the same subnet can be created again" sim_network_create A again --subnet 198.19.9.0/24
 check "and removed" sim_network_rm A again
-check "wharf on A holds no network or pool" wharf_empty A
-check "nothing left on A" no_leftovers A
+check "wharf on A holds no network or pool" sim_wharf_empty A
+check "nothing left on A" sim_no_leftovers A
 
 lab_summary

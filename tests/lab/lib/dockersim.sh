@@ -205,7 +205,7 @@ sim_status() { sim_call "$1" Wharf.Status; }
 # first calls: Plugin.Activate, NetworkDriver.GetCapabilities, IpamDriver.GetCapabilities,
 # IpamDriver.GetDefaultAddressSpaces (whose local space the pools are requested in).
 sim_host() {
-  local name=${1:?sim_host NAME} ns pid deadline space
+  local name=${1:?sim_host NAME} ns space
   ns=$SIM_TAG-h-$name
   if [[ -e $SIM_DIR/host.$name ]]; then
     _sim_err "sim_host: host $name exists"
@@ -219,6 +219,27 @@ sim_host() {
   echo "$ns" >>"$SIM_DIR/netns"
   : >"$SIM_DIR/host.$name"
   ip -n "$ns" link set lo up || return 1
+  _sim_start_wharf "$name" || return 1
+  if [[ $SIM_BODY != *'"NetworkDriver"'* || $SIM_BODY != *'"IpamDriver"'* ]]; then
+    _sim_err "sim_host $name: Plugin.Activate does not implement NetworkDriver and IpamDriver: $SIM_BODY"
+    return 1
+  fi
+  _sim_post "$name" NetworkDriver.GetCapabilities || return 1
+  _sim_post "$name" IpamDriver.GetCapabilities || return 1
+  _sim_post "$name" IpamDriver.GetDefaultAddressSpaces || return 1
+  space=${SIM_ANS[LocalDefaultAddressSpace]-}
+  if [[ -z $space ]]; then
+    _sim_err "sim_host $name: GetDefaultAddressSpaces named no LocalDefaultAddressSpace: $SIM_BODY"
+    return 1
+  fi
+  echo "$space" >"$SIM_DIR/host.$name"
+}
+
+# _sim_start_wharf HOST: starts `wharf serve` in HOST's namespace on HOST's socket and state
+# dir, and waits until it answers Plugin.Activate.
+_sim_start_wharf() {
+  local name=$1 ns pid deadline
+  ns=$(sim_netns "$name") || return 1
   # shellcheck disable=SC2086 # SIM_SERVE_ARGS is a list of words
   ip netns exec "$ns" "$WHARF_BIN" serve --socket "$SIM_DIR/$name.sock" \
     --state-dir "$SIM_DIR/$name-state" --debug ${SIM_SERVE_ARGS:-} \
@@ -239,19 +260,18 @@ sim_host() {
     fi
     sleep 0.2
   done
-  if [[ $SIM_BODY != *'"NetworkDriver"'* || $SIM_BODY != *'"IpamDriver"'* ]]; then
-    _sim_err "sim_host $name: Plugin.Activate does not implement NetworkDriver and IpamDriver: $SIM_BODY"
-    return 1
-  fi
-  _sim_post "$name" NetworkDriver.GetCapabilities || return 1
-  _sim_post "$name" IpamDriver.GetCapabilities || return 1
-  _sim_post "$name" IpamDriver.GetDefaultAddressSpaces || return 1
-  space=${SIM_ANS[LocalDefaultAddressSpace]-}
-  if [[ -z $space ]]; then
-    _sim_err "sim_host $name: GetDefaultAddressSpaces named no LocalDefaultAddressSpace: $SIM_BODY"
-    return 1
-  fi
-  echo "$space" >"$SIM_DIR/host.$name"
+}
+
+# sim_restart HOST: kills HOST's wharf with SIGKILL (a crash: nothing is saved on the way out)
+# and starts it again on the same socket and state dir, as a supervisor would.
+sim_restart() {
+  local name=${1:?sim_restart HOST} pid
+  pid=$(awk -v n="$name" '$2 == n { p = $1 } END { print p }' "$SIM_DIR/pids")
+  [[ -n $pid ]] || { _sim_err "sim_restart: no wharf for host $name"; return 1; }
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rm -f "$SIM_DIR/$name.sock"
+  _sim_start_wharf "$name"
 }
 
 # sim_wire HOSTA IFA HOSTB IFB: the cable between two hosts: a veth pair, IFA in HOSTA's
@@ -750,3 +770,22 @@ sim_cleanup() {
   done <"$SIM_DIR/netns"
 }
 lab_at_exit sim_cleanup
+
+# sim_no_leftovers HOST: fails, listing them, if HOST has links wharf makes (w[hcsd]* names,
+# or a wharf: alias) or proto 87 routes.
+sim_no_leftovers() {
+  local ns out
+  ns=$(sim_netns "$1") || return 1
+  out=$(
+    ip -n "$ns" -o link show | awk -F': ' '$2 ~ /^w[hcsd][0-9a-f]/ || /alias wharf:/ { print "link " $2 }'
+    ip -n "$ns" route show proto 87
+    ip -n "$ns" -6 route show proto 87
+  )
+  [[ -z $out ]] || { printf 'left behind in host %s:\n%s\n' "$1" "$out"; return 1; }
+}
+
+# sim_wharf_empty HOST: wharf's status on HOST lists no network and no pool.
+sim_wharf_empty() {
+  sim_status "$1" >/dev/null || return 1
+  [[ ${SIM_ANS[networks]-} == "[]" && ${SIM_ANS[pools]-} == "[]" ]] || { echo "$SIM_BODY"; return 1; }
+}

@@ -172,7 +172,7 @@ impl Engine {
             (Some(mtu), Some(max)) if mtu > max => {
                 return Err(invalid(format!(
                     "option mtu: {mtu} is larger than the MTU of parent {parent} ({max}); \
-                     a {} link cannot exceed its parent's",
+                     {} links cannot exceed their parent's",
                     kind.describe()
                 )))
             }

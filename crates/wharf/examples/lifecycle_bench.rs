@@ -1,13 +1,15 @@
-//! wharf's own cost of one routed endpoint lifecycle, driven over its plugin socket the
-//! way dockerd drives it, next to the same set-up done by running the `ip` command.
+//! wharf's own cost of one endpoint lifecycle, driven over its plugin socket the way dockerd
+//! drives it, next to the same set-up done by running the `ip` command.
 //!
 //! Once: RequestPool, RequestAddress (gateway), CreateNetwork. Then N times:
 //! RequestAddress, CreateEndpoint + Join (timed as set-up), Leave + DeleteEndpoint (timed
-//! as tear-down), ReleaseAddress. Then the same set-up by hand with `ip` (veth pair, link
-//! up, gateway /32, host route, two sysctl writes) and its tear-down (`ip link del`).
+//! as tear-down), ReleaseAddress. Then the same set-up by hand with `ip` and its tear-down
+//! (`ip link del`): for a routed network a veth pair, link up, gateway /32, host route, two
+//! sysctl writes; for macvlan/ipvlan the link on the parent and its alias.
 //!
 //! Run through `bench/endpoint-lifecycle`, which starts a throwaway wharf.
 //! Usage: lifecycle_bench [--socket PATH] [--iterations N] [--pool CIDR]
+//!        [--mode routed|macvlan|ipvlan --parent IFACE]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -20,6 +22,8 @@ struct Options {
     socket: String,
     iterations: usize,
     pool: String,
+    mode: String,
+    parent: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -27,6 +31,8 @@ fn parse_args() -> Result<Options, String> {
         socket: "/run/docker/plugins/wharf.sock".into(),
         iterations: 200,
         pool: "10.46.200.0/24".into(),
+        mode: "routed".into(),
+        parent: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -37,8 +43,14 @@ fn parse_args() -> Result<Options, String> {
                 opts.iterations = value()?.parse().map_err(|e| format!("--iterations: {e}"))?
             }
             "--pool" => opts.pool = value()?,
+            "--mode" => opts.mode = value()?,
+            "--parent" => opts.parent = Some(value()?),
             _ => return Err(format!("unknown argument {flag}")),
         }
+    }
+    match (opts.mode.as_str(), &opts.parent) {
+        ("routed", None) | ("macvlan" | "ipvlan", Some(_)) => {}
+        _ => return Err("--mode macvlan|ipvlan needs --parent, routed none".into()),
     }
     if opts.iterations == 0 {
         return Err("--iterations must be at least 1".into());
@@ -182,10 +194,14 @@ fn bench_wharf(opts: &Options) -> Result<Samples, String> {
         )?;
         let gw = field(&gw, "Address")?;
         let network_id = id64(0xbe, 0);
+        let generic = match &opts.parent {
+            Some(parent) => json!({"mode": opts.mode, "parent": parent}),
+            None => json!({}),
+        };
         c.call(
             "NetworkDriver.CreateNetwork",
             &json!({"NetworkID": network_id,
-                    "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": {}},
+                    "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": generic},
                     "IPv4Data": [{"AddressSpace": "local", "Gateway": gw, "Pool": opts.pool}],
                     "IPv6Data": []}),
         )?;
@@ -274,13 +290,22 @@ fn run(argv: &[&str]) -> Result<(), String> {
 }
 
 /// The same set-up by hand: the commands a shell script plugin would run.
-fn bench_ip(iterations: usize) -> Result<Samples, String> {
+fn bench_ip(opts: &Options) -> Result<Samples, String> {
     let mut samples = Samples::default();
-    for i in 0..iterations {
+    for i in 0..opts.iterations {
         let host = format!("whb{i}");
         let peer = format!("wcb{i}");
         let t0 = Instant::now();
         let made = (|| {
+            if let Some(parent) = &opts.parent {
+                let kind: &[&str] = match opts.mode.as_str() {
+                    "ipvlan" => &["ipvlan", "mode", "l2"],
+                    _ => &["macvlan", "mode", "bridge"],
+                };
+                let add = ["ip", "link", "add", "link", parent, "name", &host, "type"];
+                run(&[&add[..], kind].concat())?;
+                return run(&["ip", "link", "set", &host, "alias", "wharf:bench"]);
+            }
             run(&[
                 "ip", "link", "add", &host, "type", "veth", "peer", "name", &peer,
             ])?;
@@ -326,7 +351,7 @@ fn main() {
         eprintln!("lifecycle_bench: wharf: {e}");
         std::process::exit(1);
     });
-    let mut ip = bench_ip(opts.iterations).unwrap_or_else(|e| {
+    let mut ip = bench_ip(&opts).unwrap_or_else(|e| {
         eprintln!("lifecycle_bench: ip: {e}");
         std::process::exit(1);
     });
@@ -335,7 +360,13 @@ fn main() {
             "wharf set-up (CreateEndpoint+Join)",
             stats(&mut wharf.setup),
         ),
-        ("ip set-up (4 ip + 2 sysctl execs)", stats(&mut ip.setup)),
+        (
+            match opts.parent {
+                None => "ip set-up (4 ip + 2 sysctl execs)",
+                Some(_) => "ip set-up (ip link add + alias)",
+            },
+            stats(&mut ip.setup),
+        ),
         (
             "wharf tear-down (Leave+DeleteEndpoint)",
             stats(&mut wharf.teardown),
@@ -343,7 +374,12 @@ fn main() {
         ("ip tear-down (ip link del)", stats(&mut ip.teardown)),
     ];
     println!(
-        "endpoint lifecycle, {} iterations ({} cores)",
+        "{} endpoint lifecycle{}, {} iterations ({} cores)",
+        opts.mode,
+        opts.parent
+            .as_deref()
+            .map(|p| format!(" on parent {p}"))
+            .unwrap_or_default(),
         opts.iterations,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );

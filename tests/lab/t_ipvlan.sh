@@ -11,6 +11,8 @@
 #   802.1Q: a missing parent eth1.30 is made (on A and on B), traffic crosses the cable tagged
 #        VLAN 30 (tcpdump), and it goes with the network; a VLAN wharf did not make stays;
 #   no parent: an internal network on a dummy wharf makes and deletes;
+#   the old ipvlan plugin's flags (--host-interface, --mode l3, --ipvlan-subnet, --gateway)
+#        as defaults for a network created with no option;
 #   restarts: kill -9 loses nothing; a VLAN parent and shim deleted behind wharf's back (as by
 #        a reboot) are made again when it starts;
 #   bad input: each refused with a clear message, nothing made, no pool kept.
@@ -187,6 +189,21 @@ if check "network on A with parent eth1.31 (missing) and a shim" sim_network_cre
   check "eth1.31 went with it" no_link A eth1.31
 fi
 check "restarts: nothing left on A" sim_no_leftovers A
+
+# ---- the old ipvlan plugin's daemon flags as defaults: a network created with no option and
+# no --subnet is ipvlan L3 on --host-interface in --ipvlan-subnet, with --gateway
+SIM_SERVE_ARGS="--host-interface eth1 --mode l3 --ipvlan-subnet 198.19.11.0/24 --gateway 198.19.11.254" \
+  check "host C up, with the ipvlan plugin's flags" sim_host C
+check "C has an eth1" sh -c "ip -n $(sim_netns C) link add eth1 type dummy && ip -n $(sim_netns C) link set eth1 up"
+if check "a network on C with no option and no --subnet" sim_network_create C seed; then
+  check "wharf status on C shows 198.19.11.0/24 gateway 198.19.11.254" sh -c \
+    "'$WHARF_BIN' status --socket '$SIM_DIR/C.sock' | grep -q '198.19.11.0/24 gateway 198.19.11.254'"
+  check "s1 runs on it" sim_run C s1 seed
+  check "s1's eth0 is ipvlan l3 on C's eth1" link_shows s1 eth0 'ipvlan +mode l3 bridge'
+  check "s1 got an address in 198.19.11.0/24" sh -c "ip -n $(sim_netns s1) -4 addr show dev eth0 | grep -q 'inet 198\.19\.11\.'"
+  check "s1 removed" sim_rm C s1
+  check "network removed" sim_network_rm C seed
+fi
 
 # ---- bad input: a clear message each, nothing made, no pool kept
 bad() { # bad WHAT REGEX OPTION...

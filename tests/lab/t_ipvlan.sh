@@ -40,11 +40,7 @@ unreachable() { ! ip netns exec "$(sim_netns "$1")" ping -c1 -W1 "$2" >/dev/null
 no_link() { ! ip -n "$(sim_netns "$1")" link show "$2" >/dev/null 2>&1; }
 
 echo "kernel $(uname -r), wharf $WHARF_BIN"
-check "host A up (wharf serving)" sim_host A || exit 1
-check "host B up (wharf serving)" sim_host B || exit 1
-check "cable A:eth1 -- B:eth1" sim_wire A eth1 B eth1
-check "A's wire address" ip -n "$(sim_netns A)" addr add "$WIRE_A/24" dev eth1
-check "B's wire address" ip -n "$(sim_netns B)" addr add "$WIRE_B/24" dev eth1
+sim_two_hosts || exit 1
 ipvlan=(-o mode=ipvlan -o parent=eth1)
 
 # ---- L2 (the default ipvlan mode): one segment across both hosts

@@ -20,11 +20,7 @@ WIRE_A=198.18.0.1 WIRE_B=198.18.0.2
 ROUTED4=198.19.1.0/24 ROUTED6=fd71:ab5e:1::/64
 
 echo "kernel $(uname -r), wharf $WHARF_BIN"
-check "host A up (wharf serving)" sim_host A || exit 1
-check "host B up (wharf serving)" sim_host B || exit 1
-check "cable A:eth1 -- B:eth1" sim_wire A eth1 B eth1
-check "wire addresses" ip -n "$(sim_netns A)" addr add "$WIRE_A/24" dev eth1
-check "B's wire address" ip -n "$(sim_netns B)" addr add "$WIRE_B/24" dev eth1
+sim_two_hosts || exit 1
 
 # ---- routed (the default mode)
 if check "routed network on A" sim_network_create A rnet --subnet "$ROUTED4" --ipv6 --subnet "$ROUTED6"; then

@@ -789,3 +789,15 @@ sim_wharf_empty() {
   sim_status "$1" >/dev/null || return 1
   [[ ${SIM_ANS[networks]-} == "[]" && ${SIM_ANS[pools]-} == "[]" ]] || { echo "$SIM_BODY"; return 1; }
 }
+
+# sim_two_hosts: hosts A and B, each serving its wharf, joined by a cable A:eth1 -- B:eth1
+# with the addresses $WIRE_A/24 and $WIRE_B/24 (198.18.0.1 and .2 unless set); PASS/FAIL
+# lines for each step, non-zero if a host did not come up.
+sim_two_hosts() {
+  WIRE_A=${WIRE_A:-198.18.0.1} WIRE_B=${WIRE_B:-198.18.0.2}
+  check "host A up (wharf serving)" sim_host A || return 1
+  check "host B up (wharf serving)" sim_host B || return 1
+  check "cable A:eth1 -- B:eth1" sim_wire A eth1 B eth1
+  check "A's wire address" ip -n "$(sim_netns A)" addr add "$WIRE_A/24" dev eth1
+  check "B's wire address" ip -n "$(sim_netns B)" addr add "$WIRE_B/24" dev eth1
+}

@@ -27,17 +27,17 @@ fn error(result: Result<impl std::fmt::Debug>) -> String {
     result.unwrap_err().to_string()
 }
 
+/// A fixture whose host has `eth1` (MTU 1500), with network NET on 10.50.0.0/24 made on it.
+fn network_on_eth1(name: &str, generic: serde_json::Value) -> Fixture {
+    let f = fixture(name);
+    f.kernel.add_parent("eth1", 1500);
+    create_network_on(&f, NET, "10.50.0.0/24", generic).unwrap();
+    f
+}
+
 #[test]
 fn ipvlan_l2_endpoint_keeps_the_parents_mac_and_the_gateway() {
-    let f = fixture("ipvlan-l2");
-    f.kernel.add_parent("eth1", 1500);
-    create_network_on(
-        &f,
-        NET,
-        "10.50.0.0/24",
-        json!({"mode": "ipvlan", "parent": "eth1"}),
-    )
-    .unwrap();
+    let f = network_on_eth1("ipvlan-l2", json!({"mode": "ipvlan", "parent": "eth1"}));
     assert_eq!(
         attachment(&f, NET).kind,
         SubLinkKind::Ipvlan {
@@ -115,15 +115,10 @@ fn ipvlan_l3_binds_the_default_route_to_the_interface() {
 
 #[test]
 fn a_parent_carries_one_ipvlan_network_and_never_macvlan_with_it() {
-    let f = fixture("ipvlan-sharing");
-    f.kernel.add_parent("eth1", 1500);
-    create_network_on(
-        &f,
-        NET,
-        "10.50.0.0/24",
+    let f = network_on_eth1(
+        "ipvlan-sharing",
         json!({"mode": "ipvlan", "parent": "eth1"}),
-    )
-    .unwrap();
+    );
     let before = f.engine.snapshot_state();
     for options in [
         json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": "l3"}),
@@ -327,15 +322,10 @@ fn host_shim_refusals_and_failures_leave_nothing() {
 
 #[test]
 fn reconcile_makes_missing_parents_again_and_deletes_stray_ones() {
-    let f = fixture("reconcile-parents");
-    f.kernel.add_parent("eth1", 1500);
-    create_network_on(
-        &f,
-        NET,
-        "10.50.0.0/24",
+    let f = network_on_eth1(
+        "reconcile-parents",
         json!({"mode": "ipvlan", "parent": "eth1.30"}),
-    )
-    .unwrap();
+    );
     f.kernel.delete_link("eth1.30").unwrap();
     f.kernel.add_link("eth1.99", PARENT_ALIAS);
     let (plan, _) = f.engine.reconcile().unwrap();

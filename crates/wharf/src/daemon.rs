@@ -46,6 +46,8 @@ pub fn serve<D: Dataplane>(
         .map_err(|e| format!("reconciling the kernel with the saved state failed: {e}"))?;
     tracing::info!(
         deleted_links = plan.delete_links.len(),
+        made_parents = plan.create_parents.len(),
+        made_shims = plan.create_shims.len(),
         restored_routes = plan.restore_routes.len(),
         removed_routes = plan.remove_routes.len(),
         "reconciled"

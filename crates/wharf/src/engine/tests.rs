@@ -120,6 +120,23 @@ fn create_endpoint(
     Ok(addr.address)
 }
 
+/// Join into a sandbox, as dockerd sends it; the answer.
+fn join(f: &Fixture, endpoint: &str) -> JoinResponse {
+    f.engine
+        .join(&parse(json!({"NetworkID": NET, "EndpointID": endpoint,
+            "SandboxKey": "/var/run/docker/netns/x"})))
+        .unwrap()
+        .0
+}
+
+/// A fixture whose host has `eth1` (MTU 1500), with network NET on 10.50.0.0/24 made on it.
+fn network_on_eth1(name: &str, generic: serde_json::Value) -> Fixture {
+    let f = fixture(name);
+    f.kernel.add_parent("eth1", 1500);
+    create_network_on(&f, NET, "10.50.0.0/24", generic).unwrap();
+    f
+}
+
 fn ep(id: &str) -> EndpointRequest {
     parse(json!({"NetworkID": NET, "EndpointID": id}))
 }
@@ -473,15 +490,10 @@ fn macvlan_parent_defaults_to_the_default_route_interface() {
 
 #[test]
 fn macvlan_endpoint_is_one_link_with_the_gateway_and_no_host_routes() {
-    let f = fixture("macvlan-endpoint");
-    f.kernel.add_parent("eth1", 1500);
-    create_macvlan_network(
-        &f,
-        NET,
-        "10.50.0.0/24",
+    let f = network_on_eth1(
+        "macvlan-endpoint",
         json!({"mode": "macvlan", "parent": "eth1"}),
-    )
-    .unwrap();
+    );
     let pool = "local/10.50.0.0/24";
     create_endpoint(&f, pool, EP_A, Some("10.50.0.7"), json!({})).unwrap();
     assert!(f
@@ -489,11 +501,7 @@ fn macvlan_endpoint_is_one_link_with_the_gateway_and_no_host_routes() {
         .calls()
         .contains(&Call::CreateSubLink("wcdabd000000".into())));
     assert!(f.kernel.routes().is_empty());
-    let (join, _) = f
-        .engine
-        .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
-        "SandboxKey": "/var/run/docker/netns/x"})))
-        .unwrap();
+    let join = join(&f, EP_A);
     assert_eq!(join.interface_name.src_name, "wcdabd000000");
     assert_eq!(join.gateway, "10.50.0.1");
     assert!(join.static_routes.is_empty());

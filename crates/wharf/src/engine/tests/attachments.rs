@@ -8,14 +8,6 @@ use crate::engine::state::{IpvlanFlag, IpvlanMode, ParentOrigin, SubLinkKind};
 const OTHER: &str = "72c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const POOL: &str = "local/10.50.0.0/24";
 
-fn join(f: &Fixture, endpoint: &str) -> JoinResponse {
-    f.engine
-        .join(&parse(json!({"NetworkID": NET, "EndpointID": endpoint,
-            "SandboxKey": "/var/run/docker/netns/x"})))
-        .unwrap()
-        .0
-}
-
 fn attachment(f: &Fixture, id: &str) -> state::Attachment {
     f.engine.snapshot_state().networks[id]
         .attachment
@@ -25,14 +17,6 @@ fn attachment(f: &Fixture, id: &str) -> state::Attachment {
 
 fn error(result: Result<impl std::fmt::Debug>) -> String {
     result.unwrap_err().to_string()
-}
-
-/// A fixture whose host has `eth1` (MTU 1500), with network NET on 10.50.0.0/24 made on it.
-fn network_on_eth1(name: &str, generic: serde_json::Value) -> Fixture {
-    let f = fixture(name);
-    f.kernel.add_parent("eth1", 1500);
-    create_network_on(&f, NET, "10.50.0.0/24", generic).unwrap();
-    f
 }
 
 #[test]

@@ -86,7 +86,8 @@ pub fn parse_prefix(what: &'static str, text: &str) -> Result<IpNet, IpamError> 
     let net: IpNet = text.trim().parse().map_err(|_| IpamError::Invalid {
         what,
         value: text.into(),
-        reason: "expected a CIDR such as 10.46.0.0/16 or fd4e:46::/64".into(),
+        reason: prefix_length_too_long(text.trim())
+            .unwrap_or_else(|| "expected a CIDR such as 10.46.0.0/16 or fd4e:46::/64".into()),
     })?;
     if net.trunc() != net {
         return Err(IpamError::Invalid {
@@ -96,6 +97,17 @@ pub fn parse_prefix(what: &'static str, text: &str) -> Result<IpNet, IpamError> 
         });
     }
     Ok(net)
+}
+
+/// For `10.46.0.0/33`: a good address with a prefix length its family cannot have.
+fn prefix_length_too_long(text: &str) -> Option<String> {
+    let (address, length) = text.split_once('/')?;
+    let max = match address.parse::<IpAddr>().ok()? {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    let length: u32 = length.parse().ok()?;
+    (length > max).then(|| format!("prefix length {length} is longer than {max}"))
 }
 
 pub fn parse_address(what: &'static str, text: &str) -> Result<IpAddr, IpamError> {

@@ -174,8 +174,20 @@ fn ipv6_pool_addresses() {
 
 #[test]
 fn parse_errors_name_the_value() {
-    let err = parse_prefix("pool", "10.46.0.0/33").unwrap_err();
-    assert!(err.to_string().contains("10.46.0.0/33"));
+    let err = parse_prefix("pool", "10.46.0.0/33")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("10.46.0.0/33"), "{err}");
+    assert!(err.contains("prefix length 33 is longer than 32"), "{err}");
+    let err = parse_prefix("pool", "fd4e::/129").unwrap_err().to_string();
+    assert!(
+        err.contains("prefix length 129 is longer than 128"),
+        "{err}"
+    );
+    let err = parse_prefix("pool", "not-a-cidr/99")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected a CIDR"), "{err}");
     let err = parse_prefix("pool", "10.46.0.1/16").unwrap_err();
     assert!(err.to_string().contains("10.46.0.0/16"), "{err}");
     assert_eq!(

@@ -41,7 +41,7 @@ fn two_ipv4_endpoints_on_one_gateway_reach_each_other_and_the_host() {
 
         // The shared gateway address lives on per link: deleting A's keeps B's working.
         dataplane.delete_link("wh00000000a1").unwrap();
-        assert!(!host_pings("10.46.1.7"), "A is gone");
+        assert!(!host_pings_once("10.46.1.7"), "A is gone");
         assert!(container_b.pings("10.46.0.1"), "B -> gateway after A left");
         assert!(host_pings("10.46.1.8"), "host -> B after A left");
         dataplane
@@ -198,7 +198,7 @@ fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
         dataplane.setup_routed_endpoint(&spec).unwrap();
         let mut netlink = Netlink::open().unwrap();
         let host = netlink.link_by_name("wh00000000e5").unwrap().unwrap();
-        let static_route = Route::connected(ip("203.0.113.0"), 24, host.index, 4);
+        let static_route = Route::connected(ip("198.51.100.0"), 24, host.index, 4);
         netlink.add_route(&static_route).unwrap();
         let default_route = Route::connected(ip("0.0.0.0"), 0, host.index, 4);
         netlink.add_route(&default_route).unwrap();
@@ -210,7 +210,7 @@ fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
         assert_eq!(snapshot.owned_routes, spec.routes);
         assert!(snapshot
             .used_prefixes
-            .contains(&"203.0.113.0/24".parse().unwrap()));
+            .contains(&"198.51.100.0/24".parse().unwrap()));
         assert!(
             snapshot.used_prefixes.iter().all(|p| p.prefix_len() > 0),
             "{snapshot:?}"
@@ -372,11 +372,18 @@ fn configure_sandbox_waits_for_a_namespace_that_does_not_exist_yet() {
             mac,
             with_address: None,
             addresses: vec!["10.46.1.10/32".parse().unwrap()],
-            timeout: Duration::from_secs(5),
+            // A deadline, not a wait: the call returns as soon as the link shows up. Generous
+            // because the lab's emulated CPU makes namespaces and links slowly.
+            timeout: Duration::from_secs(60),
         };
         let sandbox = thread::scope(|scope| {
             let configuring = scope.spawn(|| dataplane.configure_sandbox(&request));
             thread::sleep(Duration::from_millis(100));
+            // The call must be waiting for the namespace, not have failed or given up.
+            assert!(
+                !configuring.is_finished(),
+                "configure_sandbox returned before the namespace existed"
+            );
             let sandbox = NamedNetns::create(name.clone());
             let mut netlink = Netlink::open().unwrap();
             netlink

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
 use wharf::dataplane::{HostRoute, ProxyNeighbour, RoutedEndpointSpec};
@@ -84,10 +85,12 @@ impl NamedNetns {
         self.run(&format!("ip route add default via {gateway}"));
     }
 
+    /// Pings `address` from here until a reply comes or [`PING_DEADLINE`] passes (a fresh
+    /// link may still be resolving its neighbour, slowly under the lab's emulated CPU).
     pub fn pings(&self, address: &str) -> bool {
         let mut args = vec!["netns", "exec", &self.name];
         args.extend(ping_args(address));
-        output("ip", &args).status.success()
+        until_deadline(|| output("ip", &args).status.success())
     }
 }
 
@@ -99,9 +102,31 @@ impl Drop for NamedNetns {
     }
 }
 
-/// Pings from the calling thread's namespace (a child process inherits the thread's).
+/// Pings from the calling thread's namespace (a child process inherits the thread's), until
+/// a reply comes or [`PING_DEADLINE`] passes.
 pub fn host_pings(address: &str) -> bool {
+    until_deadline(|| output("ping", &ping_args(address)[1..]).status.success())
+}
+
+/// One ping from the calling thread's namespace, for checks that an address is NOT
+/// reachable (waiting out a deadline would prove nothing more).
+pub fn host_pings_once(address: &str) -> bool {
     output("ping", &ping_args(address)[1..]).status.success()
+}
+
+pub const PING_DEADLINE: Duration = Duration::from_secs(15);
+
+fn until_deadline(mut attempt: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PING_DEADLINE;
+    loop {
+        if attempt() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn ping_args(address: &str) -> Vec<&str> {

@@ -3,7 +3,7 @@
 #   wharf    a wharf routed network (wharf IPAM, 10.46.0.0/16)
 #   wharf-mv a wharf macvlan network on the same parent as Docker's macvlan below
 #   macvlan  Docker's built-in macvlan, parent = one end of a veth pair made here
-#   bridge   Docker's built-in bridge (user-defined network, 203.0.113.0/24)
+#   bridge   Docker's built-in bridge (user-defined network, 10.44.0.0/24)
 #   none     --net none, the floor
 # Runs are interleaved (one of each per round) so drift hits all alike; prints the
 # median of N runs each and the ratios. Usage: sudo bench/docker-run.sh [N]  (default 15)
@@ -23,11 +23,13 @@ cleanup() {
   [[ -n $WHARF_STATE ]] && rm -rf "$WHARF_STATE"
   ((DOCKERD_STARTED_HERE)) && dockerd_stop
   rm -rf "$E2E_WORK"
+  guard_remove
 }
 own_wharf=0
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+guard_install || { echo "cannot keep test traffic on this machine (tests/lib/guard.sh)"; exit 1; }
 dockerd_start || exit 1
 image_build || exit 1
 if ! plugin_activated; then
@@ -41,7 +43,7 @@ ip link set whbench0 up && ip link set whbench1 up
 "$DOCKER" network create -d wharf --ipam-driver wharf -o mode=macvlan -o parent=whbench0 \
   --subnet 10.45.0.0/24 bench-wharf-mv >/dev/null || exit 1
 "$DOCKER" network create -d macvlan -o parent=whbench0 --subnet 198.51.100.0/24 bench-macvlan >/dev/null || exit 1
-"$DOCKER" network create -d bridge --subnet 203.0.113.0/24 bench-bridge >/dev/null || exit 1
+"$DOCKER" network create -d bridge --subnet 10.44.0.0/24 bench-bridge >/dev/null || exit 1
 
 kinds=(wharf wharf-mv macvlan bridge none)
 declare -A net=([wharf]=bench-wharf [wharf-mv]=bench-wharf-mv [macvlan]=bench-macvlan [bridge]=bench-bridge [none]=none)

@@ -13,6 +13,8 @@
 
 E2E_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$E2E_LIB_DIR/../.." && pwd)
+# shellcheck source=tests/lib/guard.sh
+. "$REPO_ROOT/tests/lib/guard.sh"
 DOCKER=${DOCKER:-/usr/bin/docker}
 WHARF_BIN=${WHARF_BIN:-$REPO_ROOT/target/release/wharf}
 case $WHARF_BIN in /*) ;; *) WHARF_BIN=$REPO_ROOT/$WHARF_BIN ;; esac
@@ -95,6 +97,44 @@ check_no_match() {
   return 1
 }
 
+# check_has DESC WORD TEXT: TEXT contains WORD as a whole word (grep -wF: 10.46.1.7 is not
+# found in 10.46.1.70). An empty WORD fails: it would be found in anything.
+check_has() {
+  if [[ -z $2 ]]; then
+    fail "$1 (nothing to look for: the value is empty)"
+    return 1
+  fi
+  if grep -qwF -- "$2" <<<"$3"; then pass "$1"; return 0; fi
+  fail "$1 ('$2' not in:)"
+  show "$3"
+  return 1
+}
+
+# check_out_match DESC REGEX CMD... / check_out_no_match DESC REGEX CMD...: CMD must succeed
+# (a listing that failed proves nothing) and its output match, or not match, REGEX.
+check_out_match() {
+  local desc=$1 re=$2 out rc
+  shift 2
+  out=$("$@" 2>&1) && rc=0 || rc=$?
+  if ((rc != 0)); then
+    fail "$desc (could not look: $* failed with rc=$rc)"
+    show "$out"
+    return 1
+  fi
+  check_match "$desc" "$re" "$out"
+}
+check_out_no_match() {
+  local desc=$1 re=$2 out rc
+  shift 2
+  out=$("$@" 2>&1) && rc=0 || rc=$?
+  if ((rc != 0)); then
+    fail "$desc (could not look: $* failed with rc=$rc)"
+    show "$out"
+    return 1
+  fi
+  check_no_match "$desc" "$re" "$out"
+}
+
 # retry SECONDS CMD...: run CMD until it succeeds or SECONDS pass (checked twice a second).
 retry() {
   local deadline=$((SECONDS + $1))
@@ -107,17 +147,46 @@ retry() {
 
 # check_ping DESC CONTAINER ADDR: CONTAINER pings ADDR (IPv4 or IPv6), retried for 10 s
 # because a fresh interface may still be coming up (IPv6 DAD).
-check_ping() {
-  local desc=$1 c=$2 addr=$3 ping=ping out
-  [[ $addr == *:* ]] && ping=ping6
-  if retry 10 "$DOCKER" exec "$c" "$ping" -c 1 -W 1 "$addr"; then
-    pass "$desc ($c -> $addr)"
+check_ping() { check_ping_from "$1" "$2" "" "$3"; }
+
+# check_ping_from DESC CONTAINER SOURCE ADDR: the same, the echo request sent from SOURCE
+# (one of CONTAINER's addresses; empty: the kernel's choice), so the reply must come back to
+# SOURCE. An empty ADDR fails.
+check_ping_from() {
+  local desc=$1 c=$2 src=$3 addr=$4 ping=(ping) out
+  if [[ -z $addr ]]; then
+    fail "$desc ($c: no address to ping)"
+    return 1
+  fi
+  [[ $addr == *:* ]] && ping=(ping6)
+  [[ -n $src ]] && ping+=(-I "$src")
+  if retry 10 "$DOCKER" exec "$c" "${ping[@]}" -c 1 -W 1 "$addr"; then
+    pass "$desc ($c${src:+ from $src} -> $addr)"
     return 0
   fi
-  out=$("$DOCKER" exec "$c" "$ping" -c 1 -W 1 "$addr" 2>&1)
-  fail "$desc ($c cannot reach $addr)"
+  out=$("$DOCKER" exec "$c" "${ping[@]}" -c 1 -W 1 "$addr" 2>&1)
+  fail "$desc ($c${src:+ from $src} cannot reach $addr)"
   show "$out"
   show "routes in $c: $("$DOCKER" exec "$c" ip route 2>&1; "$DOCKER" exec "$c" ip -6 route 2>&1)"
+  return 1
+}
+
+# check_host_ping DESC ADDR: the host (this namespace) pings ADDR, retried for 10 s. Only
+# addresses of containers the case made: the traffic guard keeps anything else home.
+check_host_ping() {
+  local desc=$1 addr=$2 out
+  if [[ -z $addr ]]; then
+    fail "$desc (no address to ping)"
+    return 1
+  fi
+  if retry 10 ping -c 1 -W 1 "$addr"; then
+    pass "$desc (host -> $addr)"
+    return 0
+  fi
+  out=$(ping -c 1 -W 1 "$addr" 2>&1)
+  fail "$desc (the host cannot reach $addr)"
+  show "$out"
+  show "$(ip route get "$addr" 2>&1)"
   return 1
 }
 
@@ -179,6 +248,8 @@ network_id() { "$DOCKER" network inspect -f '{{.Id}}' "$1" 2>/dev/null; }
 dockerd_running() { "$DOCKER" info >/dev/null 2>&1; }
 
 # dockerd_start: start dockerd (no systemd) unless one answers; remember if we started it.
+# The pid of a dockerd the suite started is kept in $E2E_LOG_DIR/dockerd.pid, so that its
+# cases (other processes) know whether the running dockerd is theirs to restart.
 dockerd_start() {
   if dockerd_running; then return 0; fi
   local log=$E2E_LOG_DIR/dockerd.log
@@ -199,6 +270,13 @@ dockerd_pid() {
   if [[ -s /var/run/docker.pid ]]; then cat /var/run/docker.pid; else pgrep -x dockerd | head -n 1; fi
 }
 
+# dockerd_ours: the running dockerd is the one this suite (or case) started.
+dockerd_ours() {
+  local pid
+  pid=$(dockerd_pid)
+  [[ -n $pid && -s $E2E_LOG_DIR/dockerd.pid && $(<"$E2E_LOG_DIR/dockerd.pid") == "$pid" ]]
+}
+
 # dockerd_stop: stop dockerd gracefully and wait until it is gone.
 dockerd_stop() {
   local pid
@@ -212,11 +290,14 @@ dockerd_stop() {
   done
 }
 
-# dockerd_restart: stop the running dockerd and start it again with the same arguments.
+# dockerd_restart: stop the dockerd this suite started and start it again with the same
+# arguments. Returns 2, touching nothing, when the running dockerd is not the suite's own
+# (someone else's daemon and containers are not the tests' to restart).
 dockerd_restart() {
   local pid args=()
+  dockerd_ours || return 2
   pid=$(dockerd_pid)
-  if [[ -n $pid && -r /proc/$pid/cmdline ]]; then
+  if [[ -r /proc/$pid/cmdline ]]; then
     mapfile -d '' -t args <"/proc/$pid/cmdline"
     args=("${args[@]:1}")
   fi
@@ -315,65 +396,172 @@ wharf_log_tail() { [[ -n $WHARF_LOG && -f $WHARF_LOG ]] && tail -n "${1:-30}" "$
 
 # ---------------------------------------------------------------- kernel objects
 
-# wharf_links: host links named wh* or carrying a wharf:* alias.
+# wharf_links: host links wharf makes (w[hcsd] + hex ID digits: veth ends, shims, dummies)
+# or that carry a wharf:* alias (VLAN parents). Fails when the links cannot be listed.
 wharf_links() {
-  ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep '^wh' || true
-  ip -o link show | grep -E 'alias wharf:' | awk -F': ' '{print $2}' | sed 's/@.*//' || true
+  local links
+  links=$(ip -o link show) || return 1
+  awk -F': ' '{ name = $2; sub(/@.*/, "", name) }
+    name ~ /^w[hcsd][0-9a-f]/ || / alias wharf:/ { print name }' <<<"$links" | sort -u
 }
 
-wharf_routes() { ip route show proto 87 2>/dev/null; ip -6 route show proto 87 2>/dev/null; }
+# wharf_routes: the host's proto 87 (wharf's) routes, IPv4 then IPv6, every table. Fails when
+# they cannot be listed.
+wharf_routes() { ip -4 route show table all proto 87 && ip -6 route show table all proto 87; }
 
-# scrub_kernel WHY: remove wharf's kernel leftovers so that one case's leak does not
-# fail the next one; says what it removed.
-scrub_kernel() {
-  local links routes
-  links=$(wharf_links | sort -u)
-  routes=$(wharf_routes)
-  [[ -z $links && -z $routes ]] && return 0
-  info "$1: removing leftover wharf kernel objects: links [$(tr '\n' ' ' <<<"$links")] routes [$(tr '\n' ';' <<<"$routes")]"
-  local l
-  for l in $links; do ip link del "$l" 2>/dev/null || true; done
-  ip route flush proto 87 2>/dev/null || true
-  ip -6 route flush proto 87 2>/dev/null || true
+# wharf_objects: every object in this namespace that is wharf's or that wharf makes, one per
+# line as "KIND DETAILS", sorted: links (with their wharf alias), proto 87 routes, proxy
+# neighbour entries, iptables and ip6tables rules marked wharf or matching wh+, nftables
+# tables named wharf. Fails when any of them cannot be listed: an empty list must mean none.
+wharf_objects() {
+  local links r4 r6 n4 n6 ipt ip6t nft
+  links=$(ip -o link show) && r4=$(ip -4 route show table all proto 87) &&
+    r6=$(ip -6 route show table all proto 87) && n4=$(ip -4 neigh show proxy) &&
+    n6=$(ip -6 neigh show proxy) && ipt=$(iptables-save) && ip6t=$(ip6tables-save) &&
+    nft=$(nft list tables) || return 1
+  {
+    awk -F': ' '{ name = $2; sub(/@.*/, "", name); alias = "" }
+      match($0, / alias [^ ]+/) { alias = substr($0, RSTART + 7, RLENGTH - 7) }
+      name ~ /^w[hcsd][0-9a-f]/ || alias ~ /^wharf:/ { print "link " name (alias == "" ? "" : " alias " alias) }' <<<"$links"
+    grep . <<<"$r4" | sed 's/^/route4 /'
+    grep . <<<"$r6" | sed 's/^/route6 /'
+    grep . <<<"$n4" | sed 's/^/neigh4 /'
+    grep . <<<"$n6" | sed 's/^/neigh6 /'
+    awk '/^\*/ { table = substr($0, 2) } /^-A / && /wharf|wh\+/ { print "iptables " table " " $0 }' <<<"$ipt"
+    awk '/^\*/ { table = substr($0, 2) } /^-A / && /wharf|wh\+/ { print "ip6tables " table " " $0 }' <<<"$ip6t"
+    grep -w wharf <<<"$nft" | sed 's/^/nft /'
+  } | sort
+}
+
+# wharf_objects_remove FILE: deletes each object FILE lists (wharf_objects' format), ignoring
+# those already gone. Only for objects a case made itself.
+wharf_objects_remove() {
+  local kind rest table rule
+  local -a words
+  while read -r kind rest; do
+    read -ra words <<<"$rest"
+    case $kind in
+      link) ip link del "${words[0]}" ;;
+      route4) ip -4 route del "${words[@]}" ;;
+      route6) ip -6 route del "${words[@]}" ;;
+      neigh4 | neigh6) ip "-${kind#neigh}" neigh del proxy "${words[0]}" dev "${words[2]}" ;;
+      iptables | ip6tables)
+        table=${words[0]} rule=("${words[@]:1}")
+        rule[0]=-D
+        "$kind" -w -t "$table" "${rule[@]}"
+        ;;
+      nft) nft delete "${words[@]}" ;;
+    esac
+  done <"$1" 2>/dev/null
+  return 0
+}
+
+# kernel_mark NAME: remembers the wharf objects there are now under NAME, for
+# check_kernel_unchanged. Fails when it cannot look.
+kernel_mark() { wharf_objects >"$E2E_WORK/kernel.$1"; }
+
+# kernel_diff [NAME]: what differs between the objects marked NAME (default: "before", the
+# case's baseline, taken by e2e_begin) and now, as diff lines ("+ KIND ..." appeared,
+# "- KIND ..." vanished). Fails when it cannot look.
+kernel_diff() {
+  local now mark=$E2E_WORK/kernel.${1:-before}
+  [[ -e $mark ]] || { echo "no kernel mark ${1:-before}" >&2; return 1; }
+  now=$(wharf_objects) || return 1
+  diff "$mark" <(printf '%s\n' "$now" | grep .) | sed -n 's/^> /+ /p; s/^< /- /p'
+  return 0
+}
+
+# check_kernel_unchanged DESC [NAME]: the namespace holds exactly the wharf objects it held
+# when marked NAME (default: when the case began): none added, none removed.
+check_kernel_unchanged() {
+  local changes
+  if ! changes=$(kernel_diff "${2:-before}"); then
+    fail "$1 (could not list the kernel's objects)"
+    return 1
+  fi
+  if [[ -z $changes ]]; then pass "$1"; return 0; fi
+  fail "$1 (changed since ${2:-the case began}:)"
+  show "$changes"
+  return 1
 }
 
 # ---------------------------------------------------------------- case life cycle
 
+# e2e_at_exit FUNCTION: call FUNCTION when the case ends, however it ends, after its docker
+# objects are removed and its leftovers counted (last registered, first called).
+E2E_EXIT_HOOKS=()
+e2e_at_exit() { E2E_EXIT_HOOKS+=("$1"); }
+
 e2e_cleanup() {
-  local rc=$? c n fails
+  local rc=$? c n i fails changes
   trap - EXIT INT TERM
   while read -r c; do "$DOCKER" rm -f "$c" >/dev/null 2>&1 || true; done <"$E2E_WORK/containers"
   while read -r n; do
     "$DOCKER" network inspect "$n" >/dev/null 2>&1 || continue
-    "$DOCKER" network rm "$n" >/dev/null 2>&1 ||
-      info "cleanup: docker network rm $n failed; it may linger"
+    "$DOCKER" network rm "$n" >/dev/null 2>&1 || fail "cleanup: docker network rm $n failed"
   done <"$E2E_WORK/networks"
+  # Leftovers: whatever the case's networks and containers left in the kernel once Docker
+  # removed them is a leak, which fails the case; then only those objects are removed.
+  if [[ -e $E2E_WORK/kernel.before ]]; then
+    if ! changes=$(kernel_diff); then
+      fail "cleanup: could not list the kernel's objects to look for leftovers"
+    elif [[ -n $changes ]]; then
+      fail "wharf objects added or removed by this case, left after everything was removed:"
+      show "$changes"
+    fi
+  fi
   wharf_kill TERM
-  scrub_kernel "cleanup"
+  for ((i = ${#E2E_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do "${E2E_EXIT_HOOKS[i]}"; done
+  if [[ -n ${changes:-} ]]; then
+    sed -n 's/^+ //p' <<<"$changes" >"$E2E_WORK/leaked"
+    wharf_objects_remove "$E2E_WORK/leaked"
+  fi
   [[ -n $WHARF_STATE ]] && rm -rf "$WHARF_STATE"
-  if ((DOCKERD_STARTED_HERE)) && [[ -z ${E2E_SUITE:-} ]]; then dockerd_stop; fi
+  if [[ -z ${E2E_SUITE:-} ]]; then
+    ((DOCKERD_STARTED_HERE)) && dockerd_stop
+    guard_remove
+  fi
   fails=$(count FAIL)
   if ((fails > 0)) && [[ -n $WHARF_LOG && -f $WHARF_LOG ]]; then
     echo "    wharf log tail ($WHARF_LOG):"
     tail -n 25 "$WHARF_LOG" | sed 's/^/      | /'
   fi
+  if ((rc != 0)); then echo "    the case script itself ended with status $rc"; fi
   echo "CASE $E2E_CASE: $(count PASS) checks passed, $fails failed"
   rm -rf "$E2E_WORK"
   if ((fails > 0 || rc != 0)); then exit 1; fi
   exit 0
 }
 
-# e2e_begin NAME: dockerd up, image built, fresh wharf on the default socket, traps set.
+# e2e_begin NAME: dockerd up, image built, the traffic guard in place, no wharf object in
+# the namespace (the baseline leftovers are measured against), a fresh wharf on the default
+# socket, traps set.
 e2e_begin() {
   E2E_CASE=$1
   echo "=== $E2E_CASE"
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
   [[ $(id -u) -eq 0 ]] || { fail "must run as root"; exit 1; }
+  if [[ -z ${E2E_SUITE:-} ]]; then
+    guard_install || { fail "cannot keep test traffic on this machine (tests/lib/guard.sh)"; exit 1; }
+  elif ! guard_check; then
+    fail "the suite's traffic guard is not in place (tests/lib/guard.sh)"
+    exit 1
+  fi
   dockerd_start || { fail "cannot start dockerd"; exit 1; }
   image_build || { fail "cannot build $IMAGE"; exit 1; }
   if plugin_activated; then fail "another wharf already answers on $WHARF_SOCK; stop it first"; exit 1; fi
-  scrub_kernel "setup"
+  if ! kernel_mark before; then
+    rm -f "$E2E_WORK/kernel.before"
+    fail "cannot list the kernel's objects (ip, iptables-save, ip6tables-save, nft)"
+    exit 1
+  fi
+  if [[ -s $E2E_WORK/kernel.before ]]; then
+    fail "wharf objects are in this namespace before the case: another wharf runs here, or an earlier run left them; remove them first:"
+    show "$(cat "$E2E_WORK/kernel.before")"
+    rm -f "$E2E_WORK/kernel.before"
+    exit 1
+  fi
   wharf_start || exit 1
 }
 

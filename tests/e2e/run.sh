@@ -17,6 +17,14 @@ else
 fi
 
 E2E_CASE=suite
+# Test traffic stays on this machine for the whole suite (tests/lib/guard.sh); the cases
+# check that it is in place.
+trap guard_remove EXIT
+if ! guard_install; then
+  echo "cannot keep test traffic on this machine: the guard's policy rules did not hold"
+  echo "0 passed, ${#cases[@]} failed"
+  exit 1
+fi
 dockerd_start || { echo "cannot start dockerd"; echo "0 passed, ${#cases[@]} failed"; exit 1; }
 suite_dockerd=$DOCKERD_STARTED_HERE
 image_build || { echo "cannot build $IMAGE"; echo "0 passed, ${#cases[@]} failed"; exit 1; }

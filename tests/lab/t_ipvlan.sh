@@ -33,11 +33,36 @@ link_shows() {
   grep -Eq "$3" <<<"$out" || { echo "$out"; return 1; }
 }
 
-# unreachable FROM ADDRESS: one ping, which must fail.
-unreachable() { ! ip netns exec "$(sim_netns "$1")" ping -c1 -W1 "$2" >/dev/null 2>&1; }
+# unreachable FROM ADDRESS: FROM has a route to ADDRESS (checked), and a ping fails.
+unreachable() {
+  local ns
+  ns=$(sim_netns "$1") || return 1
+  ip -n "$ns" route get "$2" || return 1
+  ! ip netns exec "$ns" ping -c1 -W2 "$2"
+}
 
-# no_link HOST LINK: HOST has no link of that name.
-no_link() { ! ip -n "$(sim_netns "$1")" link show "$2" >/dev/null 2>&1; }
+# no_link HOST LINK: HOST's links can be listed, and none has that name.
+no_link() {
+  local links
+  links=$(ip -n "$(sim_netns "$1")" -o link show) || return 1
+  ! awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' <<<"$links" | grep -qxF -- "$2"
+}
+
+# no_default_route CONTAINER: its routes can be listed, and there is no default one.
+no_default_route() {
+  local routes
+  routes=$(ip -n "$(sim_netns "$1")" route show default) || return 1
+  [[ -z $routes ]] || { echo "$routes"; return 1; }
+}
+
+# wait_for_line SECONDS REGEX FILE: FILE gets a line matching REGEX within SECONDS.
+wait_for_line() {
+  local deadline=$((SECONDS + $1))
+  until grep -Eq -- "$2" "$3"; do
+    ((SECONDS < deadline)) || { cat "$3"; return 1; }
+    sleep 0.2
+  done
+}
 
 echo "kernel $(uname -r), wharf $WHARF_BIN"
 sim_two_hosts || exit 1
@@ -86,12 +111,15 @@ for mode in l3 l3s; do
     check "its eth0 is ipvlan $mode" link_shows "c$mode" eth0 "ipvlan +mode $mode bridge"
     check "its default route is bound to eth0, no gateway" sh -c \
       "ip -n $(sim_netns "c$mode") route show default | grep -q '^default dev eth0'"
-    check "B cannot reach it before routing $net" unreachable B "$c"
-    check "B routes $net via A" ip -n "$(sim_netns B)" route add "$net" via "$WIRE_A"
+    # On the segment, without A as next hop: B asks for the address by ARP, which an L3/L3S
+    # link does not answer (IFF_NOARP; an L2 one would).
+    check "B puts $net on its wire (on-link)" ip -n "$(sim_netns B)" route add "$net" dev eth1
+    check "B cannot reach c$mode by ARP on the segment" unreachable B "$c"
+    check "B routes $net via A instead" ip -n "$(sim_netns B)" route replace "$net" via "$WIRE_A"
     check "B -> c$mode" sim_ping B "$c"
     check "c$mode -> B" sim_ping "c$mode" "$WIRE_B"
     if [[ $mode == l3 ]]; then
-      check "wharf added no host route for it" sh -c "[ -z \"\$(ip -n $(sim_netns A) route show proto 87)\" ]"
+      check "wharf added no host route for it" sim_no_routes A
       # The same on B, and the two hosts' containers reach each other across the cable.
       if check "l3 network on B" sim_network_create B l3 --subnet 198.19.4.0/24 "${ipvlan[@]}" -o ipvlan_mode=l3; then
         check "b3 runs on B" sim_run B b3 l3 --ip 198.19.4.10
@@ -121,9 +149,10 @@ if check "ipvlan network on A with parent eth1.30 (missing)" sim_network_create 
   check "v1 runs on A" sim_run A v1 v30 --ip 198.19.6.10
   check "v2 runs on B" sim_run B v2 v30 --ip 198.19.6.20
   capture=$(mktemp)
-  ip netns exec "$(sim_netns B)" timeout 20 tcpdump -l -c1 -nn -e -i eth1 'vlan 30 and icmp' >"$capture" 2>&1 &
+  ip netns exec "$(sim_netns B)" timeout 60 tcpdump -l -c1 -nn -e -i eth1 'vlan 30 and icmp' >"$capture" 2>&1 &
   tcpdump_pid=$!
-  sleep 3 # tcpdump starts slowly under emulation
+  # tcpdump starts slowly under emulation: wait until it says it listens (60 s at most).
+  check "tcpdump listens on B's eth1" wait_for_line 60 'listening on eth1' "$capture"
   check "v1 -> v2 (across the cable, in VLAN 30)" sim_ping v1 198.19.6.20
   wait "$tcpdump_pid"
   check "B saw the ICMP on its eth1 tagged VLAN 30" grep -Eq 'vlan 30,.*ICMP' "$capture"
@@ -153,7 +182,7 @@ if check "ipvlan network without a parent" sim_network_create A inner --subnet 1
   check "i1 runs on it" sim_run A i1 inner
   check "i2 runs on it" sim_run A i2 inner --ip 198.19.8.20
   check "i1 -> i2" sim_ping i1 198.19.8.20
-  check "i1 has no default route (internal)" sh -c "[ -z \"\$(ip -n $(sim_netns i1) route show default)\" ]"
+  check "i1 has no default route (internal)" no_default_route i1
   check "i1 removed" sim_rm A i1
   check "i2 removed" sim_rm A i2
   check "network removed" sim_network_rm A inner
@@ -216,7 +245,8 @@ bad "an MTU above the parent's" '9000 is larger than the MTU of parent eth1 \(15
 bad "an unknown ipvlan_mode" 'option ipvlan_mode: "l4"' "${ipvlan[@]}" -o ipvlan_mode=l4
 bad "an unknown ipvlan_flag" 'option ipvlan_flag' "${ipvlan[@]}" -o ipvlan_flag=nope
 bad "a shim on private links" 'host_shim: not possible' "${ipvlan[@]}" -o ipvlan_flag=private -o host_shim=true
-check "no eth1.0 or eth1.5000 was made" sh -c "! ip -n $(sim_netns A) -o link show | grep -q 'eth1\.[05]'"
+check "no eth1.0 was made" no_link A eth1.0
+check "no eth1.5000 was made" no_link A eth1.5000
 check "wharf on A holds no network or pool" sim_wharf_empty A
 check "nothing left on A" sim_no_leftovers A
 check "nothing left on B" sim_no_leftovers B

@@ -43,6 +43,12 @@ check "openvswitch datapath genetlink family" genl ctrl get name ovs_datapath
 check "openvswitch vport genetlink family" genl ctrl get name ovs_vport
 
 check "dummy link deleted" ip link del dummy0
-check "no link left behind" sh -c '! ip -br link | grep -Ev "^lo "'
+# no_other_links: the links can be listed, and lo is the only one.
+no_other_links() {
+  local links
+  links=$(ip -br link) || return 1
+  ! grep -Ev '^lo ' <<<"$links"
+}
+check "no link left behind" no_other_links
 
 lab_summary

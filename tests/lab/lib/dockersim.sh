@@ -131,12 +131,15 @@ sim_in() {
 }
 
 # sim_ping FROM ADDRESS: FROM (a host or a container) pings ADDRESS (IPv4 or IPv6) with
-# `ping -c1 -W2`, up to three times (a fresh link may still be resolving its neighbour).
+# `ping -c1 -W2` until a reply comes or SIM_PING_DEADLINE seconds (20) pass: a fresh link may
+# still be resolving its neighbour, slowly under the lab's emulated CPU.
 sim_ping() {
-  local from=$1 addr=$2 run i
+  local from=$1 addr=$2 run deadline=$((SECONDS + ${SIM_PING_DEADLINE:-20}))
   if [[ -e $SIM_DIR/ctr.$from ]]; then run=sim_in; else run=sim_on; fi
-  for i in 1 2 3; do
+  while :; do
     "$run" "$from" ping -n -c1 -W2 "$addr" && return 0
+    ((SECONDS < deadline)) || break
+    sleep 0.5
   done
   echo "$from cannot reach $addr; its addresses and routes:"
   "$run" "$from" sh -c 'ip -br addr; ip route; ip -6 route' 2>&1
@@ -773,15 +776,31 @@ lab_at_exit sim_cleanup
 
 # sim_no_leftovers HOST: fails, listing them, if HOST has links wharf makes (w[hcsd]* names,
 # or a wharf: alias) or proto 87 routes.
+# A listing that fails fails the check: an empty answer must mean "nothing there".
 sim_no_leftovers() {
-  local ns out
+  local ns links r4 r6 out
   ns=$(sim_netns "$1") || return 1
+  if ! { links=$(ip -n "$ns" -o link show) && r4=$(ip -n "$ns" -4 route show table all proto 87) &&
+    r6=$(ip -n "$ns" -6 route show table all proto 87); }; then
+    echo "cannot list host $1's links and routes"
+    return 1
+  fi
   out=$(
-    ip -n "$ns" -o link show | awk -F': ' '$2 ~ /^w[hcsd][0-9a-f]/ || /alias wharf:/ { print "link " $2 }'
-    ip -n "$ns" route show proto 87
-    ip -n "$ns" -6 route show proto 87
+    awk -F': ' '$2 ~ /^w[hcsd][0-9a-f]/ || /alias wharf:/ { print "link " $2 }' <<<"$links"
+    printf '%s\n%s\n' "$r4" "$r6" | grep .
   )
   [[ -z $out ]] || { printf 'left behind in host %s:\n%s\n' "$1" "$out"; return 1; }
+}
+
+# sim_no_routes HOST: HOST has no proto 87 (wharf) route, IPv4 or IPv6, in any table.
+sim_no_routes() {
+  local ns routes
+  ns=$(sim_netns "$1") || return 1
+  routes=$(ip -n "$ns" -4 route show table all proto 87 && ip -n "$ns" -6 route show table all proto 87) || {
+    echo "cannot list host $1's routes"
+    return 1
+  }
+  [[ -z $routes ]] || { printf 'wharf routes on host %s:\n%s\n' "$1" "$routes"; return 1; }
 }
 
 # sim_wharf_empty HOST: wharf's status on HOST lists no network and no pool.

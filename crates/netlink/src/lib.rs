@@ -30,6 +30,7 @@ pub use client::Netlink;
 pub use error::{Error, Result};
 pub use link::{check_name, Link, VethPair};
 pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
+pub use neighbour::ProxyEntry;
 pub use route::{Family, Route};
 
 /// Route and address constants callers need when building a [`Route`].

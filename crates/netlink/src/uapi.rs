@@ -36,6 +36,7 @@ pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_NEWNEIGH: u16 = 28;
 pub const RTM_DELNEIGH: u16 = 29;
+pub const RTM_GETNEIGH: u16 = 30;
 
 // Link attributes (IFLA_*).
 pub const IFLA_ADDRESS: u16 = 1;

@@ -1,13 +1,15 @@
-//! Measures `setup_routed_endpoint` and `delete_link` against the same work done by running
-//! `ip` and `sysctl` the way a shell-script plugin would, inside a throwaway network namespace.
+//! Measures making a routed endpoint's host objects (veth pair, gateway address, host route)
+//! through the dataplane, and removing them, against the same work done by running `ip` and
+//! `sysctl` the way a shell-script plugin would, inside a throwaway network namespace.
 //! Needs root: `cargo run --release -p wharf --example routed_endpoint_bench [ENDPOINTS]`.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
-use wharf::dataplane::{Dataplane, HostRoute, RoutedEndpointSpec};
+use wharf::dataplane::{Dataplane, HostAddress, HostObject, HostRoute, VethSpec};
 use wharf_netlink::netns::run_in_new_netns;
 use wharf_netlink::{Netlink, VethPair};
 
@@ -54,34 +56,44 @@ fn endpoint(i: u32) -> Endpoint {
 }
 
 fn measure_wharf(endpoints: u32) -> Timings {
-    let dataplane = LinuxDataplane::new(LinuxConfig::default()).expect("open dataplane");
+    let linux = LinuxDataplane::new(LinuxConfig::default()).expect("open dataplane");
+    let dataplane = Dataplane::from_one(Arc::new(linux));
     let mut timings = Timings {
         setup: Vec::new(),
         delete: Vec::new(),
     };
-    for i in 0..endpoints {
+    let objects = |i: u32| {
         let e = endpoint(i);
-        let spec = RoutedEndpointSpec {
-            host_ifname: e.host.clone(),
-            container_ifname: e.container,
-            container_mac: e.mac,
-            mtu: 1500,
-            alias: format!("wharf:{i:010x}"),
-            gateways: vec![Ipv4Addr::new(10, 46, 0, 1).into()],
-            routes: vec![HostRoute {
+        vec![
+            HostObject::Veth(VethSpec {
+                host_ifname: e.host.clone(),
+                container_ifname: e.container,
+                container_mac: e.mac,
+                mtu: 1500,
+                alias: format!("wharf:{i:010x}"),
+                ipv6: false,
+            }),
+            HostObject::Address(HostAddress {
+                address: Ipv4Addr::new(10, 46, 0, 1).into(),
+                device: e.host.clone(),
+            }),
+            HostObject::Route(HostRoute {
                 destination: format!("{}/32", e.address).parse().expect("prefix"),
                 device: e.host,
                 source: None,
-            }],
-            proxy_neighbours: Vec::new(),
-        };
+            }),
+        ]
+    };
+    for i in 0..endpoints {
+        let planned = objects(i);
         let started = Instant::now();
-        dataplane.setup_routed_endpoint(&spec).expect("setup");
+        dataplane.make(&planned).expect("setup");
         timings.setup.push(started.elapsed());
     }
     for i in 0..endpoints {
+        let planned = objects(i);
         let started = Instant::now();
-        dataplane.delete_link(&endpoint(i).host).expect("delete");
+        dataplane.remove(&planned, &|_| false).expect("delete");
         timings.delete.push(started.elapsed());
     }
     timings

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 
-use crate::dataplane::DEFAULT_ROUTE_PROTOCOL;
+use crate::dataplane::{IpvlanMode, DEFAULT_ROUTE_PROTOCOL};
 use crate::engine::ipam::DefaultPools;
-use crate::engine::options::{parse_daemon_mode, parse_mtu, NetworkDefaults};
-use crate::engine::state::{IpvlanMode, Mode};
+use crate::engine::networks::parse_mtu;
 use crate::engine::EngineConfig;
+use crate::modes::ipvlan::parse_ipvlan_mode;
+use crate::modes::{ModeDefaults, ModeRegistry};
 
 pub const DEFAULT_SOCKET: &str = "/run/docker/plugins/wharf.sock";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/wharf";
@@ -54,8 +55,8 @@ pub struct ServeArgs {
     pub state_dir: PathBuf,
     /// Mode of networks created without `-o mode=...`: routed, macvlan or ipvlan; or l2, l3,
     /// l3s for ipvlan networks in that ipvlan mode (the ipvlan plugin's `--mode`).
-    #[arg(long, default_value = "routed", value_parser = |s: &str| parse_daemon_mode(s).map_err(|e| e.to_string()))]
-    pub mode: (Mode, Option<IpvlanMode>),
+    #[arg(long, default_value = "routed", value_parser = parse_daemon_mode)]
+    pub mode: (String, Option<IpvlanMode>),
     /// Parent of macvlan and ipvlan networks created without `-o parent=...`.
     #[arg(long, value_name = "IFACE")]
     pub host_interface: Option<String>,
@@ -108,6 +109,22 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// The daemon's `--mode`: a wharf mode, or, as the ipvlan plugin wharf grew from took it, an
+/// ipvlan mode (`l2`, `l3`, `l3s`), which means ipvlan networks in that mode.
+fn parse_daemon_mode(text: &str) -> Result<(String, Option<IpvlanMode>), String> {
+    if let Ok(ipvlan) = parse_ipvlan_mode(text) {
+        return Ok(("ipvlan".into(), Some(ipvlan)));
+    }
+    let known = ModeRegistry::standard(&ModeDefaults::default()).names();
+    if known.contains(&text) {
+        return Ok((text.into(), None));
+    }
+    Err(format!(
+        "{text:?} is neither a wharf mode ({}) nor an ipvlan mode (l2, l3, l3s)",
+        known.join(", ")
+    ))
+}
+
 fn prefix(text: &str, v6: bool) -> Result<IpNet, String> {
     let net = crate::engine::ipam::parse_prefix("pool", text).map_err(|e| e.to_string())?;
     if net.addr().is_ipv6() != v6 {
@@ -154,15 +171,9 @@ impl ServeArgs {
                 ));
             }
         }
-        let (mode, ipvlan_mode) = self.mode;
-        let defaults = NetworkDefaults::default();
+        let (mode, _) = &self.mode;
         Ok(EngineConfig {
-            network_defaults: NetworkDefaults {
-                mode,
-                mtu: self.mtu,
-                ipvlan_mode: ipvlan_mode.unwrap_or(defaults.ipvlan_mode),
-                parent: self.host_interface.clone(),
-            },
+            default_mode: mode.clone(),
             default_pools: DefaultPools {
                 v4: self.default_pools.clone(),
                 v4_prefix_len: self.default_pool_size,
@@ -173,6 +184,16 @@ impl ServeArgs {
             },
             sandbox_timeout: std::time::Duration::from_secs(self.sandbox_timeout),
         })
+    }
+
+    /// The modes' defaults from the flags.
+    pub fn mode_defaults(&self) -> ModeDefaults {
+        let defaults = ModeDefaults::default();
+        ModeDefaults {
+            mtu: self.mtu,
+            ipvlan_mode: self.mode.1.unwrap_or(defaults.ipvlan_mode),
+            parent: self.host_interface.clone(),
+        }
     }
 }
 
@@ -190,7 +211,8 @@ mod tests {
         assert_eq!(args.route_protocol, 87);
         let config = args.engine_config().unwrap();
         assert_eq!(config.default_pools, DefaultPools::default());
-        assert_eq!(config.network_defaults, NetworkDefaults::default());
+        assert_eq!(config.default_mode, "routed");
+        assert_eq!(args.mode_defaults(), ModeDefaults::default());
     }
 
     #[test]
@@ -204,6 +226,12 @@ mod tests {
         ] {
             assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
         }
+        let err = parse_daemon_mode("l4").unwrap_err();
+        assert!(err.contains("\"l4\""), "{err}");
+        assert_eq!(
+            parse_daemon_mode("macvlan").unwrap(),
+            ("macvlan".into(), None)
+        );
         let cli = Cli::try_parse_from([
             "wharf",
             "serve",
@@ -237,8 +265,8 @@ mod tests {
             panic!("not serve")
         };
         let config = args.engine_config().unwrap();
-        let defaults = &config.network_defaults;
-        assert_eq!(defaults.mode, Mode::Ipvlan);
+        assert_eq!(config.default_mode, "ipvlan");
+        let defaults = args.mode_defaults();
         assert_eq!(defaults.ipvlan_mode, IpvlanMode::L3);
         assert_eq!(defaults.parent.as_deref(), Some("eth1"));
         assert_eq!(

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use crate::cli::{LogFormat, ServeArgs, StatusArgs};
 use crate::dataplane::Dataplane;
 use crate::engine::{status, Engine};
+use crate::modes::{ModeDefaults, ModeRegistry};
+use crate::protocol::plugin::Plugin;
 use crate::protocol::{client, server};
 use crate::store::Store;
 
@@ -30,24 +32,25 @@ fn is_root() -> bool {
 
 /// Runs the daemon. `make_dataplane` is called once, on this thread (netlink sockets belong to
 /// the network namespace of the thread that opens them).
-pub fn serve<D: Dataplane>(
+pub fn serve(
     args: &ServeArgs,
-    make_dataplane: impl FnOnce() -> Result<D, String>,
+    make_dataplane: impl FnOnce() -> Result<Dataplane, String>,
 ) -> Result<(), String> {
     if !is_root() {
         return Err("wharf serve must run as root: it creates links, addresses and routes".into());
     }
     let config = args.engine_config()?;
+    let modes = ModeRegistry::standard(&args.mode_defaults());
     let store = Store::open_exclusive(&args.state_dir).map_err(|e| e.to_string())?;
-    let dataplane: Arc<dyn Dataplane> = Arc::new(make_dataplane()?);
-    let engine = Engine::load(config, dataplane.clone(), store).map_err(|e| e.to_string())?;
+    let dataplane = make_dataplane()?;
+    let engine =
+        Engine::load(config, modes, dataplane.clone(), store).map_err(|e| e.to_string())?;
     let (plan, sandbox_work) = engine
         .reconcile()
         .map_err(|e| format!("reconciling the kernel with the saved state failed: {e}"))?;
     tracing::info!(
         deleted_links = plan.delete_links.len(),
-        made_parents = plan.create_parents.len(),
-        made_shims = plan.create_shims.len(),
+        made_again = plan.make.len(),
         restored_routes = plan.restore_routes.len(),
         removed_routes = plan.remove_routes.len(),
         "reconciled"
@@ -59,16 +62,17 @@ pub fn serve<D: Dataplane>(
         .map_err(|e| format!("starting the runtime: {e}"))?;
     runtime.block_on(async {
         for work in sandbox_work {
-            let dataplane = dataplane.clone();
+            let sandbox = dataplane.sandbox.clone();
             tokio::task::spawn_blocking(move || {
-                if let Err(e) = dataplane.configure_sandbox(&work) {
+                if let Err(e) = sandbox.configure_sandbox(&work) {
                     tracing::warn!(error = %e, "re-applying extra addresses failed");
                 }
             });
         }
         let listener = server::bind(&args.socket).await.map_err(|e| e.to_string())?;
         tracing::info!(socket = %args.socket.display(), state = %args.state_dir.display(), "wharf is serving");
-        server::serve(listener, Arc::new(engine), shutdown_signal()).await;
+        let plugin = Arc::new(Plugin::new(Arc::new(engine)));
+        server::serve(listener, plugin, shutdown_signal()).await;
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("wharf stopped");
         Ok(())
@@ -100,7 +104,14 @@ pub fn status(args: &StatusArgs) -> Result<String, String> {
             let state = Store::open_read_only(&args.state_dir)
                 .load()
                 .map_err(|e| e.to_string())?;
-            status::report(&state, "state file (the daemon is not running)", None)
+            // The flags' defaults do not change how a stored network is described.
+            let modes = ModeRegistry::standard(&ModeDefaults::default());
+            status::report(
+                &state,
+                &modes,
+                "state file (the daemon is not running)",
+                None,
+            )
         }
         Err(e) => return Err(e.to_string()),
     };

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod daemon;
 pub mod dataplane;
 pub mod engine;
+pub mod model;
 pub mod modes;
 pub mod protocol;
 pub mod store;

@@ -3,9 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use std::sync::Arc;
 use wharf::cli::{Cli, Command};
 use wharf::daemon;
+
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
+use wharf::dataplane::Dataplane;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,10 +16,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             daemon::init_logging(args.debug, args.log_format);
             daemon::serve(args, || {
-                LinuxDataplane::new(LinuxConfig {
+                let linux = LinuxDataplane::new(LinuxConfig {
                     route_protocol: args.route_protocol,
+                    ..LinuxConfig::default()
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+                Ok(Dataplane::from_one(Arc::new(linux)))
             })
         }
         Command::Status(args) => daemon::status(args).map(|text| print!("{text}")),

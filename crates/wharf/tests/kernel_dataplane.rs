@@ -1,6 +1,7 @@
-//! LinuxDataplane against the real kernel. Each test's "host" is a new network namespace
-//! (its thread's); "containers" are named namespaces deleted on drop. Needs root, `ip`,
-//! `ping` and `iptables`: `cargo test -- --include-ignored`.
+//! LinuxDataplane against the real kernel, with the routed mode's objects and Join answers.
+//! Each test's "host" is a new network namespace (its thread's); "containers" are named
+//! namespaces deleted on drop. Needs root, `ip`, `ping` and `iptables`:
+//! `cargo test -- --include-ignored`.
 
 mod support;
 
@@ -9,28 +10,35 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
-use wharf::dataplane::{Dataplane, DataplaneError, HostRoute, SandboxAddresses};
+use wharf::dataplane::{
+    DataplaneError, Firewall, HostObject, HostRoute, ProxyNeighbour, SandboxAddresses,
+};
 use wharf_netlink::netns::run_in_netns;
-use wharf_netlink::{Netlink, Route, VethPair};
+use wharf_netlink::{Family, Netlink, Route, VethPair};
 
+use ipnet::IpNet;
+use std::net::IpAddr;
 use support::*;
 
 #[test]
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
 fn two_ipv4_endpoints_on_one_gateway_reach_each_other_and_the_host() {
     in_test_host(|dataplane| {
-        dataplane.ensure_forwarding(false).unwrap();
-        let a = endpoint("a1", "10.46.0.1", &["10.46.1.7/32"]);
-        let b = endpoint("b1", "10.46.0.1", &["10.46.1.8/32"]);
-        dataplane.setup_routed_endpoint(&a).unwrap();
-        dataplane.setup_routed_endpoint(&b).unwrap();
+        dataplane.firewall.ensure_forwarding(false).unwrap();
+        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
+        let a = routed_endpoint("a1", &["10.46.1.7/16"]);
+        let b = routed_endpoint("b1", &["10.46.1.8/16"]);
+        let (objects_a, join_a) = routed_plan(&network, &a);
+        let (objects_b, join_b) = routed_plan(&network, &b);
+        dataplane.make(&objects_a).unwrap();
+        dataplane.make(&objects_b).unwrap();
         assert_eq!(sysctl("net/ipv4/conf/wh00000000a1/proxy_arp"), "1");
         assert_eq!(sysctl("net/ipv4/neigh/wh00000000a1/proxy_delay"), "0");
 
         let container_a = NamedNetns::new("a");
         let container_b = NamedNetns::new("b");
-        container_a.adopt_container_end("wc00000000a1", "10.46.1.7/16", "10.46.0.1");
-        container_b.adopt_container_end("wc00000000b1", "10.46.1.8/16", "10.46.0.1");
+        container_a.adopt_as_docker("wc00000000a1", &["10.46.1.7/16"], &join_a);
+        container_b.adopt_as_docker("wc00000000b1", &["10.46.1.8/16"], &join_b);
 
         assert!(container_a.pings("10.46.1.8"), "A -> B");
         assert!(container_b.pings("10.46.1.7"), "B -> A");
@@ -39,14 +47,14 @@ fn two_ipv4_endpoints_on_one_gateway_reach_each_other_and_the_host() {
         assert!(host_pings("10.46.1.7"), "host -> A");
         assert!(host_pings("10.46.1.8"), "host -> B");
 
-        // The shared gateway address lives on per link: deleting A's keeps B's working.
-        dataplane.delete_link("wh00000000a1").unwrap();
+        // The shared gateway address lives on per link: removing A keeps B working.
+        dataplane.remove(&objects_a, &|_| false).unwrap();
         assert!(!host_pings_once("10.46.1.7"), "A is gone");
         assert!(container_b.pings("10.46.0.1"), "B -> gateway after A left");
         assert!(host_pings("10.46.1.8"), "host -> B after A left");
         dataplane
-            .delete_link("wh00000000a1")
-            .expect("missing link is success");
+            .remove(&objects_a, &|_| false)
+            .expect("removing what is gone is success");
     });
 }
 
@@ -55,14 +63,26 @@ fn two_ipv4_endpoints_on_one_gateway_reach_each_other_and_the_host() {
 fn failed_setup_leaves_no_link_behind() {
     in_test_host(|dataplane| {
         let mut netlink = Netlink::open().unwrap();
+        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
 
         // The kernel refuses a destination with host bits beyond its prefix length.
-        let bad_route = endpoint("c1", "10.46.0.1", &["10.46.1.7/16"]);
-        let error = dataplane.setup_routed_endpoint(&bad_route).unwrap_err();
-        let DataplaneError::Kernel { what, message } = &error else {
+        let (mut bad_route, _) = routed_plan(&network, &routed_endpoint("c1", &["10.46.1.7/16"]));
+        for object in &mut bad_route {
+            if let HostObject::Route(route) = object {
+                route.destination = "10.46.1.7/16".parse().unwrap();
+            }
+        }
+        let error = dataplane.make(&bad_route).unwrap_err();
+        let DataplaneError::Kernel {
+            what,
+            errno,
+            message,
+        } = &error
+        else {
             panic!("expected a kernel error, got {error}");
         };
         assert_eq!(what, "add route 10.46.1.7/16 dev wh00000000c1");
+        assert_eq!(*errno, Some(libc::EINVAL));
         assert!(
             message.contains("Invalid argument: "),
             "extack text: {message}"
@@ -71,15 +91,19 @@ fn failed_setup_leaves_no_link_behind() {
         assert_eq!(netlink.link_by_name("wc00000000c1").unwrap(), None);
 
         // A route on a device that does not exist: our own error, same undo.
-        let mut missing_device = endpoint("c2", "10.46.0.1", &["10.46.1.8/32"]);
-        missing_device.routes[0].device = "whmissing".into();
-        let error = dataplane
-            .setup_routed_endpoint(&missing_device)
-            .unwrap_err();
+        let (mut missing_device, _) =
+            routed_plan(&network, &routed_endpoint("c2", &["10.46.1.8/16"]));
+        for object in &mut missing_device {
+            if let HostObject::Route(route) = object {
+                route.device = "whmissing".into();
+            }
+        }
+        let error = dataplane.make(&missing_device).unwrap_err();
         assert!(
             error.to_string().contains("no device named whmissing"),
             "{error}"
         );
+        assert_eq!(error.errno(), Some(libc::ENODEV));
         assert_eq!(netlink.link_by_name("wh00000000c2").unwrap(), None);
 
         // A name already taken: the error names the pair, and the existing link is not ours
@@ -93,15 +117,15 @@ fn failed_setup_leaves_no_link_behind() {
             up: false,
         };
         netlink.create_veth(&existing).unwrap();
-        let error = dataplane
-            .setup_routed_endpoint(&endpoint("c3", "10.46.0.1", &["10.46.1.9/32"]))
-            .unwrap_err();
+        let (taken, _) = routed_plan(&network, &routed_endpoint("c3", &["10.46.1.9/16"]));
+        let error = dataplane.make(&taken).unwrap_err();
         assert!(
             error
                 .to_string()
                 .starts_with("create veth pair wh00000000c3 / wc00000000c3: File exists"),
             "{error}"
         );
+        assert!(error.is_exists());
         let survivor = netlink
             .link_by_name("wh00000000c3")
             .unwrap()
@@ -142,6 +166,7 @@ fn configure_sandbox_waits_for_the_link_and_adds_addresses() {
         let waited = thread::scope(|scope| {
             let configuring = scope.spawn(|| {
                 dataplane
+                    .sandbox
                     .configure_sandbox(&request)
                     .map(|()| started.elapsed())
             });
@@ -174,14 +199,14 @@ fn configure_sandbox_waits_for_the_link_and_adds_addresses() {
         assert!(listed.contains(&("10.46.1.9".into(), 32)), "{listed:?}");
         assert!(listed.contains(&("fd4e:1::9".into(), 128)), "{listed:?}");
         // Addresses already present are success.
-        dataplane.configure_sandbox(&request).unwrap();
+        dataplane.sandbox.configure_sandbox(&request).unwrap();
 
         let absent = SandboxAddresses {
             mac: [0x02, 0x57, 0, 0, 0, 0xee],
             timeout: Duration::from_millis(100),
             ..request
         };
-        match dataplane.configure_sandbox(&absent) {
+        match dataplane.sandbox.configure_sandbox(&absent) {
             Err(DataplaneError::Timeout { what, .. }) => {
                 assert!(what.contains("02:57:00:00:00:ee"), "{what}")
             }
@@ -192,10 +217,13 @@ fn configure_sandbox_waits_for_the_link_and_adds_addresses() {
 
 #[test]
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
-fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
+fn owned_links_routes_and_used_prefixes_are_read_back() {
     in_test_host(|dataplane| {
-        let spec = endpoint("e5", "10.46.0.1", &["10.46.1.7/32", "fd4e:1::7/128"]);
-        dataplane.setup_routed_endpoint(&spec).unwrap();
+        let network =
+            routed_network(&[("10.46.0.0/16", "10.46.0.1"), ("fd4e:1::/64", "fd4e:1::1")]);
+        let endpoint = routed_endpoint("e5", &["10.46.1.7/16", "fd4e:1::7/64"]);
+        let (objects, _) = routed_plan(&network, &endpoint);
+        dataplane.make(&objects).unwrap();
         let mut netlink = Netlink::open().unwrap();
         let host = netlink.link_by_name("wh00000000e5").unwrap().unwrap();
         let static_route = Route::connected(ip("198.51.100.0"), 24, host.index, 4);
@@ -203,24 +231,43 @@ fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
         let default_route = Route::connected(ip("0.0.0.0"), 0, host.index, 4);
         netlink.add_route(&default_route).unwrap();
 
-        let snapshot = dataplane.snapshot().unwrap();
-        assert_eq!(snapshot.owned_links.len(), 1);
-        assert_eq!(snapshot.owned_links[0].name, "wh00000000e5");
-        assert_eq!(snapshot.owned_links[0].alias, "wharf:e5");
-        assert_eq!(snapshot.owned_routes, spec.routes);
-        assert!(snapshot
-            .used_prefixes
-            .contains(&"198.51.100.0/24".parse().unwrap()));
+        let owned = dataplane.links.owned_links().unwrap();
+        assert_eq!(owned.len(), 1);
+        assert_eq!(owned[0].name, "wh00000000e5");
+        assert_eq!(owned[0].alias, format!("wharf:{}", endpoint.id));
+        let planned: Vec<HostRoute> = objects
+            .iter()
+            .filter_map(|o| match o {
+                HostObject::Route(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut planned_sorted = planned.clone();
+        planned_sorted.sort();
+        assert_eq!(dataplane.routes.owned_routes().unwrap(), planned_sorted);
+        let used = dataplane.routes.used_prefixes().unwrap();
         assert!(
-            snapshot.used_prefixes.iter().all(|p| p.prefix_len() > 0),
-            "{snapshot:?}"
+            used.contains(&"198.51.100.0/24".parse().unwrap()),
+            "{used:?}"
         );
+        assert!(used.iter().all(|p| p.prefix_len() > 0), "{used:?}");
         assert!(
-            !snapshot
-                .used_prefixes
+            !used
                 .iter()
                 .any(|p| p.addr().to_string().starts_with("fe80")),
-            "{snapshot:?}"
+            "{used:?}"
+        );
+        // The gateway addresses are /32 and /128 without a prefix route of their own.
+        let addresses = netlink.addresses(Some(host.index)).unwrap();
+        let listed: Vec<(String, u8)> = addresses
+            .iter()
+            .map(|a| (a.address.to_string(), a.prefix_len))
+            .collect();
+        assert!(listed.contains(&("10.46.0.1".into(), 32)), "{listed:?}");
+        assert!(listed.contains(&("fd4e:1::1".into(), 128)), "{listed:?}");
+        assert!(
+            !used.contains(&"fd4e:1::1/128".parse().unwrap()),
+            "{used:?}"
         );
 
         // ensure/remove are idempotent; removing from a missing device is success.
@@ -229,69 +276,98 @@ fn snapshot_reports_owned_links_and_routes_and_used_prefixes() {
             device: "wh00000000e5".into(),
             source: None,
         }];
-        dataplane.ensure_routes(&extra).unwrap();
-        dataplane.ensure_routes(&extra).unwrap();
-        assert!(dataplane
-            .snapshot()
-            .unwrap()
-            .owned_routes
-            .contains(&extra[0]));
-        dataplane.remove_routes(&extra).unwrap();
-        dataplane.remove_routes(&extra).unwrap();
-        assert!(!dataplane
-            .snapshot()
-            .unwrap()
-            .owned_routes
-            .contains(&extra[0]));
+        dataplane.routes.ensure_routes(&extra).unwrap();
+        dataplane.routes.ensure_routes(&extra).unwrap();
+        assert!(dataplane.routes.owned_routes().unwrap().contains(&extra[0]));
+        dataplane.routes.remove_routes(&extra).unwrap();
+        dataplane.routes.remove_routes(&extra).unwrap();
+        assert!(!dataplane.routes.owned_routes().unwrap().contains(&extra[0]));
         let elsewhere = vec![HostRoute {
             device: "whgone".into(),
             ..extra[0].clone()
         }];
-        dataplane.remove_routes(&elsewhere).unwrap();
-        let error = dataplane.ensure_routes(&elsewhere).unwrap_err();
+        dataplane.routes.remove_routes(&elsewhere).unwrap();
+        let error = dataplane.routes.ensure_routes(&elsewhere).unwrap_err();
         assert_eq!(
             error.to_string(),
             "add route 10.46.1.50/32 dev whgone: no device named whgone"
         );
 
-        let proxies = vec![proxy("fd4e:1::b", "wh00000000e5")];
-        dataplane.ensure_proxy_neighbours(&proxies).unwrap();
-        dataplane.ensure_proxy_neighbours(&proxies).unwrap();
-        let listed =
-            String::from_utf8_lossy(&output("ip", &["-6", "neigh", "show", "proxy"]).stdout)
-                .into_owned();
-        assert!(listed.contains("fd4e:1::b dev wh00000000e5"), "{listed}");
-        dataplane.remove_proxy_neighbours(&proxies).unwrap();
-        dataplane.remove_proxy_neighbours(&proxies).unwrap();
-        dataplane
-            .remove_proxy_neighbours(&[proxy("fd4e:1::b", "whgone")])
-            .unwrap();
-        let listed =
-            String::from_utf8_lossy(&output("ip", &["-6", "neigh", "show", "proxy"]).stdout)
-                .into_owned();
-        assert!(!listed.contains("fd4e:1::b"), "{listed}");
+        // Many routes at once go in one batch, and are all there.
+        let many: Vec<HostRoute> = (0..500u32)
+            .map(|i| HostRoute {
+                destination: IpNet::from(IpAddr::from(std::net::Ipv4Addr::from(
+                    u32::from(std::net::Ipv4Addr::new(10, 46, 100, 0)) + i,
+                ))),
+                device: "wh00000000e5".into(),
+                source: None,
+            })
+            .collect();
+        dataplane.routes.ensure_routes(&many).unwrap();
+        let owned = dataplane.routes.owned_routes().unwrap();
+        assert!(many.iter().all(|r| owned.contains(r)));
+        dataplane.routes.remove_routes(&many).unwrap();
     });
 }
 
 #[test]
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
-fn two_ipv6_endpoints_reach_each_other_through_proxy_ndp() {
+fn proxy_ndp_entries_of_an_earlier_version_are_found_and_removed() {
     in_test_host(|dataplane| {
-        dataplane.ensure_forwarding(true).unwrap();
-        let mut a = endpoint("a6", "fd4e:1::1", &["fd4e:1::a/128"]);
-        a.proxy_neighbours = vec![proxy("fd4e:1::b", "wh00000000a6")];
-        let mut b = endpoint("b6", "fd4e:1::1", &["fd4e:1::b/128"]);
-        b.proxy_neighbours = vec![proxy("fd4e:1::a", "wh00000000b6")];
-        dataplane.setup_routed_endpoint(&a).unwrap();
-        dataplane.setup_routed_endpoint(&b).unwrap();
-        assert_eq!(sysctl("net/ipv6/conf/wh00000000a6/proxy_ndp"), "1");
-        assert_eq!(sysctl("net/ipv6/neigh/wh00000000a6/proxy_delay"), "0");
+        let network = routed_network(&[("fd4e:1::/64", "fd4e:1::1")]);
+        let (objects, _) = routed_plan(&network, &routed_endpoint("e6", &["fd4e:1::6/64"]));
+        dataplane.make(&objects).unwrap();
+        let mut netlink = Netlink::open().unwrap();
+        let host = netlink.link_by_name("wh00000000e6").unwrap().unwrap();
+        for address in ["fd4e:1::b", "fd4e:1::c"] {
+            netlink
+                .add_proxy_neighbour(host.index, ip(address))
+                .unwrap();
+        }
+        let links = ["wh00000000e6".to_string(), "whother".to_string()];
+        let mut found = dataplane.neighbours.proxy_entries(&links).unwrap();
+        found.sort();
+        let expected: Vec<ProxyNeighbour> = ["fd4e:1::b", "fd4e:1::c"]
+            .iter()
+            .map(|a| ProxyNeighbour {
+                address: ip(a),
+                device: "wh00000000e6".into(),
+            })
+            .collect();
+        assert_eq!(found, expected);
+        assert_eq!(
+            dataplane
+                .neighbours
+                .proxy_entries(&["whother".into()])
+                .unwrap(),
+            []
+        );
+        dataplane.neighbours.remove_proxy_entries(&found).unwrap();
+        dataplane.neighbours.remove_proxy_entries(&found).unwrap();
+        assert_eq!(netlink.proxy_neighbours(Family::V6).unwrap(), []);
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn two_ipv6_endpoints_reach_each_other_through_the_gateway_without_proxy_ndp() {
+    in_test_host(|dataplane| {
+        dataplane.firewall.ensure_forwarding(true).unwrap();
+        let network = routed_network(&[("fd4e:1::/64", "fd4e:1::1")]);
+        let a = routed_endpoint("a6", &["fd4e:1::a/64"]);
+        let b = routed_endpoint("b6", &["fd4e:1::b/64"]);
+        let (objects_a, join_a) = routed_plan(&network, &a);
+        let (objects_b, join_b) = routed_plan(&network, &b);
+        dataplane.make(&objects_a).unwrap();
+        dataplane.make(&objects_b).unwrap();
         assert_eq!(sysctl("net/ipv6/conf/wh00000000a6/accept_dad"), "0");
 
         let container_a = NamedNetns::new("a6");
         let container_b = NamedNetns::new("b6");
-        container_a.adopt_container_end("wc00000000a6", "fd4e:1::a/64", "fd4e:1::1");
-        container_b.adopt_container_end("wc00000000b6", "fd4e:1::b/64", "fd4e:1::1");
+        container_a.adopt_as_docker("wc00000000a6", &["fd4e:1::a/64"], &join_a);
+        container_b.adopt_as_docker("wc00000000b6", &["fd4e:1::b/64"], &join_b);
+        let routes = container_a.output("ip -6 route show");
+        assert!(routes.contains("fd4e:1::/65 via fd4e:1::1"), "{routes}");
 
         assert!(container_a.pings("fd4e:1::b"), "A -> B");
         assert!(container_b.pings("fd4e:1::a"), "B -> A");
@@ -299,6 +375,18 @@ fn two_ipv6_endpoints_reach_each_other_through_proxy_ndp() {
         assert!(container_b.pings("fd4e:1::1"), "B -> gateway");
         assert!(host_pings("fd4e:1::a"), "host -> A");
         assert!(host_pings("fd4e:1::b"), "host -> B");
+        // No entry per pair of containers: nothing grows with their number.
+        let mut netlink = Netlink::open().unwrap();
+        assert_eq!(netlink.proxy_neighbours(Family::V6).unwrap(), []);
+
+        // One host end vanishing does not stop the others.
+        dataplane.links.delete_link("wh00000000a6").unwrap();
+        let c = routed_endpoint("c6", &["fd4e:1::c/64"]);
+        let (objects_c, join_c) = routed_plan(&network, &c);
+        dataplane.make(&objects_c).unwrap();
+        let container_c = NamedNetns::new("c6");
+        container_c.adopt_as_docker("wc00000000c6", &["fd4e:1::c/64"], &join_c);
+        assert!(container_c.pings("fd4e:1::b"), "C -> B");
     });
 }
 
@@ -377,7 +465,7 @@ fn configure_sandbox_waits_for_a_namespace_that_does_not_exist_yet() {
             timeout: Duration::from_secs(60),
         };
         let sandbox = thread::scope(|scope| {
-            let configuring = scope.spawn(|| dataplane.configure_sandbox(&request));
+            let configuring = scope.spawn(|| dataplane.sandbox.configure_sandbox(&request));
             thread::sleep(Duration::from_millis(100));
             // The call must be waiting for the namespace, not have failed or given up.
             assert!(
@@ -438,7 +526,7 @@ fn configure_sandbox_tells_links_with_one_mac_apart_by_address() {
             addresses: vec!["10.50.0.20/32".parse().unwrap()],
             timeout: Duration::from_secs(5),
         };
-        dataplane.configure_sandbox(&request).unwrap();
+        dataplane.sandbox.configure_sandbox(&request).unwrap();
         let d7 = sandbox.output("ip -4 addr show dev wc00000000d7");
         let d6 = sandbox.output("ip -4 addr show dev wc00000000d6");
         assert!(d7.contains("10.50.0.20/32"), "{d7}");

@@ -4,9 +4,13 @@
 
 mod support;
 
+use imbl::OrdMap;
 use support::*;
-use wharf::dataplane::{Dataplane, HostRoute, ParentKind, ParentSpec, SubLinkSpec};
-use wharf::engine::state::{IpvlanFlag, IpvlanMode, SubLinkKind};
+use wharf::dataplane::{HostObject, IpvlanFlag, IpvlanMode, ParentKind, ParentSpec, SubLinkKind};
+use wharf::model::{Endpoint, ExtraAddress, Network, Subnet};
+use wharf::modes::ipvlan::Ipvlan;
+use wharf::modes::parent::{Attachment, ParentDefaults, ParentOrigin, Shim};
+use wharf::modes::NetworkMode;
 
 fn link_details(name: &str) -> String {
     let shown = output("ip", &["-d", "link", "show", name]);
@@ -34,20 +38,20 @@ fn lab_vlan_and_dummy_parents_are_made_marked_and_up() {
         );
         run("ip", &["link", "set", "up0", "up"]);
         run("ip", &["link", "set", "up0p", "up"]);
-        dataplane.create_parent(&vlan("up0.30", "up0", 30)).unwrap();
+        let links = &dataplane.links;
+        links.create_parent(&vlan("up0.30", "up0", 30)).unwrap();
         let shown = link_details("up0.30");
         assert!(shown.contains("vlan protocol 802.1Q id 30 "), "{shown}");
         assert!(shown.contains("alias wharf:parent"), "{shown}");
         assert!(shown.contains(",UP,") || shown.contains(",UP>"), "{shown}");
-        assert!(dataplane.parent_link("up0.30").unwrap().unwrap().owned);
-        assert!(!dataplane.parent_link("up0").unwrap().unwrap().owned);
+        assert!(links.link("up0.30").unwrap().unwrap().owned_parent);
+        assert!(!links.link("up0").unwrap().unwrap().owned_parent);
 
         // A name that is taken, or a base that is missing: an error naming it, nothing made.
-        let err = dataplane
-            .create_parent(&vlan("up0.30", "up0", 30))
-            .unwrap_err();
+        let err = links.create_parent(&vlan("up0.30", "up0", 30)).unwrap_err();
         assert!(err.to_string().contains("up0.30"), "{err}");
-        let err = dataplane
+        assert!(err.is_exists(), "{err:?}");
+        let err = links
             .create_parent(&vlan("nope0.40", "nope0", 40))
             .unwrap_err();
         assert!(err.to_string().contains("nope0 does not exist"), "{err}");
@@ -57,87 +61,99 @@ fn lab_vlan_and_dummy_parents_are_made_marked_and_up() {
             kind: ParentKind::Dummy,
             mtu: 9000,
         };
-        dataplane.create_parent(&dummy).unwrap();
+        links.create_parent(&dummy).unwrap();
         let shown = link_details("wd0000000001");
         assert!(
             shown.contains("mtu 9000") && shown.contains("dummy"),
             "{shown}"
         );
-        assert!(
-            dataplane
-                .parent_link("wd0000000001")
-                .unwrap()
-                .unwrap()
-                .owned
-        );
+        assert!(links.link("wd0000000001").unwrap().unwrap().owned_parent);
 
-        dataplane.delete_link("up0.30").unwrap();
-        dataplane.delete_link("wd0000000001").unwrap();
-        let left = dataplane.snapshot().unwrap().owned_links;
+        // Removing parents as a plan does: only while they carry wharf's mark.
+        let parents = [
+            HostObject::Parent(vlan("up0.30", "up0", 30)),
+            HostObject::Parent(dummy),
+        ];
+        dataplane.remove(&parents, &|_| false).unwrap();
+        let left = links.owned_links().unwrap();
         assert!(left.is_empty(), "{left:?}");
     });
 }
 
-/// Moves an endpoint's link into `container` as Docker does: eth0, the address, up, and the
-/// default route Join asked for (via a gateway, or bound to the interface).
-fn adopt(container: &NamedNetns, link: &str, address: &str, default_route: &str) {
-    run("ip", &["link", "set", link, "netns", &container.name]);
-    container.run(&format!("ip link set {link} name eth0"));
-    container.run(&format!("ip addr add {address} dev eth0"));
-    container.run("ip link set eth0 up");
-    container.run(&format!("ip route add default {default_route}"));
+/// An ipvlan network on a dummy parent with a shim at 10.50.0.2.
+fn ipvlan_network(mode: IpvlanMode) -> Network {
+    let attachment = Attachment {
+        parent: "wd00000000aa".into(),
+        kind: SubLinkKind::Ipvlan {
+            mode,
+            flag: IpvlanFlag::Bridge,
+        },
+        origin: ParentOrigin::Dummy,
+        shim: Some(Shim {
+            name: "ws00000000aa".into(),
+            addresses: vec![ExtraAddress {
+                address: ip("10.50.0.2"),
+                pool_id: "p".into(),
+            }],
+        }),
+    };
+    Network {
+        id: "00000000aa".into(),
+        mode: "ipvlan".into(),
+        mtu: 1500,
+        internal: false,
+        ipv6: false,
+        subnets: vec![Subnet {
+            prefix: "10.50.0.0/24".parse().unwrap(),
+            gateway: Some(ip("10.50.0.1")),
+            pool_id: Some("p".into()),
+        }],
+        config: serde_json::to_value(attachment).unwrap(),
+        endpoints: OrdMap::new(),
+    }
+}
+
+fn endpoint(tag: &str, address: &str) -> Endpoint {
+    Endpoint {
+        id: format!("00000000{tag}{}", "0".repeat(54)),
+        host_ifname: format!("wc00000000{tag}"),
+        container_ifname: format!("wc00000000{tag}"),
+        mac: String::new(),
+        primary: vec![format!("{address}/24").parse().unwrap()],
+        extra: Vec::new(),
+        sandbox: None,
+    }
 }
 
 #[test]
 #[ignore = "needs root and the lab's kernel (ipvlan, dummy); run by scripts/test"]
 fn lab_ipvlan_containers_reach_each_other_and_the_host_through_the_shim() {
+    let defaults = ParentDefaults {
+        parent: None,
+        mtu: 1500,
+    };
     for mode in [IpvlanMode::L2, IpvlanMode::L3, IpvlanMode::L3s] {
         in_test_host(|dataplane| {
-            let kind = SubLinkKind::Ipvlan {
-                mode,
-                flag: IpvlanFlag::Bridge,
-            };
-            let parent = ParentSpec {
-                name: "wd00000000aa".into(),
-                kind: ParentKind::Dummy,
-                mtu: 1500,
-            };
-            dataplane.create_parent(&parent).unwrap();
-            let sub_link = |name: &str, addresses: Vec<std::net::IpAddr>| SubLinkSpec {
-                name: name.into(),
-                parent: parent.name.clone(),
-                kind,
-                mtu: 1500,
-                mac: None,
-                alias: format!("wharf:{name}"),
-                addresses,
-            };
-            dataplane
-                .create_sub_link(&sub_link("ws00000000aa", vec![ip("10.50.0.2")]))
-                .unwrap();
+            let ipvlan = Ipvlan::new(defaults.clone(), IpvlanMode::L2);
+            let network = ipvlan_network(mode);
+            let network_objects = ipvlan.network_objects(&network).unwrap();
+            dataplane.make(&network_objects).unwrap();
             let shown = link_details("ws00000000aa");
             let flag = format!("ipvlan  mode {} bridge", mode.name());
             assert!(shown.contains(&flag), "{flag:?} in {shown}");
 
-            let default_route = match mode {
-                IpvlanMode::L2 => "via 10.50.0.1",
-                _ => "dev eth0",
-            };
             let mut containers = Vec::new();
             for (tag, address) in [("a1", "10.50.0.7"), ("b1", "10.50.0.8")] {
-                let link = format!("wc00000000{tag}");
-                dataplane
-                    .create_sub_link(&sub_link(&link, Vec::new()))
-                    .unwrap();
+                let endpoint = endpoint(tag, address);
+                let objects = ipvlan.endpoint_objects(&network, &endpoint).unwrap();
+                dataplane.make(&objects).unwrap();
+                let answer = ipvlan.join(&network, &endpoint).unwrap();
                 let container = NamedNetns::new(tag);
-                adopt(&container, &link, &format!("{address}/24"), default_route);
-                dataplane
-                    .ensure_routes(&[HostRoute {
-                        destination: format!("{address}/32").parse().unwrap(),
-                        device: "ws00000000aa".into(),
-                        source: Some(ip("10.50.0.2")),
-                    }])
-                    .unwrap();
+                container.adopt_as_docker(
+                    &endpoint.container_ifname,
+                    &[&format!("{address}/24")],
+                    &answer,
+                );
                 containers.push(container);
             }
             let name = mode.name();
@@ -152,7 +168,7 @@ fn lab_ipvlan_containers_reach_each_other_and_the_host_through_the_shim() {
                 "{name}: host -> B through the shim"
             );
             assert!(containers[0].pings("10.50.0.2"), "{name}: A -> the shim");
-            dataplane.delete_link("wd00000000aa").unwrap();
+            dataplane.remove(&network_objects, &|_| false).unwrap();
         });
     }
 }

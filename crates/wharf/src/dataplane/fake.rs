@@ -1,61 +1,85 @@
-//! A dataplane that keeps an in-memory picture of the host and records every request, for
-//! unit tests of the engine (no root). Failures can be injected per operation name.
+//! Recording fakes of the dataplane's capabilities for the engine's unit tests (no root): one
+//! per trait, all keeping one in-memory picture of the host and one log of requests in the
+//! order they came, so a test sees what was asked of whom and when. Failures can be injected
+//! per operation name.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ipnet::IpNet;
 
 use super::{
-    Dataplane, DataplaneError, HostRoute, KernelSnapshot, OwnedLink, ParentKind, ParentLink,
-    ParentSpec, ProxyNeighbour, RoutedEndpointSpec, SandboxAddresses, SubLinkSpec, PARENT_ALIAS,
+    Dataplane, DataplaneError, Firewall, HostAddress, HostRoute, LinkInfo, Links, Neighbours,
+    OwnedLink, ParentKind, ParentSpec, ProxyNeighbour, Result, Routes, Sandbox, SandboxAddresses,
+    SubLinkSpec, VethSpec, LINK_ALIAS_PREFIX, PARENT_ALIAS,
 };
-use ipnet::IpNet;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    SetupRoutedEndpoint(String),
-    DeleteLink(String),
-    EnsureRoutes(Vec<HostRoute>),
-    RemoveRoutes(Vec<HostRoute>),
-    EnsureProxyNeighbours(Vec<ProxyNeighbour>),
-    RemoveProxyNeighbours(Vec<ProxyNeighbour>),
-    ConfigureSandbox(Vec<IpNet>),
-    Snapshot,
-    EnsureForwarding(bool),
-    ReleaseForwarding,
+    CreateVeth(String),
     CreateSubLink(String),
     CreateParent(String),
+    DeleteLink(String),
+    AddAddresses(Vec<HostAddress>),
+    EnsureRoutes(Vec<HostRoute>),
+    RemoveRoutes(Vec<HostRoute>),
+    RemoveProxies(Vec<ProxyNeighbour>),
+    ConfigureSandbox(Vec<IpNet>),
+    EnsureForwarding(bool),
+    ReleaseForwarding,
 }
 
 #[derive(Debug, Default)]
-struct FakeHost {
-    /// link name -> alias
+struct Host {
+    /// Links made through the fakes (or added as someone else's): name -> alias.
     links: BTreeMap<String, String>,
+    /// The host's own interfaces and the parents made: name -> MTU.
+    mtus: BTreeMap<String, u32>,
+    addresses: BTreeSet<HostAddress>,
     routes: BTreeSet<HostRoute>,
     proxies: BTreeSet<ProxyNeighbour>,
     used_prefixes: Vec<IpNet>,
-    /// Interfaces that can be parents: name -> MTU.
-    parents: BTreeMap<String, u32>,
     default_device: Option<String>,
     calls: Vec<Call>,
     fail: BTreeSet<&'static str>,
 }
 
+/// The host as the fakes see it.
 #[derive(Debug, Default)]
-pub struct RecordingDataplane {
-    host: Mutex<FakeHost>,
+pub struct FakeKernel {
+    host: Mutex<Host>,
 }
 
-impl RecordingDataplane {
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// A recording dataplane: its fakes, and the kernel picture they share.
+pub fn recording() -> (Dataplane, Arc<FakeKernel>) {
+    let kernel = Arc::new(FakeKernel::default());
+    let dataplane = Dataplane {
+        links: Arc::new(FakeLinks(kernel.clone())),
+        routes: Arc::new(FakeRoutes(kernel.clone())),
+        neighbours: Arc::new(FakeNeighbours(kernel.clone())),
+        firewall: Arc::new(FakeFirewall(kernel.clone())),
+        sandbox: Arc::new(FakeSandbox(kernel.clone())),
+    };
+    (dataplane, kernel)
+}
 
-    fn host(&self) -> std::sync::MutexGuard<'_, FakeHost> {
+impl FakeKernel {
+    fn host(&self) -> MutexGuard<'_, Host> {
         // A test that panicked while holding the lock has already failed; keep its data.
         self.host.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Makes every later call of the named operation (e.g. "setup_routed_endpoint") fail.
+    /// Logs the call, then fails it if `operation` was made to fail.
+    fn record(&self, call: Call, operation: &'static str) -> Result<MutexGuard<'_, Host>> {
+        let mut host = self.host();
+        host.calls.push(call);
+        if host.fail.contains(operation) {
+            return Err(DataplaneError::other(operation, "injected failure"));
+        }
+        Ok(host)
+    }
+
+    /// Makes every later call of the named operation (e.g. "create_veth") fail.
     pub fn fail_on(&self, operation: &'static str) {
         self.host().fail.insert(operation);
     }
@@ -68,12 +92,21 @@ impl RecordingDataplane {
         self.host().calls.clone()
     }
 
+    pub fn clear_calls(&self) {
+        self.host().calls.clear();
+    }
+
+    /// Links with their alias.
     pub fn links(&self) -> BTreeMap<String, String> {
         self.host().links.clone()
     }
 
     pub fn routes(&self) -> BTreeSet<HostRoute> {
         self.host().routes.clone()
+    }
+
+    pub fn addresses(&self) -> BTreeSet<HostAddress> {
+        self.host().addresses.clone()
     }
 
     pub fn proxies(&self) -> BTreeSet<ProxyNeighbour> {
@@ -85,14 +118,25 @@ impl RecordingDataplane {
         self.host().links.insert(name.into(), alias.into());
     }
 
+    /// Simulates someone deleting a link behind wharf's back (a reboot, say).
+    pub fn drop_link(&self, name: &str) {
+        let mut host = self.host();
+        forget_link(&mut host, name);
+    }
+
     /// Simulates someone deleting a route behind wharf's back.
     pub fn drop_route(&self, route: &HostRoute) {
         self.host().routes.remove(route);
     }
 
-    /// Simulates a host interface (a parent for macvlan links).
+    /// Simulates a proxy NDP entry an earlier version left.
+    pub fn add_proxy(&self, entry: ProxyNeighbour) {
+        self.host().proxies.insert(entry);
+    }
+
+    /// Simulates a host interface (a parent for macvlan/ipvlan links).
     pub fn add_parent(&self, name: &str, mtu: u32) {
-        self.host().parents.insert(name.into(), mtu);
+        self.host().mtus.insert(name.into(), mtu);
     }
 
     pub fn set_default_route_device(&self, name: &str) {
@@ -102,169 +146,225 @@ impl RecordingDataplane {
     pub fn add_used_prefix(&self, prefix: IpNet) {
         self.host().used_prefixes.push(prefix);
     }
+}
 
-    fn check(host: &FakeHost, operation: &'static str) -> Result<(), DataplaneError> {
-        if host.fail.contains(operation) {
-            return Err(DataplaneError::Kernel {
-                what: operation.into(),
-                message: "injected failure".into(),
-            });
-        }
-        Ok(())
+fn forget_link(host: &mut Host, name: &str) {
+    host.links.remove(name);
+    host.mtus.remove(name);
+    host.addresses.retain(|a| a.device != name);
+    host.routes.retain(|r| r.device != name);
+    host.proxies.retain(|p| p.device != name);
+}
+
+fn exists(what: String) -> DataplaneError {
+    DataplaneError::Kernel {
+        what,
+        errno: Some(libc::EEXIST),
+        message: "File exists".into(),
     }
 }
 
-impl Dataplane for RecordingDataplane {
-    fn setup_routed_endpoint(&self, spec: &RoutedEndpointSpec) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls
-            .push(Call::SetupRoutedEndpoint(spec.host_ifname.clone()));
-        Self::check(&host, "setup_routed_endpoint")?;
+fn no_device(what: String) -> DataplaneError {
+    DataplaneError::Kernel {
+        what,
+        errno: Some(libc::ENODEV),
+        message: "No such device".into(),
+    }
+}
+
+pub struct FakeLinks(Arc<FakeKernel>);
+pub struct FakeRoutes(Arc<FakeKernel>);
+pub struct FakeNeighbours(Arc<FakeKernel>);
+pub struct FakeFirewall(Arc<FakeKernel>);
+pub struct FakeSandbox(Arc<FakeKernel>);
+
+impl Links for FakeLinks {
+    fn create_veth(&self, spec: &VethSpec) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::CreateVeth(spec.host_ifname.clone()), "create_veth")?;
         if host.links.contains_key(&spec.host_ifname) {
-            return Err(DataplaneError::Kernel {
-                what: format!("create veth pair {}", spec.host_ifname),
-                message: "File exists".into(),
-            });
+            return Err(exists(format!("create veth pair {}", spec.host_ifname)));
         }
         host.links
             .insert(spec.host_ifname.clone(), spec.alias.clone());
-        host.routes.extend(spec.routes.iter().cloned());
-        host.proxies.extend(spec.proxy_neighbours.iter().cloned());
         Ok(())
     }
 
-    fn delete_link(&self, name: &str) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::DeleteLink(name.into()));
-        Self::check(&host, "delete_link")?;
-        host.links.remove(name);
-        host.parents.remove(name);
-        host.routes.retain(|r| r.device != name);
-        host.proxies.retain(|p| p.device != name);
+    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::CreateSubLink(spec.name.clone()), "create_sub_link")?;
+        let what = format!("create {} link {}", spec.kind.describe(), spec.name);
+        if !host.mtus.contains_key(&spec.parent) {
+            return Err(no_device(what));
+        }
+        if host.links.contains_key(&spec.name) {
+            return Err(exists(what));
+        }
+        host.links.insert(spec.name.clone(), spec.alias.clone());
         Ok(())
     }
 
-    fn ensure_routes(&self, routes: &[HostRoute]) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::EnsureRoutes(routes.to_vec()));
-        Self::check(&host, "ensure_routes")?;
+    fn create_parent(&self, spec: &ParentSpec) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::CreateParent(spec.name.clone()), "create_parent")?;
+        let what = format!("create parent {}", spec.name);
+        let mtu = match &spec.kind {
+            ParentKind::Vlan { base, .. } => host.mtus.get(base).copied(),
+            ParentKind::Dummy => Some(spec.mtu),
+        };
+        let Some(mtu) = mtu else {
+            return Err(no_device(what));
+        };
+        if host.links.contains_key(&spec.name) || host.mtus.contains_key(&spec.name) {
+            return Err(exists(what));
+        }
+        host.mtus.insert(spec.name.clone(), mtu);
+        host.links.insert(spec.name.clone(), PARENT_ALIAS.into());
+        Ok(())
+    }
+
+    fn delete_link(&self, name: &str) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::DeleteLink(name.into()), "delete_link")?;
+        forget_link(&mut host, name);
+        Ok(())
+    }
+
+    fn link(&self, name: &str) -> Result<Option<LinkInfo>> {
+        let host = self.0.host();
+        if host.fail.contains("link") {
+            return Err(DataplaneError::other("link", "injected failure"));
+        }
+        if !host.links.contains_key(name) && !host.mtus.contains_key(name) {
+            return Ok(None);
+        }
+        Ok(Some(LinkInfo {
+            name: name.into(),
+            mtu: host.mtus.get(name).copied().unwrap_or(1500),
+            mac: Some([0x02, 0, 0, 0, 0, 0x01]),
+            owned_parent: host.links.get(name).map(String::as_str) == Some(PARENT_ALIAS),
+        }))
+    }
+
+    fn owned_links(&self) -> Result<Vec<OwnedLink>> {
+        Ok(self
+            .0
+            .host()
+            .links
+            .iter()
+            .filter(|(_, alias)| alias.starts_with(LINK_ALIAS_PREFIX))
+            .map(|(name, alias)| OwnedLink {
+                name: name.clone(),
+                alias: alias.clone(),
+            })
+            .collect())
+    }
+
+    fn names(&self) -> Result<Vec<String>> {
+        let host = self.0.host();
+        let mut names: BTreeSet<String> = host.links.keys().cloned().collect();
+        names.extend(host.mtus.keys().cloned());
+        Ok(names.into_iter().collect())
+    }
+}
+
+impl Routes for FakeRoutes {
+    fn add_addresses(&self, addresses: &[HostAddress]) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::AddAddresses(addresses.to_vec()), "add_addresses")?;
+        let known = |name: &str| host.links.contains_key(name) || host.mtus.contains_key(name);
+        if let Some(orphan) = addresses.iter().find(|a| !known(&a.device)) {
+            return Err(no_device(format!("add address dev {}", orphan.device)));
+        }
+        host.addresses.extend(addresses.iter().cloned());
+        Ok(())
+    }
+
+    fn ensure_routes(&self, routes: &[HostRoute]) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::EnsureRoutes(routes.to_vec()), "ensure_routes")?;
+        let known = |name: &str| host.links.contains_key(name) || host.mtus.contains_key(name);
+        if let Some(orphan) = routes.iter().find(|r| !known(&r.device)) {
+            return Err(no_device(format!("add route dev {}", orphan.device)));
+        }
         host.routes.extend(routes.iter().cloned());
         Ok(())
     }
 
-    fn remove_routes(&self, routes: &[HostRoute]) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::RemoveRoutes(routes.to_vec()));
-        Self::check(&host, "remove_routes")?;
+    fn remove_routes(&self, routes: &[HostRoute]) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::RemoveRoutes(routes.to_vec()), "remove_routes")?;
         for route in routes {
             host.routes.remove(route);
         }
         Ok(())
     }
 
-    fn ensure_proxy_neighbours(&self, entries: &[ProxyNeighbour]) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls
-            .push(Call::EnsureProxyNeighbours(entries.to_vec()));
-        Self::check(&host, "ensure_proxy_neighbours")?;
-        host.proxies.extend(entries.iter().cloned());
-        Ok(())
+    fn owned_routes(&self) -> Result<Vec<HostRoute>> {
+        Ok(self.0.host().routes.iter().cloned().collect())
     }
 
-    fn remove_proxy_neighbours(&self, entries: &[ProxyNeighbour]) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls
-            .push(Call::RemoveProxyNeighbours(entries.to_vec()));
-        Self::check(&host, "remove_proxy_neighbours")?;
+    fn used_prefixes(&self) -> Result<Vec<IpNet>> {
+        Ok(self.0.host().used_prefixes.clone())
+    }
+
+    fn default_route_device(&self) -> Result<Option<String>> {
+        Ok(self.0.host().default_device.clone())
+    }
+}
+
+impl Neighbours for FakeNeighbours {
+    fn proxy_entries(&self, links: &[String]) -> Result<Vec<ProxyNeighbour>> {
+        Ok(self
+            .0
+            .host()
+            .proxies
+            .iter()
+            .filter(|p| links.contains(&p.device))
+            .cloned()
+            .collect())
+    }
+
+    fn remove_proxy_entries(&self, entries: &[ProxyNeighbour]) -> Result<()> {
+        let mut host = self.0.record(
+            Call::RemoveProxies(entries.to_vec()),
+            "remove_proxy_entries",
+        )?;
         for entry in entries {
             host.proxies.remove(entry);
         }
         Ok(())
     }
+}
 
-    fn configure_sandbox(&self, sandbox: &SandboxAddresses) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls
-            .push(Call::ConfigureSandbox(sandbox.addresses.clone()));
-        Self::check(&host, "configure_sandbox")
+impl Firewall for FakeFirewall {
+    fn ensure_forwarding(&self, ipv6: bool) -> Result<()> {
+        self.0
+            .record(Call::EnsureForwarding(ipv6), "ensure_forwarding")
+            .map(drop)
     }
 
-    fn snapshot(&self) -> Result<KernelSnapshot, DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::Snapshot);
-        Self::check(&host, "snapshot")?;
-        Ok(KernelSnapshot {
-            owned_links: host
-                .links
-                .iter()
-                .filter(|(_, alias)| alias.starts_with(super::LINK_ALIAS_PREFIX))
-                .map(|(name, alias)| OwnedLink {
-                    name: name.clone(),
-                    alias: alias.clone(),
-                })
-                .collect(),
-            owned_routes: host.routes.iter().cloned().collect(),
-            used_prefixes: host.used_prefixes.clone(),
-        })
+    fn release_forwarding(&self) -> Result<()> {
+        self.0
+            .record(Call::ReleaseForwarding, "release_forwarding")
+            .map(drop)
     }
+}
 
-    fn ensure_forwarding(&self, ipv6: bool) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::EnsureForwarding(ipv6));
-        Self::check(&host, "ensure_forwarding")
-    }
-
-    fn release_forwarding(&self) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::ReleaseForwarding);
-        Self::check(&host, "release_forwarding")
-    }
-
-    fn parent_link(&self, name: &str) -> Result<Option<ParentLink>, DataplaneError> {
-        let host = self.host();
-        Self::check(&host, "parent_link")?;
-        Ok(host.parents.get(name).map(|&mtu| ParentLink {
-            name: name.into(),
-            mtu,
-            mac: Some([0x02, 0, 0, 0, 0, 0x01]),
-            owned: host.links.get(name).map(String::as_str) == Some(PARENT_ALIAS),
-        }))
-    }
-
-    fn default_route_device(&self) -> Result<Option<String>, DataplaneError> {
-        Ok(self.host().default_device.clone())
-    }
-
-    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::CreateSubLink(spec.name.clone()));
-        Self::check(&host, "create_sub_link")?;
-        if !host.parents.contains_key(&spec.parent) || host.links.contains_key(&spec.name) {
-            return Err(DataplaneError::Kernel {
-                what: format!("create {} link {}", spec.kind.describe(), spec.name),
-                message: "No such device or File exists".into(),
-            });
-        }
-        host.links.insert(spec.name.clone(), spec.alias.clone());
-        Ok(())
-    }
-
-    fn create_parent(&self, spec: &ParentSpec) -> Result<(), DataplaneError> {
-        let mut host = self.host();
-        host.calls.push(Call::CreateParent(spec.name.clone()));
-        Self::check(&host, "create_parent")?;
-        let mtu = match &spec.kind {
-            ParentKind::Vlan { base, .. } => host.parents.get(base).copied(),
-            ParentKind::Dummy => Some(spec.mtu),
-        };
-        let Some(mtu) = mtu.filter(|_| !host.parents.contains_key(&spec.name)) else {
-            return Err(DataplaneError::Kernel {
-                what: format!("create parent {}", spec.name),
-                message: "No such device or File exists".into(),
-            });
-        };
-        host.parents.insert(spec.name.clone(), mtu);
-        host.links.insert(spec.name.clone(), PARENT_ALIAS.into());
-        Ok(())
+impl Sandbox for FakeSandbox {
+    fn configure_sandbox(&self, sandbox: &SandboxAddresses) -> Result<()> {
+        self.0
+            .record(
+                Call::ConfigureSandbox(sandbox.addresses.clone()),
+                "configure_sandbox",
+            )
+            .map(drop)
     }
 }

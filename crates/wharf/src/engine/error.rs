@@ -2,15 +2,16 @@
 //! the protocol layer hands it to Docker verbatim, which shows it to the user.
 
 use super::ipam::IpamError;
-use super::state::short_id;
 use crate::dataplane::DataplaneError;
+use crate::model::{short_id, Misfit};
+use crate::modes::ModeError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
     Ipam(#[from] IpamError),
-    /// Bad input from Docker or the user: an option, an ID, an address.
+    /// Bad input: an option, an ID, an address.
     #[error("{0}")]
     Invalid(String),
     #[error("network {} is not known to wharf", short_id(.0))]
@@ -19,13 +20,28 @@ pub enum EngineError {
     UnknownEndpoint { network: String, endpoint: String },
     #[error("{0} already exists")]
     Exists(String),
+    /// Another request is working on the same endpoint right now.
+    #[error("{0} is being changed by another request; try again")]
+    Busy(String),
     #[error(transparent)]
     Dataplane(#[from] DataplaneError),
     #[error("saving wharf's state failed, nothing was changed: {0}")]
     Store(#[from] StoreError),
+    /// A change that does not fit the state: a bug, reported rather than applied.
+    #[error("internal error, nothing was changed: {0}")]
+    Misfit(#[from] Misfit),
 }
 
-pub type Result<T> = std::result::Result<T, EngineError>;
+impl From<ModeError> for EngineError {
+    fn from(error: ModeError) -> Self {
+        match error {
+            ModeError::Invalid(message) => EngineError::Invalid(message),
+            ModeError::Host(error) => EngineError::Dataplane(error),
+        }
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 pub fn invalid(message: impl Into<String>) -> EngineError {
     EngineError::Invalid(message.into())

@@ -1,12 +1,13 @@
-//! The IPAM driver's decisions: pools (asked for, or picked from the default pools without
-//! overlapping another wharf pool or a prefix the host already routes) and the addresses in
-//! them. Pure functions over [`State`]; the engine persists the result before Docker hears it.
+//! IPAM decisions: pools (asked for, or picked from the default pools without overlapping
+//! another wharf pool or a prefix the host already routes) and the addresses in them. Each
+//! records its changes in a [`Draft`]; the engine commits them before anyone hears of them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
-use super::state::{Allocation, Pool, State};
+use super::draft::Draft;
+use crate::model::{short_id, Allocation, Change, Misfit, Pool, State};
 
 /// Where pools come from when `docker network create` names no `--subnet`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +72,8 @@ pub enum IpamError {
     Exhausted { pool: IpNet, usable: u128 },
     #[error("address {address} is not allocated in pool {pool}")]
     NotAllocated { address: IpAddr, pool: IpNet },
+    #[error("internal error: {0}")]
+    Misfit(#[from] Misfit),
 }
 
 /// A pool Docker asks for, after parsing.
@@ -129,7 +132,7 @@ fn pool_id(space: &str, subnet: IpNet, range: Option<IpNet>) -> String {
 
 /// Reserves a pool and returns its ID.
 pub fn request_pool(
-    state: &mut State,
+    draft: &mut Draft,
     defaults: &DefaultPools,
     host_prefixes: &[IpNet],
     req: &PoolRequest,
@@ -148,7 +151,7 @@ pub fn request_pool(
             }
             (subnet, false)
         }
-        None => (pick_default(state, defaults, host_prefixes, req.v6)?, true),
+        None => (pick_default(draft, defaults, host_prefixes, req.v6)?, true),
     };
     if let Some(range) = req.range {
         if range.addr().is_ipv6() != subnet.addr().is_ipv6() || !subnet.contains(&range) {
@@ -159,7 +162,12 @@ pub fn request_pool(
             });
         }
     }
-    if let Some(existing) = state.pools.values().find(|p| overlaps(p.subnet, subnet)) {
+    if let Some(existing) = draft
+        .state()
+        .pools
+        .values()
+        .find(|p| overlaps(p.subnet, subnet))
+    {
         return Err(IpamError::Overlap {
             wanted: subnet,
             existing: existing.subnet,
@@ -176,15 +184,19 @@ pub fn request_pool(
         last_allocated: None,
         default_gateway: defaults.preferred_gateway.filter(|_| preferred),
     };
-    state.pools.insert(pool.id.clone(), pool.clone());
+    draft.record(Change::PoolAdded { pool: pool.clone() })?;
     Ok(pool)
 }
 
-pub fn release_pool(state: &mut State, id: &str) -> Result<Pool, IpamError> {
-    state
+pub fn release_pool(draft: &mut Draft, id: &str) -> Result<Pool, IpamError> {
+    let pool = draft
+        .state()
         .pools
-        .remove(id)
-        .ok_or_else(|| IpamError::UnknownPool(id.into()))
+        .get(id)
+        .cloned()
+        .ok_or_else(|| IpamError::UnknownPool(id.into()))?;
+    draft.record(Change::PoolRemoved { id: id.into() })?;
+    Ok(pool)
 }
 
 fn overlaps(a: IpNet, b: IpNet) -> bool {
@@ -192,11 +204,12 @@ fn overlaps(a: IpNet, b: IpNet) -> bool {
 }
 
 fn pick_default(
-    state: &mut State,
+    draft: &mut Draft,
     defaults: &DefaultPools,
     host_prefixes: &[IpNet],
     v6: bool,
 ) -> Result<IpNet, IpamError> {
+    let state = draft.state();
     let taken = |state: &State, c: &IpNet| {
         state.pools.values().any(|p| overlaps(p.subnet, *c))
             || host_prefixes.iter().any(|h| overlaps(*h, *c))
@@ -231,11 +244,13 @@ fn pick_default(
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
+    let (mut v4, mut v6_cursor) = (state.next_default_v4, state.next_default_v6);
     if v6 {
-        state.next_default_v6 = Some(chosen);
+        v6_cursor = Some(chosen);
     } else {
-        state.next_default_v4 = Some(chosen);
+        v4 = Some(chosen);
     }
+    draft.record(Change::DefaultCursors { v4, v6: v6_cursor })?;
     Ok(chosen)
 }
 
@@ -289,14 +304,10 @@ fn describe(allocation: &Allocation) -> String {
     match allocation {
         Allocation::Gateway => "the network's gateway".into(),
         Allocation::Docker => "a container or aux address".into(),
-        Allocation::Extra { endpoint } => format!(
-            "an extra address of endpoint {}",
-            super::state::short_id(endpoint)
-        ),
-        Allocation::Shim { network } => format!(
-            "the host shim of network {}",
-            super::state::short_id(network)
-        ),
+        Allocation::Extra { endpoint } => {
+            format!("an extra address of endpoint {}", short_id(endpoint))
+        }
+        Allocation::Shim { network } => format!("the host shim of network {}", short_id(network)),
     }
 }
 
@@ -304,14 +315,15 @@ fn describe(allocation: &Allocation) -> String {
 /// subnet's first address when it is free, as Docker's own IPAM does). Returns the address
 /// with the pool's prefix length.
 pub fn request_address(
-    state: &mut State,
+    draft: &mut Draft,
     pool_id: &str,
     wanted: Option<IpAddr>,
     kind: Allocation,
 ) -> Result<IpNet, IpamError> {
-    let pool = state
+    let pool = draft
+        .state()
         .pools
-        .get_mut(pool_id)
+        .get(pool_id)
         .ok_or_else(|| IpamError::UnknownPool(pool_id.into()))?;
     let subnet = pool.subnet;
     let address = match wanted {
@@ -347,10 +359,12 @@ pub fn request_address(
             _ => next_free(pool, kind == Allocation::Gateway)?,
         },
     };
-    if wanted.is_none() {
-        pool.last_allocated = Some(address);
-    }
-    pool.allocations.insert(address, kind);
+    draft.record(Change::Allocated {
+        pool: pool_id.into(),
+        address,
+        allocation: kind,
+        cursor: wanted.is_none().then_some(address),
+    })?;
     IpNet::new(address, subnet.prefix_len()).map_err(|_| IpamError::Invalid {
         what: "pool",
         value: subnet.to_string(),
@@ -387,18 +401,23 @@ fn next_free(pool: &Pool, gateway: bool) -> Result<IpAddr, IpamError> {
         })
 }
 
-pub fn release_address(state: &mut State, pool_id: &str, address: IpAddr) -> Result<(), IpamError> {
-    let pool = state
+pub fn release_address(draft: &mut Draft, pool_id: &str, address: IpAddr) -> Result<(), IpamError> {
+    let pool = draft
+        .state()
         .pools
-        .get_mut(pool_id)
+        .get(pool_id)
         .ok_or_else(|| IpamError::UnknownPool(pool_id.into()))?;
-    pool.allocations
-        .remove(&address)
-        .map(|_| ())
-        .ok_or(IpamError::NotAllocated {
+    if !pool.allocations.contains_key(&address) {
+        return Err(IpamError::NotAllocated {
             address,
             pool: pool.subnet,
-        })
+        });
+    }
+    draft.record(Change::Released {
+        pool: pool_id.into(),
+        address,
+    })?;
+    Ok(())
 }
 
 /// The wharf pool whose subnet is exactly `subnet`, if any.

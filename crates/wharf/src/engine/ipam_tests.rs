@@ -17,7 +17,7 @@ fn pool_req(subnet: Option<&str>, v6: bool) -> PoolRequest {
     }
 }
 
-fn new_pool(state: &mut State, subnet: &str) -> String {
+fn new_pool(state: &mut Draft, subnet: &str) -> String {
     request_pool(
         state,
         &DefaultPools::default(),
@@ -30,7 +30,7 @@ fn new_pool(state: &mut State, subnet: &str) -> String {
 
 #[test]
 fn requested_pool_and_gateway_then_sequential_addresses() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let id = new_pool(&mut state, "10.46.0.0/16");
     let gw = request_address(&mut state, &id, None, Allocation::Gateway).unwrap();
     assert_eq!(gw, net("10.46.0.1/16"));
@@ -45,7 +45,7 @@ fn requested_pool_and_gateway_then_sequential_addresses() {
 
 #[test]
 fn static_address_rules() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let id = new_pool(&mut state, "10.46.0.0/16");
     let a = request_address(&mut state, &id, Some(ip("10.46.1.7")), Allocation::Docker).unwrap();
     assert_eq!(a, net("10.46.1.7/16"));
@@ -70,7 +70,7 @@ fn static_address_rules() {
 
 #[test]
 fn exhausted_pool_is_a_clear_error_and_recovers_after_release() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let id = new_pool(&mut state, "10.46.0.0/30");
     request_address(&mut state, &id, None, Allocation::Gateway).unwrap();
     request_address(&mut state, &id, None, Allocation::Docker).unwrap();
@@ -87,7 +87,7 @@ fn exhausted_pool_is_a_clear_error_and_recovers_after_release() {
 
 #[test]
 fn ip_range_limits_dynamic_addresses_only() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let req = PoolRequest {
         range: Some(net("10.46.1.0/30")),
         ..pool_req(Some("10.46.0.0/16"), false)
@@ -111,7 +111,7 @@ fn ip_range_limits_dynamic_addresses_only() {
 
 #[test]
 fn overlapping_pools_are_refused() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     new_pool(&mut state, "10.46.0.0/16");
     let err = request_pool(
         &mut state,
@@ -127,12 +127,12 @@ fn overlapping_pools_are_refused() {
             existing: net("10.46.0.0/16")
         }
     );
-    assert_eq!(state.pools.len(), 1);
+    assert_eq!(state.state().pools.len(), 1);
 }
 
 #[test]
 fn default_pools_skip_wharf_pools_and_host_routes_and_rotate() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let defaults = DefaultPools::default();
     new_pool(&mut state, "10.47.0.0/24");
     let host = [net("10.47.1.0/24")];
@@ -149,7 +149,7 @@ fn default_pools_skip_wharf_pools_and_host_routes_and_rotate() {
 
 #[test]
 fn default_pools_run_out_with_a_clear_error() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let defaults = DefaultPools {
         v4: vec![net("10.47.0.0/23")],
         ..DefaultPools::default()
@@ -162,7 +162,7 @@ fn default_pools_run_out_with_a_clear_error() {
 
 #[test]
 fn ipv6_pool_addresses() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     let id = new_pool(&mut state, "fd4e:46::/64");
     let gw = request_address(&mut state, &id, None, Allocation::Gateway).unwrap();
     assert_eq!(gw, net("fd4e:46::1/64"));
@@ -199,7 +199,7 @@ fn parse_errors_name_the_value() {
 
 #[test]
 fn unknown_pool_and_unallocated_release() {
-    let mut state = State::new();
+    let mut state = Draft::new(State::new());
     assert!(matches!(
         request_address(&mut state, "local/1.2.3.0/24", None, Allocation::Docker),
         Err(IpamError::UnknownPool(_))

@@ -1,103 +1,206 @@
-//! The engine: networks, endpoints, IPAM and reconciliation. It decides what must exist and
-//! asks the [`Dataplane`] to make it so; every change is saved before Docker hears of it.
+//! The engine: networks, endpoints, IPAM and reconciliation, in wharf's own terms (the plugin
+//! protocol layer translates Docker's requests). It decides what must exist, asks the modes
+//! what that means for each network, has the dataplane make it, and commits every change
+//! through one path ([`commit`]) that saves it, makes it current and only then publishes it
+//! as events.
+//!
+//! Locking: one mutex guards the current state, and is held only to decide and to commit
+//! (which includes the journal's fdatasync), never across kernel work of an endpoint: a
+//! container's links are made between two short holds, so other endpoints, IPAM calls and
+//! `wharf status` (which copies the state in O(1): its maps are persistent) do not wait for
+//! them. Network creation and deletion, rare and host-wide, run one at a time.
 
-mod attachment;
+mod commit;
+mod draft;
+mod endpoints;
 pub mod error;
 pub mod ipam;
-mod ipam_driver;
-mod network_driver;
-pub mod options;
+pub mod networks;
+mod pools;
 pub mod reconcile;
-pub mod state;
 pub mod status;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use error::{EngineError, Result};
-pub use ipam_driver::{GLOBAL_ADDRESS_SPACE, LOCAL_ADDRESS_SPACE};
+use ipnet::IpNet;
+use tokio::sync::mpsc::UnboundedSender;
 
-use crate::dataplane::Dataplane;
+pub use draft::Draft;
+pub use error::{EngineError, Result};
+pub use pools::{AddressUse, GLOBAL_ADDRESS_SPACE, LOCAL_ADDRESS_SPACE};
+
+use crate::dataplane::{Dataplane, LinkInfo};
+use crate::model::{Event, State};
+use crate::modes::{HostView, ModeRegistry};
 use crate::store::Store;
 use ipam::DefaultPools;
-use options::NetworkDefaults;
-use state::State;
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    pub network_defaults: NetworkDefaults,
+    /// The mode of a network that names none (`wharf serve --mode`).
+    pub default_mode: String,
     pub default_pools: DefaultPools,
-    /// How long to wait for Docker to move an interface into its sandbox.
+    /// How long to wait for the runtime to move a link into its sandbox.
     pub sandbox_timeout: Duration,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            network_defaults: NetworkDefaults::default(),
+            default_mode: "routed".into(),
             default_pools: DefaultPools::default(),
             sandbox_timeout: Duration::from_secs(30),
         }
     }
 }
 
+/// A network to create, in wharf's terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetworkSpec {
+    pub id: String,
+    /// `key=value` options: `mode`, `mtu` and the mode's own.
+    pub options: std::collections::BTreeMap<String, String>,
+    pub internal: bool,
+    pub ipv6: bool,
+    pub subnets: Vec<SubnetRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetRequest {
+    pub prefix: IpNet,
+    pub gateway: Option<IpAddr>,
+}
+
+/// An endpoint to create, in wharf's terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointSpec {
+    pub network: String,
+    pub id: String,
+    /// Addresses the runtime assigned, with the network's prefix length.
+    pub addresses: Vec<IpNet>,
+    /// The MAC the runtime asked for.
+    pub mac: Option<[u8; 6]>,
+    /// Extra addresses wharf allocates and configures itself.
+    pub extra: Vec<IpAddr>,
+}
+
+/// The answer to a new endpoint: the MAC the runtime did not set, if wharf chose one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreatedEndpoint {
+    pub mac: Option<[u8; 6]>,
+}
+
+struct Core {
+    state: State,
+    subscribers: Vec<UnboundedSender<Event>>,
+    /// Endpoint IDs and link names of endpoints being made or taken away right now, outside
+    /// the lock: a second request for the same ones is refused, not raced.
+    busy: HashSet<String>,
+    /// Every endpoint's ID and link names, to the endpoint's ID: a clash is found without
+    /// looking at every endpoint. Kept by the commit path.
+    names: HashMap<String, String>,
+}
+
 pub struct Engine {
     config: EngineConfig,
-    dataplane: Arc<dyn Dataplane>,
+    modes: ModeRegistry,
+    dataplane: Dataplane,
     store: Store,
-    state: Mutex<State>,
+    core: Mutex<Core>,
+    /// Network creations and deletions run one at a time: they read and change host-wide
+    /// things (parents, forwarding) that concurrent ones could race for.
+    network_ops: Mutex<()>,
 }
 
 impl Engine {
     /// Loads the saved state. Call [`Engine::reconcile`] before serving.
-    pub fn load(config: EngineConfig, dataplane: Arc<dyn Dataplane>, store: Store) -> Result<Self> {
+    pub fn load(
+        config: EngineConfig,
+        modes: ModeRegistry,
+        dataplane: Dataplane,
+        store: Store,
+    ) -> Result<Self> {
         let state = store.load()?;
+        if let Some(network) = state
+            .networks
+            .values()
+            .find(|n| modes.get(&n.mode).is_none())
+        {
+            return Err(error::invalid(format!(
+                "the saved state has network {} in mode {:?}, which this wharf does not know \
+                 (it knows {}): run the wharf that made it",
+                crate::model::short_id(&network.id),
+                network.mode,
+                modes.names().join(", ")
+            )));
+        }
+        if modes.get(&config.default_mode).is_none() {
+            return Err(error::invalid(format!(
+                "default mode {:?} is not one of {}",
+                config.default_mode,
+                modes.names().join(", ")
+            )));
+        }
         Ok(Engine {
             config,
+            modes,
             dataplane,
             store,
-            state: Mutex::new(state),
+            core: Mutex::new(Core {
+                names: state
+                    .endpoints()
+                    .flat_map(|(_, e)| {
+                        endpoints::claimed_names(e).map(|n| (n.to_owned(), e.id.clone()))
+                    })
+                    .collect(),
+                state,
+                subscribers: Vec::new(),
+                busy: HashSet::new(),
+            }),
+            network_ops: Mutex::new(()),
         })
     }
 
-    pub fn dataplane(&self) -> Arc<dyn Dataplane> {
-        self.dataplane.clone()
+    pub fn dataplane(&self) -> &Dataplane {
+        &self.dataplane
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-changed state: changes are made
-        // on a copy and swapped in whole. So the data behind a poisoned lock is consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn modes(&self) -> &ModeRegistry {
+        &self.modes
     }
 
-    /// A copy of the current state.
-    pub fn snapshot_state(&self) -> State {
-        self.lock().clone()
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // Changes are decided on a draft and swapped in whole, so the state behind a poisoned
+        // lock is consistent.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `change` on a copy of the state, saves the copy, and only then makes it current:
-    /// a failed change or save leaves wharf as it was.
-    fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        self.update_durably(true, change)
+    /// The current state (O(1): its maps are shared, not copied).
+    pub fn state(&self) -> State {
+        self.lock().state.clone()
     }
 
-    /// As [`Engine::update`], but saves only when `durable`: for changes a restart can do
-    /// without (they reach the disk with a later change of the same object, or a snapshot).
-    fn update_durably<T>(
-        &self,
-        durable: bool,
-        change: impl FnOnce(&mut State) -> Result<T>,
-    ) -> Result<T> {
-        let mut current = self.lock();
-        let mut next = current.clone();
-        let out = change(&mut next)?;
-        if durable {
-            self.store.save(&current, &next)?;
+    fn host(&self) -> EngineHost<'_> {
+        EngineHost {
+            dataplane: &self.dataplane,
         }
-        *current = next;
-        Ok(out)
     }
 }
 
-#[cfg(test)]
-mod tests;
+/// The host as the modes may read it while planning.
+struct EngineHost<'a> {
+    dataplane: &'a Dataplane,
+}
+
+impl HostView for EngineHost<'_> {
+    fn link(&self, name: &str) -> crate::dataplane::Result<Option<LinkInfo>> {
+        self.dataplane.links.link(name)
+    }
+
+    fn default_route_device(&self) -> crate::dataplane::Result<Option<String>> {
+        self.dataplane.routes.default_route_device()
+    }
+}

@@ -1,94 +1,140 @@
-//! After a restart (or a crash), make the kernel match the state: restore the parents, shims
-//! and host routes wharf's networks and endpoints need, delete wharf-owned links and routes
-//! nothing needs, and redo the host-wide settings. Only objects carrying wharf's marks (link
-//! alias, route protocol) are ever removed.
+//! After a restart (or a crash), make the kernel match the state, the same way for every
+//! mode: make again the network objects that are gone (a parent or shim after a reboot),
+//! restore the addresses and routes of links that exist, delete wharf-marked links and
+//! routes nothing needs, take away the proxy NDP entries earlier versions made, and redo the
+//! host-wide settings. Only objects carrying wharf's marks (link alias, route protocol) are
+//! ever removed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::state::{short_id, Mode, State};
+use super::networks::forwarding_needed;
 use super::{Engine, Result};
 use crate::dataplane::{
-    HostRoute, KernelSnapshot, ParentSpec, ProxyNeighbour, SandboxAddresses, SubLinkSpec,
-    LINK_ALIAS_PREFIX, PARENT_ALIAS,
+    HostAddress, HostObject, HostRoute, OwnedLink, SandboxAddresses, PARENT_ALIAS,
 };
-use crate::modes::{routed, sublink};
+use crate::model::{short_id, State};
+use crate::modes::ModeRegistry;
+
+/// What the kernel has, as far as reconciliation needs to know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelView {
+    /// Links carrying wharf's alias.
+    pub owned_links: Vec<OwnedLink>,
+    /// The names of all links.
+    pub links: BTreeSet<String>,
+    /// Routes with wharf's protocol number.
+    pub owned_routes: Vec<HostRoute>,
+}
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcilePlan {
     pub delete_links: Vec<String>,
-    /// Parents wharf made that are gone (after a reboot, say), to make again.
-    pub create_parents: Vec<ParentSpec>,
-    /// Shims that are gone, to make again (after the parents).
-    pub create_shims: Vec<SubLinkSpec>,
+    /// Network objects that are gone (parents, shims and their addresses), to make again.
+    pub make: Vec<HostObject>,
+    /// Addresses of links that exist (idempotent: present ones stay).
+    pub ensure_addresses: Vec<HostAddress>,
     pub restore_routes: Vec<HostRoute>,
     pub remove_routes: Vec<HostRoute>,
-    pub ensure_proxies: Vec<ProxyNeighbour>,
+    /// Routed host ends, whose proxy NDP entries (made by earlier versions) go.
+    pub clear_proxies_on: Vec<String>,
     /// Endpoints whose host link is gone (their container side went with it); they stay in
-    /// the state until Docker deletes them, so their addresses are not handed out again.
+    /// the state until the runtime deletes them, so their addresses are not handed out again.
     pub endpoints_without_link: Vec<String>,
-    /// Host-wide forwarding: None when no network exists, else whether IPv6 is needed.
+    /// Host-wide forwarding: None when no network needs it, else whether IPv6 too.
     pub forwarding: Option<bool>,
 }
 
-pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
+pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<ReconcilePlan> {
     let mut plan = ReconcilePlan::default();
-    let existing_links: BTreeSet<&str> =
-        kernel.owned_links.iter().map(|l| l.name.as_str()).collect();
-    let mut wanted_links = BTreeSet::new();
+    let mut wanted_aliases = BTreeSet::new();
     let mut wanted_parents = BTreeSet::new();
     let mut wanted_routes = BTreeSet::new();
-    let mut create_parents = BTreeSet::new();
+    let mut made: BTreeSet<String> = BTreeSet::new();
+    let exists =
+        |name: &str, made: &BTreeSet<String>| kernel.links.contains(name) || made.contains(name);
     for network in state.networks.values() {
-        if let Some(attachment) = &network.attachment {
-            // A wharf-marked parent a network uses is kept, whatever the network recorded.
-            wanted_parents.insert(attachment.parent.as_str());
-            if let Some(spec) = sublink::parent_spec(network, attachment) {
-                if !existing_links.contains(spec.name.as_str()) {
-                    create_parents.insert(spec);
+        let Some(mode) = modes.get(&network.mode) else {
+            continue; // refused when the engine loaded
+        };
+        for object in mode.network_objects(network)? {
+            match &object {
+                HostObject::Parent(spec) => {
+                    wanted_parents.insert(spec.name.clone());
+                    if !exists(&spec.name, &made) {
+                        made.insert(spec.name.clone());
+                        plan.make.push(object);
+                    }
                 }
-            }
-            if let Some(shim) = &attachment.shim {
-                let spec = sublink::shim_spec(network, attachment, shim);
-                if !existing_links.contains(spec.name.as_str()) {
-                    plan.create_shims.push(spec.clone());
+                HostObject::SubLink(spec) => {
+                    wanted_aliases.insert(spec.alias.clone());
+                    if !exists(&spec.name, &made) {
+                        made.insert(spec.name.clone());
+                        plan.make.push(object);
+                    }
                 }
-                wanted_links.insert(spec.alias);
-                for endpoint in network.endpoints.values() {
-                    wanted_routes.extend(sublink::shim_routes(attachment, endpoint));
+                HostObject::Veth(spec) => {
+                    wanted_aliases.insert(spec.alias.clone());
+                }
+                HostObject::Address(address) => {
+                    if made.contains(&address.device) {
+                        plan.make.push(object);
+                    } else if kernel.links.contains(&address.device) {
+                        plan.ensure_addresses.push(address.clone());
+                    }
+                }
+                HostObject::Route(route) => {
+                    wanted_routes.insert(route.clone());
                 }
             }
         }
         for endpoint in network.endpoints.values() {
-            let alias = format!("{LINK_ALIAS_PREFIX}{}", endpoint.id);
-            if network.mode != Mode::Routed {
-                // A macvlan endpoint's one link is in its sandbox while joined, and in the
-                // host namespace (ours to keep) only before: nothing to restore either way.
-                wanted_links.insert(alias);
-                continue;
+            let objects = mode.endpoint_objects(network, endpoint)?;
+            let mut lost = false;
+            for object in objects {
+                match object {
+                    // The container side went with a routed host end: never made again.
+                    HostObject::Veth(spec) => {
+                        if kernel.links.contains(&spec.host_ifname) {
+                            wanted_aliases.insert(spec.alias);
+                            plan.clear_proxies_on.push(spec.host_ifname);
+                        } else {
+                            lost = true;
+                            plan.endpoints_without_link.push(endpoint.id.clone());
+                        }
+                    }
+                    // A macvlan/ipvlan endpoint's one link is in its sandbox while joined, and
+                    // in the host namespace (ours to keep) only before: nothing to restore.
+                    HostObject::SubLink(spec) => {
+                        wanted_aliases.insert(spec.alias);
+                    }
+                    HostObject::Parent(spec) => {
+                        wanted_parents.insert(spec.name);
+                    }
+                    HostObject::Address(address) if !lost => {
+                        if kernel.links.contains(&address.device) {
+                            plan.ensure_addresses.push(address);
+                        }
+                    }
+                    HostObject::Route(route) if !lost => {
+                        wanted_routes.insert(route);
+                    }
+                    HostObject::Address(_) | HostObject::Route(_) => {}
+                }
             }
-            if !existing_links.contains(endpoint.host_ifname.as_str()) {
-                plan.endpoints_without_link.push(endpoint.id.clone());
-                continue;
-            }
-            wanted_links.insert(alias);
-            wanted_routes.extend(routed::host_routes(endpoint));
-            plan.ensure_proxies
-                .extend(routed::proxy_neighbours(network, endpoint).0);
         }
     }
-    plan.create_parents = create_parents.into_iter().collect();
     plan.delete_links = kernel
         .owned_links
         .iter()
-        .filter(|l| !wanted_links.contains(&l.alias))
-        .filter(|l| !(l.alias == PARENT_ALIAS && wanted_parents.contains(l.name.as_str())))
+        .filter(|l| !wanted_aliases.contains(&l.alias))
+        .filter(|l| !(l.alias == PARENT_ALIAS && wanted_parents.contains(&l.name)))
         .map(|l| l.name.clone())
         .collect();
     let doomed: BTreeSet<&str> = plan.delete_links.iter().map(String::as_str).collect();
     let present: BTreeSet<&HostRoute> = kernel.owned_routes.iter().collect();
     plan.restore_routes = wanted_routes
         .iter()
-        .filter(|r| !present.contains(r))
+        .filter(|r| !present.contains(r) && exists(&r.device, &made))
         .cloned()
         .collect();
     // Routes on links about to be deleted go with them.
@@ -98,70 +144,84 @@ pub fn plan(state: &State, kernel: &KernelSnapshot) -> ReconcilePlan {
         .filter(|r| !wanted_routes.contains(*r) && !doomed.contains(r.device.as_str()))
         .cloned()
         .collect();
-    let mut routed = state
-        .networks
-        .values()
-        .filter(|n| n.mode == Mode::Routed)
-        .peekable();
-    if routed.peek().is_some() {
-        plan.forwarding = Some(routed.any(|n| n.ipv6));
-    }
-    plan
+    Ok(plan)
 }
 
 impl Engine {
     /// Reconciles the kernel with the state; returns what was done, and the extra-address
     /// work of joined endpoints (to redo in the background: it is idempotent).
     pub fn reconcile(&self) -> Result<(ReconcilePlan, Vec<SandboxAddresses>)> {
-        let state = self.snapshot_state();
-        let kernel = self.dataplane.snapshot()?;
-        let mut plan = plan(&state, &kernel);
+        let _one_at_a_time = self.network_ops.lock().unwrap_or_else(|e| e.into_inner());
+        let state = self.state();
+        let kernel = KernelView {
+            owned_links: self.dataplane.links.owned_links()?,
+            links: self.dataplane.links.names()?.into_iter().collect(),
+            owned_routes: self.dataplane.routes.owned_routes()?,
+        };
+        let mut plan = plan(&self.modes, &state, &kernel)?;
+        plan.forwarding = forwarding_needed(self, &state);
         for link in &plan.delete_links {
-            tracing::warn!(link = %link, "deleting a wharf link no endpoint needs");
-            self.dataplane.delete_link(link)?;
+            tracing::warn!(link = %link, "deleting a wharf link nothing needs");
+            self.dataplane.links.delete_link(link)?;
         }
-        // A parent or shim that cannot be made again (its base interface is gone, say) is
-        // reported, not fatal: the daemon still serves every other network.
-        for parent in &plan.create_parents {
-            tracing::warn!(link = %parent.name, "making the missing parent again");
-            if let Err(e) = self.dataplane.create_parent(parent) {
-                tracing::error!(link = %parent.name, error = %e, "could not make the parent again");
+        // An object that cannot be made again (its base interface is gone, say) is reported,
+        // not fatal: the daemon still serves every other network.
+        let mut failed: BTreeMap<String, String> = BTreeMap::new();
+        for object in &plan.make {
+            if failed.contains_key(object.link()) {
+                continue;
+            }
+            tracing::warn!(object = %object.describe(), "making a missing network object again");
+            if let Err(error) = self.dataplane.make(std::slice::from_ref(object)) {
+                tracing::error!(object = %object.describe(), %error, "could not make it again");
+                failed.insert(object.link().to_owned(), error.to_string());
             }
         }
-        for shim in &plan.create_shims {
-            tracing::warn!(link = %shim.name, "making the missing host shim again");
-            if let Err(e) = self.dataplane.create_sub_link(shim) {
-                tracing::error!(link = %shim.name, error = %e, "could not make the shim again");
-                plan.restore_routes.retain(|r| r.device != shim.name);
-            }
+        plan.restore_routes
+            .retain(|r| !failed.contains_key(&r.device));
+        if !plan.ensure_addresses.is_empty() {
+            self.dataplane
+                .routes
+                .add_addresses(&plan.ensure_addresses)?;
         }
         if !plan.restore_routes.is_empty() {
-            tracing::warn!(routes = ?plan.restore_routes, "restoring missing host routes");
-            self.dataplane.ensure_routes(&plan.restore_routes)?;
+            tracing::warn!(
+                routes = plan.restore_routes.len(),
+                "restoring missing host routes"
+            );
+            self.dataplane.routes.ensure_routes(&plan.restore_routes)?;
         }
         if !plan.remove_routes.is_empty() {
-            tracing::warn!(routes = ?plan.remove_routes, "removing wharf routes no endpoint needs");
-            self.dataplane.remove_routes(&plan.remove_routes)?;
+            tracing::warn!(routes = ?plan.remove_routes, "removing wharf routes nothing needs");
+            self.dataplane.routes.remove_routes(&plan.remove_routes)?;
         }
-        self.dataplane
-            .ensure_proxy_neighbours(&plan.ensure_proxies)?;
+        let proxies = self
+            .dataplane
+            .neighbours
+            .proxy_entries(&plan.clear_proxies_on)?;
+        if !proxies.is_empty() {
+            tracing::info!(
+                entries = proxies.len(),
+                "removing proxy NDP entries of an earlier wharf"
+            );
+            self.dataplane.neighbours.remove_proxy_entries(&proxies)?;
+        }
         match plan.forwarding {
-            Some(ipv6) => self.dataplane.ensure_forwarding(ipv6)?,
-            None => self.dataplane.release_forwarding()?,
+            Some(ipv6) => self.dataplane.firewall.ensure_forwarding(ipv6)?,
+            None => self.dataplane.firewall.release_forwarding()?,
         }
         for id in &plan.endpoints_without_link {
             tracing::warn!(
                 endpoint = short_id(id),
-                "endpoint's link is gone; keeping its addresses until Docker deletes it"
+                "endpoint's link is gone; keeping its addresses until it is deleted"
             );
         }
         let work = state
-            .networks
-            .values()
-            .flat_map(|n| n.endpoints.values().map(move |e| (n, e)))
+            .endpoints()
             .filter(|(_, e)| !plan.endpoints_without_link.contains(&e.id))
             .filter_map(|(n, e)| self.sandbox_work(n, e, e.sandbox.as_deref()?))
             .collect();
+        self.publish_snapshot();
         Ok((plan, work))
     }
 }

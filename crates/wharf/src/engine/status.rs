@@ -1,13 +1,14 @@
-//! `wharf status`: networks, endpoints, addresses and host routes, from the running daemon
-//! (with each route checked against the kernel) or from the state file.
+//! `wharf status`: networks, endpoints, addresses and host routes, from what the engine knows
+//! (with each route checked against the kernel when the daemon answers), or from the state
+//! file.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::state::{Attachment, ParentOrigin, State};
-use crate::dataplane::{HostRoute, KernelSnapshot};
-use crate::modes::{routed, sublink};
+use crate::dataplane::{HostObject, HostRoute};
+use crate::model::{short_id, State};
+use crate::modes::ModeRegistry;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusReport {
@@ -25,27 +26,11 @@ pub struct NetworkStatus {
     pub internal: bool,
     pub ipv6: bool,
     pub subnets: Vec<String>,
-    /// macvlan/ipvlan: the parent, and whether wharf made it (`eth1.30 (VLAN 30 on eth1,
-    /// made by wharf)`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
-    /// macvlan/ipvlan: the links' kind and mode (`ipvlan l3 bridge`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<String>,
-    /// The host shim and its addresses, if the network has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shim: Option<String>,
+    /// What the mode says of the network: macvlan/ipvlan networks name their `parent` (and
+    /// whether wharf made it), their `links` (`ipvlan l3 bridge`) and their `shim`.
+    #[serde(flatten)]
+    pub details: BTreeMap<String, String>,
     pub endpoints: Vec<EndpointStatus>,
-}
-
-fn describe_parent(attachment: &Attachment) -> String {
-    match &attachment.origin {
-        ParentOrigin::Host => attachment.parent.clone(),
-        ParentOrigin::Vlan { base, id } => {
-            format!("{} (VLAN {id} on {base}, made by wharf)", attachment.parent)
-        }
-        ParentOrigin::Dummy => format!("{} (dummy, made by wharf)", attachment.parent),
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,69 +56,69 @@ pub struct PoolStatus {
     pub allocated: Vec<String>,
 }
 
-pub fn report(state: &State, source: &str, kernel: Option<&KernelSnapshot>) -> StatusReport {
-    let present: Option<BTreeSet<&HostRoute>> = kernel.map(|k| k.owned_routes.iter().collect());
+fn route_text(route: &HostRoute) -> String {
+    match route.source {
+        Some(source) => format!("{} dev {} src {source}", route.destination, route.device),
+        None => format!("{} dev {}", route.destination, route.device),
+    }
+}
+
+/// The report on `state`. `kernel_routes`: wharf's routes the kernel has, when it was asked.
+pub fn report(
+    state: &State,
+    modes: &ModeRegistry,
+    source: &str,
+    kernel_routes: Option<&[HostRoute]>,
+) -> StatusReport {
+    let present: Option<BTreeSet<&HostRoute>> = kernel_routes.map(|r| r.iter().collect());
     let networks = state
         .networks
         .values()
-        .map(|n| NetworkStatus {
-            id: n.id.clone(),
-            mode: n.mode.name().into(),
-            mtu: n.mtu,
-            internal: n.internal,
-            ipv6: n.ipv6,
-            subnets: n
-                .subnets
-                .iter()
-                .map(|s| match s.gateway {
-                    Some(gw) => format!("{} gateway {gw}", s.prefix),
-                    None => s.prefix.to_string(),
-                })
-                .collect(),
-            parent: n.attachment.as_ref().map(describe_parent),
-            links: n.attachment.as_ref().map(|a| a.kind.describe()),
-            shim: n
-                .attachment
-                .as_ref()
-                .and_then(|a| a.shim.as_ref())
-                .map(|shim| {
-                    let addresses: Vec<String> = shim
-                        .addresses
-                        .iter()
-                        .map(|a| a.address.to_string())
-                        .collect();
-                    format!("{} {}", shim.name, addresses.join(", "))
-                }),
-            endpoints: n
-                .endpoints
-                .values()
-                .map(|e| EndpointStatus {
-                    id: e.id.clone(),
-                    link: e.host_ifname.clone(),
-                    addresses: e
-                        .primary
-                        .iter()
-                        .map(ToString::to_string)
-                        .chain(e.extra.iter().map(|x| format!("{} (extra)", x.address)))
-                        .collect(),
-                    sandbox: e.sandbox.clone(),
-                    routes: match &n.attachment {
-                        Some(attachment) => sublink::shim_routes(attachment, e),
-                        None => routed::host_routes(e),
-                    }
-                    .into_iter()
-                    .map(|r| RouteStatus {
-                        route: match r.source {
-                            Some(source) => {
-                                format!("{} dev {} src {source}", r.destination, r.device)
-                            }
-                            None => format!("{} dev {}", r.destination, r.device),
-                        },
-                        present: present.as_ref().map(|p| p.contains(&r)),
+        .map(|n| {
+            let mode = modes.get(&n.mode);
+            NetworkStatus {
+                id: n.id.clone(),
+                mode: n.mode.clone(),
+                mtu: n.mtu,
+                internal: n.internal,
+                ipv6: n.ipv6,
+                subnets: n
+                    .subnets
+                    .iter()
+                    .map(|s| match s.gateway {
+                        Some(gw) => format!("{} gateway {gw}", s.prefix),
+                        None => s.prefix.to_string(),
                     })
                     .collect(),
-                })
-                .collect(),
+                details: mode.map(|m| m.describe(n)).unwrap_or_default(),
+                endpoints: n
+                    .endpoints
+                    .values()
+                    .map(|e| EndpointStatus {
+                        id: e.id.clone(),
+                        link: e.host_ifname.clone(),
+                        addresses: e
+                            .primary
+                            .iter()
+                            .map(ToString::to_string)
+                            .chain(e.extra.iter().map(|x| format!("{} (extra)", x.address)))
+                            .collect(),
+                        sandbox: e.sandbox.clone(),
+                        routes: mode
+                            .and_then(|m| m.endpoint_objects(n, e).ok())
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|o| match o {
+                                HostObject::Route(r) => Some(RouteStatus {
+                                    route: route_text(&r),
+                                    present: present.as_ref().map(|p| p.contains(&r)),
+                                }),
+                                _ => None,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let pools = state
@@ -169,24 +154,24 @@ pub fn render(report: &StatusReport) -> String {
         let _ = writeln!(
             out,
             "network {} mode {} mtu {}{flags}",
-            super::state::short_id(&n.id),
+            short_id(&n.id),
             n.mode,
             n.mtu
         );
         for s in &n.subnets {
             let _ = writeln!(out, "  subnet {s}");
         }
-        if let (Some(parent), Some(links)) = (&n.parent, &n.links) {
+        if let (Some(parent), Some(links)) = (n.details.get("parent"), n.details.get("links")) {
             let _ = writeln!(out, "  parent {parent}, {links} links");
         }
-        if let Some(shim) = &n.shim {
+        if let Some(shim) = n.details.get("shim") {
             let _ = writeln!(out, "  host shim {shim}");
         }
         for e in &n.endpoints {
             let _ = writeln!(
                 out,
                 "  endpoint {} link {} addresses {}{}",
-                super::state::short_id(&e.id),
+                short_id(&e.id),
                 e.link,
                 e.addresses.join(", "),
                 if e.sandbox.is_some() { " (joined)" } else { "" }
@@ -214,4 +199,21 @@ pub fn render(report: &StatusReport) -> String {
         );
     }
     out
+}
+
+impl super::Engine {
+    /// The report on what the engine knows now, each route checked against the kernel. Reads
+    /// a copy of the state (O(1)) and the kernel on a socket of its own: Docker's calls do
+    /// not wait for it.
+    pub fn status(&self) -> StatusReport {
+        let state = self.state();
+        let kernel = match self.dataplane.routes.owned_routes() {
+            Ok(routes) => Some(routes),
+            Err(error) => {
+                tracing::warn!(%error, "status: could not read the kernel's routes");
+                None
+            }
+        };
+        report(&state, &self.modes, "daemon", kernel.as_deref())
+    }
 }

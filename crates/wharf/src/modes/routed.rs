@@ -1,23 +1,45 @@
 //! Routed mode: a veth pair per endpoint, the host as every container's router.
 //!
-//! The container keeps the address Docker gives it (with the network's prefix length, so it
+//! The container keeps the address it is given (with the network's prefix length, so it
 //! believes the subnet is on-link); its default route goes via the network's gateway, which
 //! each host end carries as a /32 (/128), so the next hop is a local address of the host.
 //! Every container address gets a host route via its host end, with wharf's protocol number.
-//! For IPv4, proxy ARP on the host end answers for other containers of the subnet, so traffic
-//! between them is routed by the host. IPv6 has no proxy-everything switch, so each host end
-//! gets a proxy NDP entry per IPv6 address of the other endpoints of the network.
+//! For IPv4, proxy ARP on the host end answers for the rest of the subnet, so traffic between
+//! containers is routed by the host. IPv6 has no proxy-everything switch (a proxy NDP entry
+//! per other container on every host end would cost O(n) per container, O(n^2) in all): the
+//! container instead gets the two halves of each IPv6 subnet routed via the gateway, which
+//! are more specific than the on-link subnet route the kernel makes for its address, so it
+//! never asks its neighbours for another container's address.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use serde_json::Value;
 
-use crate::dataplane::{HostRoute, ProxyNeighbour, RoutedEndpointSpec, LINK_ALIAS_PREFIX};
-use crate::engine::state::{Endpoint, Network};
-use crate::protocol::types::JoinResponse;
+use super::{
+    format_mac, gateways, invalid, link_digits, mac_for, ContainerRoute, EndpointDraft,
+    HostAddressPool, HostView, JoinAnswer, NetworkDraft, NetworkMode, NetworkPlan, NewEndpoint,
+    Reachable, Result,
+};
+use crate::dataplane::{
+    HostAddress, HostObject, HostRoute, VethSpec, CONTAINER_LINK_PREFIX, HOST_LINK_PREFIX,
+    LINK_ALIAS_PREFIX,
+};
+use crate::model::{Endpoint, Network};
+
+pub struct Routed {
+    default_mtu: u32,
+}
+
+impl Routed {
+    pub fn new(default_mtu: u32) -> Routed {
+        Routed { default_mtu }
+    }
+}
 
 /// The host routes that make every address of `endpoint` reachable.
-pub fn host_routes(endpoint: &Endpoint) -> Vec<HostRoute> {
+fn host_routes(endpoint: &Endpoint) -> Vec<HostRoute> {
     endpoint
         .addresses()
         .map(|address| HostRoute {
@@ -28,80 +50,167 @@ pub fn host_routes(endpoint: &Endpoint) -> Vec<HostRoute> {
         .collect()
 }
 
-/// The gateways of the subnets the endpoint has addresses in.
-pub fn gateways(network: &Network, endpoint: &Endpoint) -> Vec<IpAddr> {
-    let mut gateways: Vec<IpAddr> = network
-        .subnets
-        .iter()
-        .filter(|s| endpoint.addresses().any(|a| s.prefix.contains(&a)))
-        .filter_map(|s| s.gateway)
-        .collect();
-    gateways.dedup();
-    gateways
+/// The two halves of an IPv6 subnet (none for a /128).
+fn halves(prefix: IpNet) -> Vec<IpNet> {
+    let Some(longer) = prefix.prefix_len().checked_add(1) else {
+        return Vec::new();
+    };
+    prefix
+        .subnets(longer)
+        .map(Iterator::collect)
+        .unwrap_or_default()
 }
 
-fn ipv6_addresses(endpoint: &Endpoint) -> impl Iterator<Item = IpAddr> + '_ {
-    endpoint.addresses().filter(IpAddr::is_ipv6)
-}
-
-/// Proxy NDP entries linking `endpoint` with the other endpoints of `network`: those to put
-/// on its own host end, and those to put on (or, when it leaves, take off) theirs.
-pub fn proxy_neighbours(
-    network: &Network,
-    endpoint: &Endpoint,
-) -> (Vec<ProxyNeighbour>, Vec<ProxyNeighbour>) {
-    let others = network.endpoints.values().filter(|o| o.id != endpoint.id);
-    let mut own = Vec::new();
-    let mut theirs = Vec::new();
-    for other in others {
-        own.extend(ipv6_addresses(other).map(|address| ProxyNeighbour {
-            address,
-            device: endpoint.host_ifname.clone(),
-        }));
-        theirs.extend(ipv6_addresses(endpoint).map(|address| ProxyNeighbour {
-            address,
-            device: other.host_ifname.clone(),
-        }));
+impl NetworkMode for Routed {
+    fn name(&self) -> &'static str {
+        "routed"
     }
-    (own, theirs)
-}
 
-pub fn endpoint_spec(
-    network: &Network,
-    endpoint: &Endpoint,
-    mac: [u8; 6],
-    proxies: Vec<ProxyNeighbour>,
-) -> RoutedEndpointSpec {
-    RoutedEndpointSpec {
-        host_ifname: endpoint.host_ifname.clone(),
-        container_ifname: endpoint.container_ifname.clone(),
-        container_mac: mac,
-        mtu: network.mtu,
-        alias: format!("{LINK_ALIAS_PREFIX}{}", endpoint.id),
-        gateways: gateways(network, endpoint),
-        routes: host_routes(endpoint),
-        proxy_neighbours: proxies,
+    fn option_keys(&self) -> &'static [&'static str] {
+        &[]
     }
-}
 
-/// What Docker needs to set up the container side. An internal network gets no default
-/// route; otherwise the default route goes via the gateway, which is made reachable with a
-/// connected /32 (never a connected default route, which would make the container ARP for
-/// every destination).
-pub fn join_response(network: &Network, endpoint: &Endpoint) -> JoinResponse {
-    super::join_response(network, endpoint, true)
+    fn plan_network(
+        &self,
+        draft: &NetworkDraft<'_>,
+        _host: &dyn HostView,
+        _addresses: &mut dyn HostAddressPool,
+    ) -> Result<NetworkPlan> {
+        if let Some(key) = draft.options.keys().next() {
+            return Err(invalid(format!("option {key:?} is not a routed network's")));
+        }
+        Ok(NetworkPlan {
+            mtu: draft.mtu.unwrap_or(self.default_mtu),
+            internal: draft.internal,
+            config: Value::Null,
+        })
+    }
+
+    fn new_endpoint(
+        &self,
+        _network: &Network,
+        draft: &EndpointDraft<'_>,
+        _host: &dyn HostView,
+    ) -> Result<NewEndpoint> {
+        let digits = link_digits(draft.id);
+        let mac = draft.mac.unwrap_or_else(|| mac_for(draft.id));
+        Ok(NewEndpoint {
+            endpoint: Endpoint {
+                id: draft.id.into(),
+                host_ifname: format!("{HOST_LINK_PREFIX}{digits}"),
+                container_ifname: format!("{CONTAINER_LINK_PREFIX}{digits}"),
+                mac: format_mac(mac),
+                primary: draft.primary.to_vec(),
+                extra: draft.extra.to_vec(),
+                sandbox: None,
+            },
+            report_mac: draft.mac.is_none().then_some(mac),
+        })
+    }
+
+    fn endpoint_objects(&self, network: &Network, endpoint: &Endpoint) -> Result<Vec<HostObject>> {
+        let container_mac = super::parse_mac(&endpoint.mac)
+            .ok_or_else(|| invalid(format!("endpoint MAC {:?} is not valid", endpoint.mac)))?;
+        let mut objects = vec![HostObject::Veth(VethSpec {
+            host_ifname: endpoint.host_ifname.clone(),
+            container_ifname: endpoint.container_ifname.clone(),
+            container_mac,
+            mtu: network.mtu,
+            alias: format!("{LINK_ALIAS_PREFIX}{}", endpoint.id),
+            ipv6: endpoint.addresses().any(|a| a.is_ipv6()),
+        })];
+        objects.extend(gateways(network, endpoint).into_iter().map(|gateway| {
+            HostObject::Address(HostAddress {
+                address: gateway,
+                device: endpoint.host_ifname.clone(),
+            })
+        }));
+        objects.extend(host_routes(endpoint).into_iter().map(HostObject::Route));
+        Ok(objects)
+    }
+
+    /// A default route via the gateway, which is made reachable with a connected /32 (never a
+    /// connected default route, which would make the container ARP for every destination);
+    /// an internal network gets none. IPv6 subnets: the gateway as a connected /128 and the
+    /// subnet's halves via it (see the module's doc), internal networks too.
+    fn join(&self, network: &Network, endpoint: &Endpoint) -> Result<JoinAnswer> {
+        let mut answer = JoinAnswer {
+            interface: endpoint.container_ifname.clone(),
+            disable_gateway_service: network.internal,
+            ..Default::default()
+        };
+        for subnet in &network.subnets {
+            let Some(gateway) = subnet.gateway else {
+                continue;
+            };
+            if !endpoint.addresses().any(|a| subnet.prefix.contains(&a)) {
+                continue;
+            }
+            let first_of_family = match gateway {
+                IpAddr::V4(_) => answer.gateway_v4.is_none(),
+                IpAddr::V6(_) => answer.gateway_v6.is_none(),
+            };
+            if gateway.is_ipv6() {
+                answer.routes.push(ContainerRoute {
+                    destination: IpNet::from(gateway),
+                    next_hop: None,
+                });
+                answer
+                    .routes
+                    .extend(
+                        halves(subnet.prefix)
+                            .into_iter()
+                            .map(|half| ContainerRoute {
+                                destination: half,
+                                next_hop: Some(gateway),
+                            }),
+                    );
+            }
+            if network.internal || !first_of_family {
+                continue;
+            }
+            match gateway {
+                IpAddr::V4(_) => {
+                    answer.gateway_v4 = Some(gateway);
+                    answer.routes.push(ContainerRoute {
+                        destination: IpNet::from(gateway),
+                        next_hop: None,
+                    });
+                }
+                IpAddr::V6(_) => answer.gateway_v6 = Some(gateway),
+            }
+        }
+        // Docker adds on-link routes before next-hop ones; keep them first for readers too.
+        answer.routes.sort_by_key(|r| r.next_hop.is_some());
+        Ok(answer)
+    }
+
+    fn reachable(&self, _network: &Network, endpoint: &Endpoint) -> Option<Reachable> {
+        Some(Reachable {
+            link: endpoint.host_ifname.clone(),
+            addresses: endpoint.addresses().map(IpNet::from).collect(),
+        })
+    }
+
+    fn forwarding(&self, network: &Network) -> Option<bool> {
+        Some(network.ipv6)
+    }
+
+    fn describe(&self, _network: &Network) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::{ExtraAddress, Mode, Subnet};
-    use crate::protocol::types::ROUTE_TYPE_CONNECTED;
+    use crate::model::{ExtraAddress, Subnet};
+    use imbl::OrdMap;
 
     fn network(internal: bool) -> Network {
         Network {
             id: "n1".into(),
-            mode: Mode::Routed,
+            mode: "routed".into(),
             mtu: 1500,
             internal,
             ipv6: true,
@@ -109,7 +218,7 @@ mod tests {
                 Subnet {
                     prefix: "10.46.0.0/16".parse().unwrap(),
                     gateway: Some("10.46.0.1".parse().unwrap()),
-                    pool_id: Some("local/10.46.0.0/16".into()),
+                    pool_id: None,
                 },
                 Subnet {
                     prefix: "fd4e:46::/64".parse().unwrap(),
@@ -117,81 +226,106 @@ mod tests {
                     pool_id: None,
                 },
             ],
-            endpoints: Default::default(),
-            attachment: None,
+            config: Value::Null,
+            endpoints: OrdMap::new(),
         }
     }
 
-    fn endpoint(id: &str, v4: &str, v6: &str) -> Endpoint {
+    fn endpoint() -> Endpoint {
         Endpoint {
-            id: id.into(),
-            host_ifname: format!("wh{id}"),
-            container_ifname: format!("wc{id}"),
-            mac: String::new(),
-            primary: vec![v4.parse().unwrap(), v6.parse().unwrap()],
+            id: "a".into(),
+            host_ifname: "wha".into(),
+            container_ifname: "wca".into(),
+            mac: "02:00:00:00:00:0a".into(),
+            primary: vec![
+                "10.46.1.7/16".parse().unwrap(),
+                "fd4e:46::7/64".parse().unwrap(),
+            ],
             extra: vec![ExtraAddress {
-                address: "10.46.1.9".parse().unwrap(),
-                pool_id: "local/10.46.0.0/16".into(),
+                address: "10.46.1.8".parse().unwrap(),
+                pool_id: "p".into(),
             }],
             sandbox: None,
         }
     }
 
+    fn route(destination: &str, next_hop: Option<&str>) -> ContainerRoute {
+        ContainerRoute {
+            destination: destination.parse().unwrap(),
+            next_hop: next_hop.map(|h| h.parse().unwrap()),
+        }
+    }
+
     #[test]
-    fn spec_routes_every_address_and_carries_both_gateways() {
-        let net = network(false);
-        let ep = endpoint("a", "10.46.1.7/16", "fd4e:46::7/64");
-        let spec = endpoint_spec(&net, &ep, [2, 0, 0, 0, 0, 1], vec![]);
-        let dests: Vec<String> = spec
+    fn join_routes_ipv4_via_a_connected_gateway_and_ipv6_halves_via_the_gateway() {
+        let answer = Routed::new(1500)
+            .join(&network(false), &endpoint())
+            .unwrap();
+        assert_eq!(answer.gateway_v4, Some("10.46.0.1".parse().unwrap()));
+        assert_eq!(answer.gateway_v6, Some("fd4e:46::1".parse().unwrap()));
+        assert_eq!(
+            answer.routes,
+            [
+                route("10.46.0.1/32", None),
+                route("fd4e:46::1/128", None),
+                route("fd4e:46::/65", Some("fd4e:46::1")),
+                route("fd4e:46:0:0:8000::/65", Some("fd4e:46::1")),
+            ]
+        );
+        assert!(!answer
             .routes
             .iter()
-            .map(|r| r.destination.to_string())
-            .collect();
-        assert_eq!(dests, ["10.46.1.7/32", "fd4e:46::7/128", "10.46.1.9/32"]);
-        assert!(spec.routes.iter().all(|r| r.device == "wha"));
-        assert_eq!(spec.gateways.len(), 2);
-        assert_eq!(spec.alias, "wharf:a");
+            .any(|r| r.destination.prefix_len() == 0));
+        assert!(!answer.disable_gateway_service);
     }
 
     #[test]
-    fn join_gives_gateway_and_connected_host_route_but_not_on_internal() {
-        let ep = endpoint("a", "10.46.1.7/16", "fd4e:46::7/64");
-        let resp = join_response(&network(false), &ep);
-        assert_eq!(resp.gateway, "10.46.0.1");
-        assert_eq!(resp.gateway_ipv6, "fd4e:46::1");
-        assert_eq!(resp.static_routes.len(), 1);
-        assert_eq!(resp.static_routes[0].destination, "10.46.0.1/32");
-        assert_eq!(resp.static_routes[0].route_type, ROUTE_TYPE_CONNECTED);
-        assert!(!resp
-            .static_routes
-            .iter()
-            .any(|r| r.destination.ends_with("/0")));
-        let internal = join_response(&network(true), &ep);
-        assert!(internal.gateway.is_empty() && internal.static_routes.is_empty());
-        assert_eq!(internal.interface_name.src_name, "wca");
+    fn an_internal_network_gets_no_default_route_but_its_ipv6_halves() {
+        let answer = Routed::new(1500).join(&network(true), &endpoint()).unwrap();
+        assert_eq!((answer.gateway_v4, answer.gateway_v6), (None, None));
+        assert_eq!(answer.interface, "wca");
+        assert!(answer.disable_gateway_service);
+        assert_eq!(
+            answer.routes,
+            [
+                route("fd4e:46::1/128", None),
+                route("fd4e:46::/65", Some("fd4e:46::1")),
+                route("fd4e:46:0:0:8000::/65", Some("fd4e:46::1")),
+            ]
+        );
     }
 
     #[test]
-    fn proxies_pair_ipv6_addresses_both_ways() {
-        let mut net = network(false);
-        let a = endpoint("a", "10.46.1.7/16", "fd4e:46::7/64");
-        let b = endpoint("b", "10.46.1.8/16", "fd4e:46::8/64");
-        net.endpoints.insert("a".into(), a.clone());
-        net.endpoints.insert("b".into(), b.clone());
-        let (own, theirs) = proxy_neighbours(&net, &b);
+    fn objects_are_the_pair_the_gateways_and_a_route_per_address() {
+        let objects = Routed::new(1500)
+            .endpoint_objects(&network(false), &endpoint())
+            .unwrap();
+        let described: Vec<String> = objects.iter().map(HostObject::describe).collect();
         assert_eq!(
-            own,
-            vec![ProxyNeighbour {
-                address: "fd4e:46::7".parse().unwrap(),
-                device: "whb".into()
-            }]
+            described,
+            [
+                "veth wha / wca",
+                "address 10.46.0.1 dev wha",
+                "address fd4e:46::1 dev wha",
+                "route 10.46.1.7/32 dev wha",
+                "route fd4e:46::7/128 dev wha",
+                "route 10.46.1.8/32 dev wha",
+            ]
         );
+        let HostObject::Veth(veth) = &objects[0] else {
+            panic!("not a veth: {objects:?}")
+        };
+        assert!(veth.ipv6);
+        assert_eq!(veth.alias, "wharf:a");
+    }
+
+    #[test]
+    fn halves_of_prefixes() {
+        let net = |t: &str| t.parse::<IpNet>().unwrap();
         assert_eq!(
-            theirs,
-            vec![ProxyNeighbour {
-                address: "fd4e:46::8".parse().unwrap(),
-                device: "wha".into()
-            }]
+            halves(net("fd4e::/64")),
+            [net("fd4e::/65"), net("fd4e::8000:0:0:0/65")]
         );
+        assert_eq!(halves(net("fd4e::/128")), Vec::<IpNet>::new());
     }
 }

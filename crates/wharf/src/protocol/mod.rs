@@ -1,5 +1,10 @@
-//! Docker's libnetwork remote plugin protocol: the message types and the HTTP server on the
-//! plugin's unix socket.
+//! Docker's libnetwork remote plugin protocol: the message types, their translation into the
+//! engine's calls, and the HTTP server on the plugin's unix socket. Nothing below this layer
+//! sees Docker's JSON.
 pub mod client;
+pub mod plugin;
 pub mod server;
 pub mod types;
+
+#[cfg(test)]
+mod sequences;

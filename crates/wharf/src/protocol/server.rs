@@ -21,8 +21,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::net::{UnixListener, UnixStream};
 
+use super::plugin::Plugin;
 use super::types::*;
-use crate::engine::{status, Engine, EngineError, GLOBAL_ADDRESS_SPACE, LOCAL_ADDRESS_SPACE};
+use crate::engine::{EngineError, GLOBAL_ADDRESS_SPACE, LOCAL_ADDRESS_SPACE};
 
 /// Largest request body accepted; Docker's are a few kilobytes.
 const MAX_BODY: usize = 1 << 20;
@@ -62,7 +63,7 @@ pub async fn bind(path: &Path) -> Result<UnixListener, ServerError> {
 /// Serves connections until `shutdown` resolves.
 pub async fn serve(
     listener: UnixListener,
-    engine: Arc<Engine>,
+    plugin: Arc<Plugin>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -77,9 +78,9 @@ pub async fn serve(
                 }
             },
         };
-        let engine = engine.clone();
+        let plugin = plugin.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(engine.clone(), req));
+            let service = service_fn(move |req| handle(plugin.clone(), req));
             if let Err(e) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await
@@ -93,12 +94,12 @@ pub async fn serve(
 type Answer = (StatusCode, Value);
 
 async fn handle(
-    engine: Arc<Engine>,
+    plugin: Arc<Plugin>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_owned();
     let (status, body) = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => dispatch(engine, &path, collected.to_bytes()).await,
+        Ok(collected) => dispatch(plugin, &path, collected.to_bytes()).await,
         Err(e) => error(format!("reading the {path} request failed: {e}")),
     };
     if status != StatusCode::OK {
@@ -140,17 +141,17 @@ fn parse<T: DeserializeOwned + Default>(path: &str, body: &[u8]) -> Result<T, An
         .map_err(|e| error(format!("malformed JSON in the {path} request: {e}")))
 }
 
-/// Runs an engine call on the blocking pool (it talks to the kernel and fsyncs).
+/// Runs a plugin call on the blocking pool (it talks to the kernel and fsyncs).
 async fn blocking<T, R>(
-    engine: Arc<Engine>,
+    plugin: Arc<Plugin>,
     request: T,
-    call: fn(&Engine, &T) -> Result<R, EngineError>,
+    call: fn(&Plugin, &T) -> Result<R, EngineError>,
 ) -> Answer
 where
     T: Send + 'static,
     R: Serialize + Send + 'static,
 {
-    match tokio::task::spawn_blocking(move || call(&engine, &request)).await {
+    match tokio::task::spawn_blocking(move || call(&plugin, &request)).await {
         Ok(Ok(value)) => ok(value),
         Ok(Err(e)) => error(e.to_string()),
         Err(e) => error(format!("internal error: {e}")),
@@ -171,7 +172,7 @@ fn empty(result: Result<(), EngineError>) -> Result<Value, EngineError> {
     result.map(|()| json!({}))
 }
 
-async fn dispatch(engine: Arc<Engine>, path: &str, body: Bytes) -> Answer {
+async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> Answer {
     match path {
         "/Plugin.Activate" => ok(ActivateResponse {
             implements: vec!["NetworkDriver", "IpamDriver"],
@@ -181,24 +182,24 @@ async fn dispatch(engine: Arc<Engine>, path: &str, body: Bytes) -> Answer {
             connectivity_scope: "local",
         }),
         "/NetworkDriver.CreateNetwork" => {
-            call!(engine, path, body, |e, r| empty(e.create_network(r)))
+            call!(plugin, path, body, |e, r| empty(e.create_network(r)))
         }
         "/NetworkDriver.DeleteNetwork" => {
-            call!(engine, path, body, |e, r| empty(e.delete_network(r)))
+            call!(plugin, path, body, |e, r| empty(e.delete_network(r)))
         }
-        "/NetworkDriver.CreateEndpoint" => call!(engine, path, body, Engine::create_endpoint),
+        "/NetworkDriver.CreateEndpoint" => call!(plugin, path, body, Plugin::create_endpoint),
         "/NetworkDriver.DeleteEndpoint" => {
-            call!(engine, path, body, |e, r| empty(e.delete_endpoint(r)))
+            call!(plugin, path, body, |e, r| empty(e.delete_endpoint(r)))
         }
-        "/NetworkDriver.EndpointOperInfo" => call!(engine, path, body, Engine::endpoint_info),
+        "/NetworkDriver.EndpointOperInfo" => call!(plugin, path, body, Plugin::endpoint_info),
         "/NetworkDriver.Join" => match parse::<JoinRequest>(path, &body) {
-            Ok(request) => join(engine, request).await,
+            Ok(request) => join(plugin, request).await,
             Err(answer) => answer,
         },
-        "/NetworkDriver.Leave" => call!(engine, path, body, |e, r| empty(e.leave(r))),
+        "/NetworkDriver.Leave" => call!(plugin, path, body, |e, r| empty(e.leave(r))),
         "/NetworkDriver.ProgramExternalConnectivity"
         | "/NetworkDriver.RevokeExternalConnectivity" => {
-            call!(engine, path, body, |e, r| empty(e.external_connectivity(r)))
+            call!(plugin, path, body, |e, r| empty(e.external_connectivity(r)))
         }
         // wharf's scope is local: there are no other nodes to hear about.
         "/NetworkDriver.DiscoverNew" | "/NetworkDriver.DiscoverDelete" => ok(json!({})),
@@ -210,21 +211,15 @@ async fn dispatch(engine: Arc<Engine>, path: &str, body: Bytes) -> Answer {
             local_default_address_space: LOCAL_ADDRESS_SPACE,
             global_default_address_space: GLOBAL_ADDRESS_SPACE,
         }),
-        "/IpamDriver.RequestPool" => call!(engine, path, body, Engine::request_pool),
+        "/IpamDriver.RequestPool" => call!(plugin, path, body, Plugin::request_pool),
         "/IpamDriver.ReleasePool" => {
-            call!(engine, path, body, |e, r| empty(e.release_pool(r)))
+            call!(plugin, path, body, |e, r| empty(e.release_pool(r)))
         }
-        "/IpamDriver.RequestAddress" => call!(engine, path, body, Engine::request_address),
+        "/IpamDriver.RequestAddress" => call!(plugin, path, body, Plugin::request_address),
         "/IpamDriver.ReleaseAddress" => {
-            call!(engine, path, body, |e, r| empty(e.release_address(r)))
+            call!(plugin, path, body, |e, r| empty(e.release_address(r)))
         }
-        "/Wharf.Status" => {
-            blocking(engine, (), |e, ()| {
-                let kernel = e.dataplane().snapshot()?;
-                Ok(status::report(&e.snapshot_state(), "daemon", Some(&kernel)))
-            })
-            .await
-        }
+        "/Wharf.Status" => blocking(plugin, (), |p, ()| p.status()).await,
         other => (
             StatusCode::NOT_FOUND,
             json!({ "Err": format!("wharf does not implement {other}") }),
@@ -234,17 +229,17 @@ async fn dispatch(engine: Arc<Engine>, path: &str, body: Bytes) -> Answer {
 
 /// Answers Join at once, then configures the endpoint's extra addresses once Docker has
 /// moved the interface into the sandbox (which Docker does only after this answer).
-async fn join(engine: Arc<Engine>, request: JoinRequest) -> Answer {
+async fn join(plugin: Arc<Plugin>, request: JoinRequest) -> Answer {
     let outcome = tokio::task::spawn_blocking({
-        let engine = engine.clone();
-        move || engine.join(&request)
+        let plugin = plugin.clone();
+        move || plugin.join(&request)
     })
     .await;
     match outcome {
         Ok(Ok((response, work))) => {
             if let Some(work) = work {
-                let dataplane = engine.dataplane();
-                tokio::task::spawn_blocking(move || match dataplane.configure_sandbox(&work) {
+                let sandbox = plugin.engine().dataplane().sandbox.clone();
+                tokio::task::spawn_blocking(move || match sandbox.configure_sandbox(&work) {
                     Ok(()) => tracing::info!(sandbox = %work.netns_path.display(),
                             addresses = ?work.addresses, "extra addresses configured"),
                     Err(e) => tracing::error!(error = %e, "configuring extra addresses failed"),

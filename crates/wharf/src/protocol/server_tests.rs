@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::dataplane::fake::RecordingDataplane;
-use crate::engine::EngineConfig;
+use crate::dataplane::fake::recording;
+use crate::engine::{Engine, EngineConfig};
+use crate::modes::{ModeDefaults, ModeRegistry};
 use crate::protocol::client;
 use crate::store::Store;
 
@@ -30,7 +31,8 @@ fn daemon(name: &str) -> Daemon {
     let store = Store::open_exclusive(&dir.join("state")).unwrap();
     let engine = Engine::load(
         EngineConfig::default(),
-        Arc::new(RecordingDataplane::new()),
+        ModeRegistry::standard(&ModeDefaults::default()),
+        recording().0,
         store,
     )
     .unwrap();
@@ -40,7 +42,8 @@ fn daemon(name: &str) -> Daemon {
         .build()
         .unwrap();
     let listener = runtime.block_on(bind(&socket)).unwrap();
-    runtime.spawn(serve(listener, Arc::new(engine), std::future::pending()));
+    let plugin = Arc::new(Plugin::new(Arc::new(engine)));
+    runtime.spawn(serve(listener, plugin, std::future::pending()));
     Daemon {
         socket,
         dir,

@@ -1,20 +1,19 @@
 //! wharf's state on disk: a snapshot (`state.json`, replaced atomically: write a temporary
 //! file, fsync it, rename it over the old one, fsync the directory) and a journal of the
-//! changes since (`journal`, one line per change, appended and fdatasync'd before Docker
-//! hears of the change). An append costs a quarter of a snapshot here (0.24 ms against
-//! 0.83 ms on ext4), and it is paid on every container start. The journal is folded into the
-//! snapshot when the daemon starts and whenever it grows past a threshold. A crash at any
-//! point leaves a state that loads: a torn last journal line is a change never acknowledged.
-//! A lock file keeps a second daemon off the same directory.
-
-mod journal;
+//! changes since (`journal`, one line per committed change: the engine's [`Change`] records,
+//! each the size of one allocation, endpoint or network, appended and fdatasync'd before
+//! anyone hears of the change). The journal is folded into a new snapshot when the daemon
+//! starts and whenever it has grown past both a fixed threshold and twice the last snapshot,
+//! so a snapshot's cost, which grows with the state, is paid once per that many changes. A
+//! crash at any point leaves a state that loads: a torn last journal line is a change never
+//! acknowledged. A lock file keeps a second daemon off the same directory.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::engine::state::{State, STATE_VERSION};
+use crate::model::{Change, State, OLDEST_STATE_VERSION, STATE_VERSION};
 
 const STATE_FILE: &str = "state.json";
 const JOURNAL_FILE: &str = "journal";
@@ -62,6 +61,18 @@ pub struct Store {
 struct Journal {
     file: Option<File>,
     bytes: u64,
+    /// Size of the last snapshot written: the journal may grow to twice that before the next.
+    snapshot_bytes: u64,
+}
+
+/// Whether a change must be on disk before the call returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fdatasync'd before anyone hears of it.
+    Synced,
+    /// Written, and synced with the next synced change: for changes a crash may lose (which
+    /// sandbox an endpoint joined, when it has nothing to redo there after a restart).
+    Lazy,
 }
 
 impl Store {
@@ -135,9 +146,11 @@ impl Store {
                 file: file.clone(),
                 reason: format!("line {}: {reason}", number + 1),
             };
-            match serde_json::from_str(line) {
-                Ok(entries) => journal::apply(&mut state, entries).map_err(corrupt)?,
-                // A torn last line is a change that was never acknowledged to Docker.
+            match serde_json::from_str::<Vec<Change>>(line) {
+                Ok(changes) => state
+                    .apply_all(&changes)
+                    .map_err(|e| corrupt(e.to_string()))?,
+                // A torn last line is a change that was never acknowledged.
                 Err(_) if number + 1 == lines.len() && !text.ends_with('\n') => break,
                 Err(e) => return Err(corrupt(e.to_string())),
             }
@@ -152,41 +165,51 @@ impl Store {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(State::new()),
             Err(source) => return Err(StoreError::Read { file, source }),
         };
-        let state: State = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+        let mut state: State = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             file: file.clone(),
             reason: e.to_string(),
         })?;
-        if state.version != STATE_VERSION {
+        if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&state.version) {
             return Err(StoreError::Corrupt {
                 file,
                 reason: format!(
-                    "version {} where this wharf reads version {STATE_VERSION}",
+                    "version {} where this wharf reads versions {OLDEST_STATE_VERSION} to {STATE_VERSION}",
                     state.version
                 ),
             });
         }
+        // An older layout was converted as it was read; it is written back in this one.
+        state.version = STATE_VERSION;
         Ok(state)
     }
 
-    /// Saves the change from `old` (what is on disk) to `new`: one journal append, or a new
-    /// snapshot when the journal is not open yet or has grown past the threshold.
-    pub fn save(&self, old: &State, new: &State) -> Result<(), StoreError> {
-        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        if journal.file.is_none() || journal.bytes >= self.compact_at {
-            return self.compact(&mut journal, new);
-        }
-        let entries = journal::diff(old, new);
-        if entries.is_empty() {
+    /// Saves committed changes: one journal line, or a new snapshot of `after` (the state
+    /// with the changes applied) when the journal is not open yet or has grown enough.
+    pub fn append(
+        &self,
+        changes: &[Change],
+        after: &State,
+        durability: Durability,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
             return Ok(());
         }
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        let limit = self.compact_at.max(2 * journal.snapshot_bytes);
+        if journal.file.is_none() || journal.bytes >= limit {
+            return self.compact(&mut journal, after);
+        }
         let file = self.journal_path();
-        let mut line = serde_json::to_vec(&entries).map_err(|e| StoreError::Write {
+        let mut line = serde_json::to_vec(changes).map_err(|e| StoreError::Write {
             file: file.clone(),
             source: std::io::Error::other(e),
         })?;
         line.push(b'\n');
         let appended = match journal.file.as_mut() {
-            Some(out) => out.write_all(&line).and_then(|()| out.sync_data()),
+            Some(out) => out.write_all(&line).and_then(|()| match durability {
+                Durability::Synced => out.sync_data(),
+                Durability::Lazy => Ok(()),
+            }),
             None => Ok(()),
         };
         match appended {
@@ -202,9 +225,15 @@ impl Store {
         }
     }
 
+    /// Writes `state` as the snapshot at once (the daemon's start, after loading).
+    pub fn write_snapshot_now(&self, state: &State) -> Result<(), StoreError> {
+        let mut journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        self.compact(&mut journal, state)
+    }
+
     /// Writes `state` as the new snapshot, then starts an empty journal.
     fn compact(&self, journal: &mut Journal, state: &State) -> Result<(), StoreError> {
-        self.write_snapshot(state)?;
+        let snapshot_bytes = self.write_snapshot(state)?;
         let file = self.journal_path();
         let out = OpenOptions::new()
             .create(true)
@@ -216,19 +245,21 @@ impl Store {
         *journal = Journal {
             file: Some(out),
             bytes: 0,
+            snapshot_bytes,
         };
         Ok(())
     }
 
-    fn write_snapshot(&self, state: &State) -> Result<(), StoreError> {
+    /// Returns the snapshot's size.
+    fn write_snapshot(&self, state: &State) -> Result<u64, StoreError> {
         let file = self.path();
         let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
         let write_err = |source| StoreError::Write {
             file: file.clone(),
             source,
         };
-        let bytes =
-            serde_json::to_vec_pretty(state).map_err(|e| write_err(std::io::Error::other(e)))?;
+        // Compact JSON: at 10,000 endpoints the pretty form is a third larger to write.
+        let bytes = serde_json::to_vec(state).map_err(|e| write_err(std::io::Error::other(e)))?;
         let mut out = OpenOptions::new()
             .create(true)
             .truncate(true)
@@ -241,7 +272,8 @@ impl Store {
         fs::rename(&tmp, &file).map_err(write_err)?;
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .map_err(write_err)
+            .map_err(write_err)?;
+        Ok(bytes.len() as u64)
     }
 }
 
@@ -260,7 +292,8 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::{Allocation, Pool};
+    use crate::model::{Allocation, Endpoint, Network, Pool};
+    use imbl::OrdMap;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wharf-store-{name}-{}", std::process::id()));
@@ -268,28 +301,121 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn save_then_load_round_trips() {
-        let dir = temp_dir("roundtrip");
-        let store = Store::open_exclusive(&dir).unwrap();
-        assert_eq!(store.load().unwrap(), State::new());
-        let mut state = State::new();
-        let mut pool = Pool {
+    fn pool() -> Pool {
+        Pool {
             id: "local/10.46.0.0/16".into(),
             address_space: "local".into(),
             subnet: "10.46.0.0/16".parse().unwrap(),
             range: None,
             from_defaults: false,
-            allocations: Default::default(),
+            allocations: OrdMap::new(),
             last_allocated: None,
             default_gateway: None,
-        };
-        pool.allocations
-            .insert("10.46.0.1".parse().unwrap(), Allocation::Gateway);
-        state.pools.insert(pool.id.clone(), pool);
-        store.save(&State::new(), &state).unwrap();
+        }
+    }
+
+    fn network() -> Network {
+        Network {
+            id: "n1".into(),
+            mode: "routed".into(),
+            mtu: 1500,
+            internal: false,
+            ipv6: false,
+            subnets: vec![],
+            config: serde_json::Value::Null,
+            endpoints: OrdMap::new(),
+        }
+    }
+
+    fn endpoint(i: usize) -> Endpoint {
+        Endpoint {
+            id: format!("{i:064x}"),
+            host_ifname: format!("wh{i:010x}"),
+            container_ifname: format!("wc{i:010x}"),
+            mac: "02:00:00:00:00:01".into(),
+            primary: vec![format!("10.46.0.{}/16", i + 2).parse().unwrap()],
+            extra: vec![],
+            sandbox: None,
+        }
+    }
+
+    /// Commits `changes` one line each, the way the engine does; returns the state after.
+    fn commit_each(store: &Store, mut state: State, changes: Vec<Change>) -> State {
+        for change in changes {
+            state.apply(&change).unwrap();
+            store
+                .append(std::slice::from_ref(&change), &state, Durability::Synced)
+                .unwrap();
+        }
+        state
+    }
+
+    fn adding_endpoints(range: std::ops::Range<usize>) -> Vec<Change> {
+        range
+            .map(|i| Change::EndpointAdded {
+                network: "n1".into(),
+                endpoint: endpoint(i),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_go_to_the_journal_and_load_replays_them() {
+        let dir = temp_dir("journal");
+        let store = Store::open_exclusive(&dir).unwrap();
+        assert_eq!(store.load().unwrap(), State::new());
+        let mut changes = vec![
+            Change::PoolAdded { pool: pool() },
+            Change::Allocated {
+                pool: pool().id,
+                address: "10.46.0.1".parse().unwrap(),
+                allocation: Allocation::Gateway,
+                cursor: None,
+            },
+            Change::NetworkAdded { network: network() },
+        ];
+        changes.extend(adding_endpoints(0..4));
+        let state = commit_each(&store, State::new(), changes);
+        // The first commit wrote the snapshot; the rest are journal lines, one per change,
+        // each the size of what changed.
+        let journal = fs::read_to_string(dir.join(JOURNAL_FILE)).unwrap();
+        assert_eq!(journal.lines().count(), 6);
+        assert!(journal.lines().all(|l| l.len() < 400), "{journal}");
         assert_eq!(store.load().unwrap(), state);
+        let state = commit_each(
+            &store,
+            state,
+            vec![
+                Change::EndpointRemoved {
+                    network: "n1".into(),
+                    id: endpoint(1).id,
+                },
+                Change::NetworkRemoved { id: "n1".into() },
+            ],
+        );
+        assert_eq!(Store::open_read_only(&dir).load().unwrap(), state);
         assert!(!dir.join("state.json.tmp").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lazy_changes_are_written_too() {
+        let dir = temp_dir("lazy");
+        let store = Store::open_exclusive(&dir).unwrap();
+        let mut state = commit_each(
+            &store,
+            State::new(),
+            vec![Change::NetworkAdded { network: network() }],
+        );
+        let joined = Change::EndpointAdded {
+            network: "n1".into(),
+            endpoint: endpoint(7),
+        };
+        state.apply(&joined).unwrap();
+        store
+            .append(std::slice::from_ref(&joined), &state, Durability::Lazy)
+            .unwrap();
+        assert_eq!(store.load().unwrap(), state);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -316,56 +442,28 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    fn state_with_network(endpoints: usize) -> State {
-        use crate::engine::state::{Endpoint, Mode, Network};
-        let mut state = State::new();
-        let mut network = Network {
-            id: "n1".into(),
-            mode: Mode::Routed,
-            mtu: 1500,
-            internal: false,
-            ipv6: false,
-            subnets: vec![],
-            endpoints: Default::default(),
-            attachment: None,
-        };
-        for i in 0..endpoints {
-            let id = format!("{i:064x}");
-            network.endpoints.insert(
-                id.clone(),
-                Endpoint {
-                    id,
-                    host_ifname: format!("wh{i:010x}"),
-                    container_ifname: format!("wc{i:010x}"),
-                    mac: "02:00:00:00:00:01".into(),
-                    primary: vec![format!("10.46.0.{}/16", i + 2).parse().unwrap()],
-                    extra: vec![],
-                    sandbox: None,
-                },
-            );
-        }
-        state.networks.insert("n1".into(), network);
-        state
-    }
-
     #[test]
-    fn changes_go_to_the_journal_and_load_replays_them() {
-        let dir = temp_dir("journal");
+    fn a_version_one_snapshot_and_journal_load() {
+        let dir = temp_dir("v1");
         let store = Store::open_exclusive(&dir).unwrap();
-        let states: Vec<State> = (0..5).map(state_with_network).collect();
-        let mut old = State::new();
-        for state in &states {
-            store.save(&old, state).unwrap();
-            old = state.clone();
-        }
-        // The first save wrote the snapshot; the rest are journal lines.
-        let journal = fs::read_to_string(dir.join(JOURNAL_FILE)).unwrap();
-        assert_eq!(journal.lines().count(), 4);
-        // Removing endpoints and the network is journaled too.
-        store.save(&old, &state_with_network(2)).unwrap();
-        assert_eq!(store.load().unwrap(), state_with_network(2));
-        store.save(&state_with_network(2), &State::new()).unwrap();
-        assert_eq!(Store::open_read_only(&dir).load().unwrap(), State::new());
+        fs::write(
+            store.path(),
+            br#"{"version":1,"pools":{},"networks":{"n1":{"id":"n1","mode":"macvlan","mtu":1500,
+            "internal":false,"ipv6":false,"subnets":[],"endpoints":{},
+            "attachment":{"parent":"eth1","kind":{"macvlan":{"mode":"bridge"}},"origin":"host"}}}}"#,
+        )
+        .unwrap();
+        let line = format!(
+            "[{{\"endpoint\":{{\"network\":\"n1\",\"id\":\"{}\",\"endpoint\":{}}}}}]\n",
+            endpoint(3).id,
+            serde_json::to_string(&endpoint(3)).unwrap()
+        );
+        fs::write(dir.join(JOURNAL_FILE), line).unwrap();
+        let state = store.load().unwrap();
+        assert_eq!(state.version, STATE_VERSION);
+        let network = &state.networks["n1"];
+        assert_eq!(network.config["parent"], "eth1");
+        assert_eq!(network.endpoints.len(), 1);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -373,19 +471,37 @@ mod tests {
     fn a_torn_last_line_is_ignored_but_a_torn_middle_is_not() {
         let dir = temp_dir("torn");
         let store = Store::open_exclusive(&dir).unwrap();
-        store.save(&State::new(), &state_with_network(1)).unwrap();
-        store
-            .save(&state_with_network(1), &state_with_network(2))
-            .unwrap();
+        let mut changes = vec![Change::NetworkAdded { network: network() }];
+        changes.extend(adding_endpoints(0..2));
+        let state = commit_each(&store, State::new(), changes);
         let path = dir.join(JOURNAL_FILE);
         let mut text = fs::read_to_string(&path).unwrap();
-        text.push_str("[{\"endpoint\":{\"netw");
+        text.push_str("[{\"endpoint_added\":{\"netw");
         fs::write(&path, &text).unwrap();
-        assert_eq!(store.load().unwrap(), state_with_network(2));
+        assert_eq!(store.load().unwrap(), state);
         text.push_str("\n[]\n");
         fs::write(&path, &text).unwrap();
         let err = store.load().unwrap_err().to_string();
-        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_is_refused_naming_its_line() {
+        let dir = temp_dir("misfit");
+        let store = Store::open_exclusive(&dir).unwrap();
+        commit_each(
+            &store,
+            State::new(),
+            vec![Change::PoolAdded { pool: pool() }],
+        );
+        let line = serde_json::to_string(&adding_endpoints(0..1)).unwrap();
+        fs::write(dir.join(JOURNAL_FILE), format!("{line}\n")).unwrap();
+        let err = store.load().unwrap_err().to_string();
+        assert!(
+            err.contains("line 1") && err.contains("unknown network n1"),
+            "{err}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -395,21 +511,23 @@ mod tests {
         let store = Store::open_exclusive(&dir)
             .unwrap()
             .with_compaction_threshold(1);
-        store.save(&State::new(), &state_with_network(1)).unwrap();
-        store
-            .save(&state_with_network(1), &state_with_network(2))
-            .unwrap();
+        let mut changes = vec![Change::NetworkAdded { network: network() }];
+        changes.extend(adding_endpoints(0..1));
+        let state = commit_each(&store, State::new(), changes);
         let old_journal = fs::read(dir.join(JOURNAL_FILE)).unwrap();
         assert!(!old_journal.is_empty());
-        // Past the threshold: a snapshot, and the journal starts again empty.
-        store
-            .save(&state_with_network(2), &state_with_network(3))
-            .unwrap();
-        assert!(fs::read(dir.join(JOURNAL_FILE)).unwrap().is_empty());
-        assert_eq!(store.load().unwrap(), state_with_network(3));
-        // A crash after the snapshot but before the journal was emptied.
+        // Past the threshold (here: twice the tiny snapshot): a snapshot, then an empty journal.
+        let state = commit_each(&store, state, adding_endpoints(1..40));
+        let snapshot = fs::read(store.path()).unwrap();
+        let journal = fs::read(dir.join(JOURNAL_FILE)).unwrap();
+        assert!(journal.len() as u64 <= 2 * snapshot.len() as u64 + 400);
+        assert_eq!(store.load().unwrap(), state);
+        // A crash after a snapshot but before the journal was emptied.
         fs::write(dir.join(JOURNAL_FILE), &old_journal).unwrap();
-        assert_eq!(store.load().unwrap(), state_with_network(3));
+        let mut expected = state.clone();
+        expected.apply_all(&adding_endpoints(0..1)).unwrap();
+        assert_eq!(store.load().unwrap(), expected);
+        assert_eq!(expected, state);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

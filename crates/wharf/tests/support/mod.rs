@@ -8,18 +8,25 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use imbl::OrdMap;
+use ipnet::IpNet;
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
-use wharf::dataplane::{HostRoute, ProxyNeighbour, RoutedEndpointSpec};
+use wharf::dataplane::{Dataplane, HostObject};
+use wharf::model::{Endpoint, Network, Subnet};
+use wharf::modes::routed::Routed;
+use wharf::modes::{JoinAnswer, NetworkMode};
 use wharf_netlink::netns::run_in_new_netns;
 use wharf_netlink::Netlink;
 
 /// Runs `test` on a thread in a new network namespace (the test's "host"), with `lo` up and a
-/// dataplane whose socket lives there.
-pub fn in_test_host<T: Send>(test: impl FnOnce(&LinuxDataplane) -> T + Send) -> T {
+/// dataplane whose sockets live there.
+pub fn in_test_host<T: Send>(test: impl FnOnce(&Dataplane) -> T + Send) -> T {
     run_in_new_netns(|| {
         bring_lo_up();
-        let dataplane = LinuxDataplane::new(LinuxConfig::default()).expect("open dataplane");
-        test(&dataplane)
+        let linux = LinuxDataplane::new(LinuxConfig::default()).expect("open dataplane");
+        test(&Dataplane::from_one(Arc::new(linux)))
     })
     .expect("run in a new network namespace")
 }
@@ -76,13 +83,43 @@ impl NamedNetns {
     /// Moves `link` here from the calling thread's namespace and configures it the way Docker
     /// does: renamed eth0, address, up, default route via the gateway.
     pub fn adopt_container_end(&self, link: &str, address: &str, gateway: &str) {
+        self.adopt_as_docker(
+            link,
+            &[address],
+            &JoinAnswer {
+                interface: link.into(),
+                gateway_v4: Some(ip(gateway)).filter(IpAddr::is_ipv4),
+                gateway_v6: Some(ip(gateway)).filter(IpAddr::is_ipv6),
+                ..Default::default()
+            },
+        );
+    }
+
+    /// Moves the Join answer's link here and configures it as Docker does with such an
+    /// answer: renamed eth0, its addresses (IPv6 without DAD), up, the on-link routes, the
+    /// next-hop routes, then default routes via the gateways.
+    pub fn adopt_as_docker(&self, link: &str, addresses: &[&str], answer: &JoinAnswer) {
         run("ip", &["link", "set", link, "netns", &self.name]);
         self.run(&format!("ip link set {link} name eth0"));
         self.run("ip link set lo up");
-        let nodad = if address.contains(':') { " nodad" } else { "" };
-        self.run(&format!("ip addr add {address} dev eth0{nodad}"));
+        for address in addresses {
+            let nodad = if address.contains(':') { " nodad" } else { "" };
+            self.run(&format!("ip addr add {address} dev eth0{nodad}"));
+        }
         self.run("ip link set eth0 up");
-        self.run(&format!("ip route add default via {gateway}"));
+        for route in answer.routes.iter().filter(|r| r.next_hop.is_none()) {
+            self.run(&format!("ip route add {} dev eth0", route.destination));
+        }
+        for route in answer.routes.iter().filter(|r| r.next_hop.is_some()) {
+            let hop = route.next_hop.map(|h| h.to_string()).unwrap_or_default();
+            self.run(&format!("ip route add {} via {hop}", route.destination));
+        }
+        if let Some(gateway) = answer.gateway_v4 {
+            self.run(&format!("ip route add default via {gateway}"));
+        }
+        if let Some(gateway) = answer.gateway_v6 {
+            self.run(&format!("ip -6 route add default via {gateway}"));
+        }
     }
 
     /// Pings `address` from here until a reply comes or [`PING_DEADLINE`] passes (a fresh
@@ -154,35 +191,53 @@ pub fn ip(text: &str) -> IpAddr {
     text.parse().expect("test address")
 }
 
-/// A routed endpoint `wh00000000<tag>` / `wc00000000<tag>` with one gateway and a host route
-/// to each container address.
-pub fn endpoint(tag: &str, gateway: &str, addresses: &[&str]) -> RoutedEndpointSpec {
-    let host = format!("wh00000000{tag}");
-    let last = u8::from_str_radix(tag, 16).expect("tag is two hex digits");
-    RoutedEndpointSpec {
-        host_ifname: host.clone(),
-        container_ifname: format!("wc00000000{tag}"),
-        container_mac: [0x02, 0x57, 0, 0, 0, last],
+/// A routed network on `subnets` ("10.46.0.0/16 10.46.0.1": prefix and gateway), with no
+/// endpoint.
+pub fn routed_network(subnets: &[(&str, &str)]) -> Network {
+    Network {
+        id: "0123456789abcdef".into(),
+        mode: "routed".into(),
         mtu: 1500,
-        alias: format!("wharf:{tag}"),
-        gateways: vec![ip(gateway)],
-        routes: addresses
+        internal: false,
+        ipv6: subnets.iter().any(|(p, _)| p.contains(':')),
+        subnets: subnets
             .iter()
-            .map(|a| HostRoute {
-                destination: a.parse().expect("test prefix"),
-                device: host.clone(),
-                source: None,
+            .map(|(prefix, gateway)| Subnet {
+                prefix: prefix.parse().expect("test prefix"),
+                gateway: Some(ip(gateway)),
+                pool_id: None,
             })
             .collect(),
-        proxy_neighbours: Vec::new(),
+        config: serde_json::Value::Null,
+        endpoints: OrdMap::new(),
     }
 }
 
-pub fn proxy(address: &str, device: &str) -> ProxyNeighbour {
-    ProxyNeighbour {
-        address: ip(address),
-        device: device.into(),
+/// A routed endpoint `wh00000000<tag>` / `wc00000000<tag>` with `addresses` (CIDR, as the
+/// runtime gives them), as the routed mode names it.
+pub fn routed_endpoint(tag: &str, addresses: &[&str]) -> Endpoint {
+    let last = u8::from_str_radix(tag, 16).expect("tag is two hex digits");
+    Endpoint {
+        id: format!("00000000{tag}{}", "0".repeat(54)),
+        host_ifname: format!("wh00000000{tag}"),
+        container_ifname: format!("wc00000000{tag}"),
+        mac: format!("02:57:00:00:00:{last:02x}"),
+        primary: addresses
+            .iter()
+            .map(|a| a.parse::<IpNet>().expect("test address"))
+            .collect(),
+        extra: Vec::new(),
+        sandbox: None,
     }
+}
+
+/// What the routed mode makes in the host for `endpoint`, and its Join answer.
+pub fn routed_plan(network: &Network, endpoint: &Endpoint) -> (Vec<HostObject>, JoinAnswer) {
+    let mode = Routed::new(1500);
+    (
+        mode.endpoint_objects(network, endpoint).expect("objects"),
+        mode.join(network, endpoint).expect("join"),
+    )
 }
 
 pub fn sysctl(path: &str) -> String {

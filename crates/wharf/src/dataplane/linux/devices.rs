@@ -13,11 +13,6 @@ pub(super) struct DeviceIndexes {
 }
 
 impl DeviceIndexes {
-    /// Remembers an index already known (the link the caller just created).
-    pub(super) fn insert(&mut self, name: &str, index: u32) {
-        self.known.insert(name.to_owned(), Some(index));
-    }
-
     /// The device's index, or `None` if there is no such device.
     pub(super) fn lookup(
         &mut self,
@@ -46,6 +41,7 @@ impl DeviceIndexes {
         self.lookup(netlink, name, &what)?
             .ok_or_else(|| DataplaneError::Kernel {
                 what: what(),
+                errno: Some(libc::ENODEV),
                 message: format!("no device named {name}"),
             })
     }

@@ -128,8 +128,8 @@ fn command(tool: &Path, action: &str, rule: &[String], position: &[&str]) -> Com
 }
 
 fn failure(tool: &Path, action: &str, rule: &[String], message: String) -> DataplaneError {
-    DataplaneError::Kernel {
-        what: format!("{} {action} FORWARD {}", tool.display(), rule.join(" ")),
+    DataplaneError::other(
+        format!("{} {action} FORWARD {}", tool.display(), rule.join(" ")),
         message,
-    }
+    )
 }

@@ -1,48 +1,78 @@
-//! Parents and the links that hang off them: looking a parent up, the default route's
-//! interface, macvlan and ipvlan links, and the 802.1Q sub-interfaces and dummies wharf
-//! creates as parents.
+//! Links: routed endpoints' veth pairs, macvlan and ipvlan links on a parent, the 802.1Q
+//! sub-interfaces and dummies wharf creates as parents, and looking links up.
 
-use std::net::IpAddr;
+use wharf_netlink::{LinkKind, Netlink, NewLink, VethPair};
 
-use wharf_netlink::{Family, LinkKind, Netlink, NewLink};
-
-use super::endpoint::host_address;
-use super::kernel_error;
+use super::{kernel_error, sysctl};
 use crate::dataplane::{
-    DataplaneError, ParentKind, ParentLink, ParentSpec, SubLinkSpec, PARENT_ALIAS,
+    DataplaneError, IpvlanFlag, IpvlanMode, LinkInfo, MacvlanMode, OwnedLink, ParentKind,
+    ParentSpec, Result, SubLinkKind, SubLinkSpec, VethSpec, LINK_ALIAS_PREFIX, PARENT_ALIAS,
 };
-use crate::engine::state::{IpvlanFlag, IpvlanMode, MacvlanMode, SubLinkKind};
 
-pub(super) fn parent(
-    netlink: &mut Netlink,
-    name: &str,
-) -> Result<Option<ParentLink>, DataplaneError> {
+/// Creates the pair, then everything on its host end; deletes the pair again if a step after
+/// its creation fails (returning that step's error).
+pub(super) fn create_veth(netlink: &mut Netlink, spec: &VethSpec) -> Result<()> {
+    let veth = VethPair {
+        name: spec.host_ifname.clone(),
+        peer_name: spec.container_ifname.clone(),
+        mtu: spec.mtu,
+        alias: Some(spec.alias.clone()),
+        peer_mac: Some(spec.container_mac),
+        up: true,
+    };
+    // If this fails nothing was created, and a link already carrying the name is not ours to
+    // delete.
+    netlink.create_veth(&veth).map_err(kernel_error(format!(
+        "create veth pair {} / {}",
+        spec.host_ifname, spec.container_ifname
+    )))?;
+    let tuned = tune_host_end(spec);
+    if tuned.is_err() {
+        // If even this fails, reconciliation finds the link by its alias later.
+        let _ = netlink.delete_link(&spec.host_ifname);
+    }
+    tuned
+}
+
+fn tune_host_end(spec: &VethSpec) -> Result<()> {
+    let host = &spec.host_ifname;
+    // Answer ARP for every address the host can route elsewhere (the other containers, the
+    // gateway), and at once: proxied replies are otherwise delayed by up to proxy_delay (0.8 s).
+    sysctl::enable(&format!("net/ipv4/conf/{host}/proxy_arp"))?;
+    sysctl::write(&format!("net/ipv4/neigh/{host}/proxy_delay"), "0")?;
+    if spec.ipv6 {
+        // Without this the host end's link-local address stays tentative for a second or two
+        // after the container end comes up, and the host sends no neighbour solicitations
+        // for forwarded packets until it is valid: the container's first pings are lost.
+        sysctl::write(&format!("net/ipv6/conf/{host}/accept_dad"), "0")?;
+    }
+    Ok(())
+}
+
+pub(super) fn info(netlink: &mut Netlink, name: &str) -> Result<Option<LinkInfo>> {
     let link = netlink
         .link_by_name(name)
         .map_err(kernel_error(format!("look up interface {name}")))?;
-    Ok(link.map(|l| ParentLink {
-        owned: l.alias.as_deref() == Some(PARENT_ALIAS),
+    Ok(link.map(|l| LinkInfo {
+        owned_parent: l.alias.as_deref() == Some(PARENT_ALIAS),
         name: l.name,
         mtu: l.mtu,
         mac: l.mac,
     }))
 }
 
-pub(super) fn default_route_device(
-    netlink: &mut Netlink,
-) -> Result<Option<String>, DataplaneError> {
-    let routes = netlink
-        .routes(Family::V4)
-        .map_err(kernel_error("list IPv4 routes"))?;
-    let Some(index) = routes
-        .iter()
-        .filter(|r| r.prefix_len == 0)
-        .find_map(|r| r.oif)
-    else {
-        return Ok(None);
-    };
+pub(super) fn owned(netlink: &mut Netlink) -> Result<Vec<OwnedLink>> {
     let links = netlink.links().map_err(kernel_error("list links"))?;
-    Ok(links.into_iter().find(|l| l.index == index).map(|l| l.name))
+    Ok(links
+        .into_iter()
+        .filter_map(|link| {
+            let alias = link.alias?;
+            alias.starts_with(LINK_ALIAS_PREFIX).then_some(OwnedLink {
+                name: link.name,
+                alias,
+            })
+        })
+        .collect())
 }
 
 fn kernel_kind(kind: SubLinkKind) -> LinkKind {
@@ -70,21 +100,19 @@ fn kernel_kind(kind: SubLinkKind) -> LinkKind {
 }
 
 /// Looks up a link that must exist (the base of something about to be created).
-fn require(netlink: &mut Netlink, name: &str, what: &str) -> Result<u32, DataplaneError> {
+fn require(netlink: &mut Netlink, name: &str, what: &str) -> Result<u32> {
     netlink
         .link_by_name(name)
         .map_err(kernel_error(what))?
         .map(|link| link.index)
         .ok_or_else(|| DataplaneError::Kernel {
             what: what.into(),
+            errno: Some(libc::ENODEV),
             message: format!("{name} does not exist"),
         })
 }
 
-pub(super) fn create_sub_link(
-    netlink: &mut Netlink,
-    spec: &SubLinkSpec,
-) -> Result<(), DataplaneError> {
+pub(super) fn create_sub_link(netlink: &mut Netlink, spec: &SubLinkSpec) -> Result<()> {
     let what = format!(
         "create {} link {} on {}",
         spec.kind.describe(),
@@ -109,44 +137,20 @@ pub(super) fn create_sub_link(
     finished
 }
 
-/// The alias (the kernel ignores one in a create request), then a shim's addresses and up.
-fn finish_sub_link(
-    netlink: &mut Netlink,
-    spec: &SubLinkSpec,
-    index: u32,
-) -> Result<(), DataplaneError> {
+/// The alias (the kernel ignores one in a create request), then up if asked.
+fn finish_sub_link(netlink: &mut Netlink, spec: &SubLinkSpec, index: u32) -> Result<()> {
     netlink
         .set_link_alias(index, &spec.alias)
         .map_err(kernel_error(format!("set alias of {}", spec.name)))?;
-    if spec.addresses.is_empty() {
+    if !spec.up {
         return Ok(());
-    }
-    for &address in &spec.addresses {
-        add_host_address(netlink, index, &spec.name, address)?;
     }
     netlink
         .set_link_up(index)
         .map_err(kernel_error(format!("set {} up", spec.name)))
 }
 
-fn add_host_address(
-    netlink: &mut Netlink,
-    index: u32,
-    name: &str,
-    address: IpAddr,
-) -> Result<(), DataplaneError> {
-    let (prefix_len, options) = host_address(address);
-    netlink
-        .add_address(index, address, prefix_len, options)
-        .map_err(kernel_error(format!(
-            "add address {address}/{prefix_len} dev {name}"
-        )))
-}
-
-pub(super) fn create_parent(
-    netlink: &mut Netlink,
-    spec: &ParentSpec,
-) -> Result<(), DataplaneError> {
+pub(super) fn create_parent(netlink: &mut Netlink, spec: &ParentSpec) -> Result<()> {
     let (what, kind, parent, mtu) = match &spec.kind {
         ParentKind::Vlan { base, id } => {
             let what = format!(

@@ -1,39 +1,44 @@
 //! The real dataplane: netlink for links, addresses, routes and neighbours, `/proc/sys` for
 //! per-link settings, and `iptables` for the one firewall rule pair Docker's DROP policy needs.
 //!
-//! The netlink socket is bound to the network namespace of the thread that called
+//! Netlink sockets are bound to the network namespace of the thread that called
 //! [`LinuxDataplane::new`]; sysctl writes and `iptables` act on the namespace of the thread
 //! calling each method. In the daemon both are the host namespace; tests keep them equal by
 //! calling from the thread that created the dataplane.
 
 mod devices;
-mod endpoint;
 mod firewall;
 mod links;
+mod neighbours;
+mod routes;
 mod sandbox;
-mod snapshot;
 mod sysctl;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 
+use ipnet::IpNet;
 use wharf_netlink::Netlink;
 
 use super::{
-    Dataplane, DataplaneError, HostRoute, KernelSnapshot, ParentLink, ParentSpec, ProxyNeighbour,
-    RoutedEndpointSpec, SandboxAddresses, SubLinkSpec, DEFAULT_ROUTE_PROTOCOL,
+    DataplaneError, Firewall, HostAddress, HostRoute, LinkInfo, Links, Neighbours, OwnedLink,
+    ParentSpec, ProxyNeighbour, Result, Routes, Sandbox, SandboxAddresses, SubLinkSpec, VethSpec,
+    DEFAULT_ROUTE_PROTOCOL,
 };
-use devices::DeviceIndexes;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinuxConfig {
     /// Protocol number on wharf's routes (`proto 87`), which is how they are found again.
     pub route_protocol: u8,
+    /// Netlink sockets kept open: this many kernel requests can be in flight at once, so
+    /// one container's set-up does not wait for another's.
+    pub sockets: usize,
 }
 
 impl Default for LinuxConfig {
     fn default() -> Self {
         LinuxConfig {
             route_protocol: DEFAULT_ROUTE_PROTOCOL,
+            sockets: 4,
         }
     }
 }
@@ -41,114 +46,124 @@ impl Default for LinuxConfig {
 #[derive(Debug)]
 pub struct LinuxDataplane {
     config: LinuxConfig,
-    /// One socket for every host-namespace request; requests are short, so callers take turns.
-    netlink: Mutex<Netlink>,
+    /// Idle sockets; a caller takes one for the length of its call and gives it back.
+    sockets: Mutex<Vec<Netlink>>,
+    returned: Condvar,
     /// Serialises the check-then-insert of firewall rules, so two callers cannot both insert.
     firewall: Mutex<()>,
 }
 
 impl LinuxDataplane {
-    /// Opens the netlink socket in the calling thread's network namespace.
-    pub fn new(config: LinuxConfig) -> Result<Self, DataplaneError> {
-        let netlink = Netlink::open().map_err(kernel_error("open rtnetlink socket"))?;
+    /// Opens the netlink sockets in the calling thread's network namespace.
+    pub fn new(config: LinuxConfig) -> Result<Self> {
+        let sockets = (0..config.sockets.max(1))
+            .map(|_| Netlink::open().map_err(kernel_error("open rtnetlink socket")))
+            .collect::<Result<Vec<_>>>()?;
         Ok(LinuxDataplane {
             config,
-            netlink: Mutex::new(netlink),
+            sockets: Mutex::new(sockets),
+            returned: Condvar::new(),
             firewall: Mutex::new(()),
         })
     }
 
-    fn netlink(&self) -> MutexGuard<'_, Netlink> {
-        // A panic while holding the socket leaves at most unread replies, which the
-        // sequence-number check skips: the socket stays usable.
-        self.netlink.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `work` with a socket of the pool, waiting for one if all are in use.
+    fn with_netlink<T>(&self, work: impl FnOnce(&mut Netlink) -> T) -> T {
+        // A panic while a socket was out leaves at most unread replies on it, which the
+        // sequence-number check skips: the pool stays usable.
+        let mut idle = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut netlink = loop {
+            match idle.pop() {
+                Some(netlink) => break netlink,
+                None => idle = self.returned.wait(idle).unwrap_or_else(|e| e.into_inner()),
+            }
+        };
+        drop(idle);
+        let out = work(&mut netlink);
+        self.sockets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(netlink);
+        self.returned.notify_one();
+        out
     }
 }
 
-impl Dataplane for LinuxDataplane {
-    fn setup_routed_endpoint(&self, spec: &RoutedEndpointSpec) -> Result<(), DataplaneError> {
-        endpoint::setup(&mut self.netlink(), self.config.route_protocol, spec)
+impl Links for LinuxDataplane {
+    fn create_veth(&self, spec: &VethSpec) -> Result<()> {
+        self.with_netlink(|netlink| links::create_veth(netlink, spec))
     }
 
-    fn delete_link(&self, name: &str) -> Result<(), DataplaneError> {
-        self.netlink()
-            .delete_link(name)
+    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<()> {
+        self.with_netlink(|netlink| links::create_sub_link(netlink, spec))
+    }
+
+    fn create_parent(&self, spec: &ParentSpec) -> Result<()> {
+        self.with_netlink(|netlink| links::create_parent(netlink, spec))
+    }
+
+    fn delete_link(&self, name: &str) -> Result<()> {
+        self.with_netlink(|netlink| netlink.delete_link(name))
             .map_err(kernel_error(format!("delete link {name}")))
     }
 
-    fn ensure_routes(&self, routes: &[HostRoute]) -> Result<(), DataplaneError> {
-        let mut netlink = self.netlink();
-        let mut devices = DeviceIndexes::default();
-        for route in routes {
-            let what = || format!("add route {} dev {}", route.destination, route.device);
-            let index = devices.require(&mut netlink, &route.device, what)?;
-            let kernel_route = endpoint::host_route(route, index, self.config.route_protocol);
-            netlink
-                .add_route(&kernel_route)
-                .map_err(kernel_error(what()))?;
-        }
-        Ok(())
+    fn link(&self, name: &str) -> Result<Option<LinkInfo>> {
+        self.with_netlink(|netlink| links::info(netlink, name))
     }
 
-    fn remove_routes(&self, routes: &[HostRoute]) -> Result<(), DataplaneError> {
-        let mut netlink = self.netlink();
-        let mut devices = DeviceIndexes::default();
-        for route in routes {
-            let what = || format!("delete route {} dev {}", route.destination, route.device);
-            // Routes go with their device: a missing device means the route is gone too.
-            let Some(index) = devices.lookup(&mut netlink, &route.device, what)? else {
-                continue;
-            };
-            let kernel_route = endpoint::host_route(route, index, self.config.route_protocol);
-            netlink
-                .delete_route(&kernel_route)
-                .map_err(kernel_error(what()))?;
-        }
-        Ok(())
+    fn owned_links(&self) -> Result<Vec<OwnedLink>> {
+        self.with_netlink(links::owned)
     }
 
-    fn ensure_proxy_neighbours(&self, entries: &[ProxyNeighbour]) -> Result<(), DataplaneError> {
-        let mut netlink = self.netlink();
-        let mut devices = DeviceIndexes::default();
-        for entry in entries {
-            let what = || format!("add proxy neighbour {} dev {}", entry.address, entry.device);
-            let index = devices.require(&mut netlink, &entry.device, what)?;
-            netlink
-                .add_proxy_neighbour(index, entry.address)
-                .map_err(kernel_error(what()))?;
-        }
-        Ok(())
+    fn names(&self) -> Result<Vec<String>> {
+        self.with_netlink(|netlink| netlink.links())
+            .map(|links| links.into_iter().map(|l| l.name).collect())
+            .map_err(kernel_error("list links"))
+    }
+}
+
+impl Routes for LinuxDataplane {
+    fn add_addresses(&self, addresses: &[HostAddress]) -> Result<()> {
+        self.with_netlink(|netlink| routes::add_addresses(netlink, addresses))
     }
 
-    fn remove_proxy_neighbours(&self, entries: &[ProxyNeighbour]) -> Result<(), DataplaneError> {
-        let mut netlink = self.netlink();
-        let mut devices = DeviceIndexes::default();
-        for entry in entries {
-            let what = || {
-                format!(
-                    "delete proxy neighbour {} dev {}",
-                    entry.address, entry.device
-                )
-            };
-            let Some(index) = devices.lookup(&mut netlink, &entry.device, what)? else {
-                continue;
-            };
-            netlink
-                .delete_proxy_neighbour(index, entry.address)
-                .map_err(kernel_error(what()))?;
-        }
-        Ok(())
+    fn ensure_routes(&self, routes: &[HostRoute]) -> Result<()> {
+        let protocol = self.config.route_protocol;
+        self.with_netlink(|netlink| routes::ensure(netlink, protocol, routes))
     }
 
-    fn configure_sandbox(&self, sandbox: &SandboxAddresses) -> Result<(), DataplaneError> {
-        sandbox::configure(sandbox)
+    fn remove_routes(&self, routes: &[HostRoute]) -> Result<()> {
+        let protocol = self.config.route_protocol;
+        self.with_netlink(|netlink| routes::remove(netlink, protocol, routes))
     }
 
-    fn snapshot(&self) -> Result<KernelSnapshot, DataplaneError> {
-        snapshot::read(&mut self.netlink(), self.config.route_protocol)
+    fn owned_routes(&self) -> Result<Vec<HostRoute>> {
+        let protocol = self.config.route_protocol;
+        self.with_netlink(|netlink| routes::owned(netlink, protocol))
     }
 
-    fn ensure_forwarding(&self, ipv6: bool) -> Result<(), DataplaneError> {
+    fn used_prefixes(&self) -> Result<Vec<IpNet>> {
+        let protocol = self.config.route_protocol;
+        self.with_netlink(|netlink| routes::used_prefixes(netlink, protocol))
+    }
+
+    fn default_route_device(&self) -> Result<Option<String>> {
+        self.with_netlink(routes::default_route_device)
+    }
+}
+
+impl Neighbours for LinuxDataplane {
+    fn proxy_entries(&self, links: &[String]) -> Result<Vec<ProxyNeighbour>> {
+        self.with_netlink(|netlink| neighbours::proxy_entries(netlink, links))
+    }
+
+    fn remove_proxy_entries(&self, entries: &[ProxyNeighbour]) -> Result<()> {
+        self.with_netlink(|netlink| neighbours::remove_proxy_entries(netlink, entries))
+    }
+}
+
+impl Firewall for LinuxDataplane {
+    fn ensure_forwarding(&self, ipv6: bool) -> Result<()> {
         sysctl::enable("net/ipv4/ip_forward")?;
         if ipv6 {
             sysctl::enable("net/ipv6/conf/all/forwarding")?;
@@ -157,35 +172,27 @@ impl Dataplane for LinuxDataplane {
         firewall::ensure_accept_rules(ipv6)
     }
 
-    fn release_forwarding(&self) -> Result<(), DataplaneError> {
+    fn release_forwarding(&self) -> Result<()> {
         let _guard = self.firewall.lock().unwrap_or_else(|e| e.into_inner());
         firewall::remove_accept_rules()
     }
+}
 
-    fn parent_link(&self, name: &str) -> Result<Option<ParentLink>, DataplaneError> {
-        links::parent(&mut self.netlink(), name)
-    }
-
-    fn default_route_device(&self) -> Result<Option<String>, DataplaneError> {
-        links::default_route_device(&mut self.netlink())
-    }
-
-    fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<(), DataplaneError> {
-        links::create_sub_link(&mut self.netlink(), spec)
-    }
-
-    fn create_parent(&self, spec: &ParentSpec) -> Result<(), DataplaneError> {
-        links::create_parent(&mut self.netlink(), spec)
+impl Sandbox for LinuxDataplane {
+    fn configure_sandbox(&self, sandbox: &SandboxAddresses) -> Result<()> {
+        sandbox::configure(sandbox)
     }
 }
 
-/// Maps a netlink error to a dataplane error naming the object it concerned.
+/// Maps a netlink error to a dataplane error naming the object it concerned, keeping the
+/// kernel's errno.
 pub(crate) fn kernel_error(
     what: impl Into<String>,
 ) -> impl FnOnce(wharf_netlink::Error) -> DataplaneError {
     let what = what.into();
     move |error| DataplaneError::Kernel {
         what,
+        errno: error.errno(),
         message: error.to_string(),
     }
 }

@@ -13,6 +13,7 @@ pub(super) fn write(path: &str, value: &str) -> Result<(), DataplaneError> {
     let full = format!("/proc/sys/{path}");
     fs::write(&full, value).map_err(|error| DataplaneError::Kernel {
         what: format!("write {value} to {full}"),
+        errno: error.raw_os_error(),
         message: error.to_string(),
     })
 }

@@ -1,23 +1,30 @@
-//! Engine decisions, checked against the recording dataplane: the call sequences a real
-//! dockerd sends, failures that must leave nothing behind, restarts and reconciliation.
+//! The engine's decisions through the plugin, against the recording dataplane: the call
+//! sequences a real dockerd sends, failures that must leave nothing behind, restarts,
+//! reconciliation, events.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::json;
 
-use super::*;
-use crate::dataplane::fake::{Call, RecordingDataplane};
+use crate::dataplane::fake::{recording, Call, FakeKernel};
 use crate::dataplane::HostRoute;
+use crate::engine::{status, Engine, EngineConfig, Result};
+use crate::model::State;
+use crate::modes::{ModeDefaults, ModeRegistry};
+use crate::protocol::plugin::Plugin;
 use crate::protocol::types::*;
+use crate::store::Store;
 
 const NET: &str = "71c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const EP_A: &str = "dabd000000000000000000000000000000000000000000000000000000000001";
 const EP_B: &str = "beef000000000000000000000000000000000000000000000000000000000002";
 
 struct Fixture {
-    engine: Engine,
-    kernel: Arc<RecordingDataplane>,
+    engine: Arc<Engine>,
+    /// The engine as dockerd reaches it: Docker's requests, translated.
+    plugin: Plugin,
+    kernel: Arc<FakeKernel>,
     /// Removed on drop; None after a simulated crash, which keeps the state on disk.
     dir: Option<PathBuf>,
 }
@@ -43,19 +50,24 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn start(dir: PathBuf, kernel: Arc<RecordingDataplane>) -> Fixture {
+type Host = (crate::dataplane::Dataplane, Arc<FakeKernel>);
+
+fn start(dir: PathBuf, host: Host) -> Fixture {
     let store = Store::open_exclusive(&dir).unwrap();
-    let engine = Engine::load(EngineConfig::default(), kernel.clone(), store).unwrap();
+    let modes = ModeRegistry::standard(&ModeDefaults::default());
+    let engine = Engine::load(EngineConfig::default(), modes, host.0, store).unwrap();
     engine.reconcile().unwrap();
+    let engine = Arc::new(engine);
     Fixture {
+        plugin: Plugin::new(engine.clone()),
         engine,
-        kernel,
+        kernel: host.1,
         dir: Some(dir),
     }
 }
 
 fn fixture(name: &str) -> Fixture {
-    start(temp_dir(name), Arc::new(RecordingDataplane::new()))
+    start(temp_dir(name), recording())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
@@ -75,22 +87,22 @@ fn create_network_on(
     subnet: &str,
     generic: serde_json::Value,
 ) -> Result<String> {
-    let pool = f.engine.request_pool(&parse(
+    let pool = f.plugin.request_pool(&parse(
         json!({"AddressSpace": "local", "Pool": subnet, "V6": false}),
     ))?;
     let gateway = f
-        .engine
+        .plugin
         .request_address(&parse(json!({"PoolID": pool.pool_id,
         "Options": {"RequestAddressType": "com.docker.network.gateway"}})))?;
-    let created = f.engine.create_network(&parse(json!({"NetworkID": id,
+    let created = f.plugin.create_network(&parse(json!({"NetworkID": id,
         "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": generic},
         "IPv4Data": [{"AddressSpace": "local", "Gateway": gateway.address, "Pool": subnet}],
         "IPv6Data": []})));
     if let Err(e) = created {
         let bare = gateway.address.split('/').next().unwrap_or_default();
-        f.engine
+        f.plugin
             .release_address(&parse(json!({"PoolID": pool.pool_id, "Address": bare})))?;
-        f.engine
+        f.plugin
             .release_pool(&parse(json!({"PoolID": pool.pool_id})))?;
         return Err(e);
     }
@@ -113,16 +125,16 @@ fn create_endpoint(
     options: serde_json::Value,
 ) -> Result<String> {
     let addr = f
-        .engine
+        .plugin
         .request_address(&parse(json!({"PoolID": pool, "Address": ip.unwrap_or("")})))?;
-    f.engine.create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": id,
+    f.plugin.create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": id,
         "Interface":{"Address": addr.address, "AddressIPv6":"", "MacAddress":""}, "Options": options})))?;
     Ok(addr.address)
 }
 
 /// Join into a sandbox, as dockerd sends it; the answer.
 fn join(f: &Fixture, endpoint: &str) -> JoinResponse {
-    f.engine
+    f.plugin
         .join(&parse(json!({"NetworkID": NET, "EndpointID": endpoint,
             "SandboxKey": "/var/run/docker/netns/x"})))
         .unwrap()
@@ -148,7 +160,7 @@ fn docker_sequence_creates_routes_and_removes_everything() {
     let a = create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
     assert_eq!(a, "10.46.1.7/16");
     let (join, work) = f
-        .engine
+        .plugin
         .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
         "SandboxKey": "/var/run/docker/netns/x"})))
         .unwrap();
@@ -164,24 +176,24 @@ fn docker_sequence_creates_routes_and_removes_everything() {
         }]
     );
     assert!(f.kernel.calls().contains(&Call::EnsureForwarding(false)));
-    f.engine.external_connectivity(&ep(EP_A)).unwrap();
-    f.engine.leave(&ep(EP_A)).unwrap();
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
-    f.engine
+    f.plugin.external_connectivity(&ep(EP_A)).unwrap();
+    f.plugin.leave(&ep(EP_A)).unwrap();
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin
         .release_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.7"})))
         .unwrap();
-    f.engine
+    f.plugin
         .release_address(&parse(json!({"PoolID": pool, "Address": "10.46.0.1"})))
         .unwrap();
-    f.engine
+    f.plugin
         .release_pool(&parse(json!({"PoolID": pool})))
         .unwrap();
-    f.engine
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": NET})))
         .unwrap();
     assert!(f.kernel.links().is_empty());
     assert!(f.kernel.routes().is_empty());
-    assert_eq!(f.engine.snapshot_state(), state::State::new());
+    assert_eq!(f.engine.state(), State::new());
     assert_eq!(f.kernel.calls().last(), Some(&Call::ReleaseForwarding));
 }
 
@@ -199,7 +211,7 @@ fn extra_addresses_are_allocated_routed_and_released() {
     .unwrap();
     assert_eq!(f.kernel.routes().len(), 3);
     let (_, work) = f
-        .engine
+        .plugin
         .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
         "SandboxKey": "/var/run/docker/netns/x"})))
         .unwrap();
@@ -208,7 +220,7 @@ fn extra_addresses_are_allocated_routed_and_released() {
     assert_eq!(work.mac, [2, 0xda, 0xbd, 0, 0, 0]);
     // Docker cannot hand an extra address to another container.
     let taken = f
-        .engine
+        .plugin
         .request_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.8"})));
     assert!(taken
         .unwrap_err()
@@ -225,8 +237,8 @@ fn extra_addresses_are_allocated_routed_and_released() {
     .unwrap_err();
     assert!(err.to_string().contains("10.46.1.9"), "{err}");
     assert_eq!(f.kernel.links().len(), 1);
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
-    f.engine
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin
         .request_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.8"})))
         .unwrap();
 }
@@ -254,7 +266,7 @@ fn extra_address_outside_subnet_is_refused() {
 fn kernel_failure_leaves_no_endpoint_and_no_allocation() {
     let f = fixture("kernel-fail");
     let pool = create_network(&f, json!({})).unwrap();
-    f.kernel.fail_on("setup_routed_endpoint");
+    f.kernel.fail_on("create_veth");
     let err = create_endpoint(
         &f,
         &pool,
@@ -263,12 +275,12 @@ fn kernel_failure_leaves_no_endpoint_and_no_allocation() {
         json!({"wharf.addresses": "10.46.1.8"}),
     );
     assert!(err.is_err());
-    let state = f.engine.snapshot_state();
+    let state = f.engine.state();
     assert!(state.networks[NET].endpoints.is_empty());
     let pool_state = &state.pools[&pool];
     assert!(!pool_state
         .allocations
-        .contains_key(&"10.46.1.8".parse().unwrap()));
+        .contains_key(&"10.46.1.8".parse::<std::net::IpAddr>().unwrap()));
     f.kernel.heal();
     create_endpoint(
         &f,
@@ -285,7 +297,7 @@ fn bad_options_create_nothing() {
     let f = fixture("bad-options");
     let err = create_network(&f, json!({"bogus": "1"})).unwrap_err();
     assert!(err.to_string().contains("\"bogus\""), "{err}");
-    let state = f.engine.snapshot_state();
+    let state = f.engine.state();
     assert!(state.networks.is_empty() && state.pools.is_empty());
     assert!(!forwarding_requested(&f));
 }
@@ -294,37 +306,37 @@ fn bad_options_create_nothing() {
 fn unknown_ids_are_clear_errors() {
     let f = fixture("unknown");
     let err = f
-        .engine
+        .plugin
         .join(&parse(
             json!({"NetworkID": "nope", "EndpointID": EP_A, "SandboxKey": "/x"}),
         ))
         .unwrap_err();
     assert_eq!(err.to_string(), "network nope is not known to wharf");
     create_network(&f, json!({})).unwrap();
-    let err = f.engine.leave(&ep(EP_B)).unwrap_err();
+    let err = f.plugin.leave(&ep(EP_B)).unwrap_err();
     assert!(
         err.to_string()
             .contains("endpoint beef00000000 is not known"),
         "{err}"
     );
     assert!(f
-        .engine
+        .plugin
         .create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": "zz"})))
         .is_err());
 }
 
 #[test]
-fn ipv6_endpoints_get_proxy_entries_both_ways() {
+fn ipv6_endpoints_reach_each_other_through_the_gateway_with_no_proxy_entries() {
     let f = fixture("ipv6");
     let v4 = f
-        .engine
+        .plugin
         .request_pool(&parse(json!({"Pool":"10.46.0.0/16"})))
         .unwrap();
     let v6 = f
-        .engine
+        .plugin
         .request_pool(&parse(json!({"Pool":"fd4e:46::/64","V6":true})))
         .unwrap();
-    f.engine
+    f.plugin
         .create_network(&parse(json!({"NetworkID": NET,
         "Options":{"com.docker.network.enable_ipv6":true},
         "IPv4Data":[{"Gateway":"10.46.0.1/16","Pool":"10.46.0.0/16"}],
@@ -334,21 +346,36 @@ fn ipv6_endpoints_get_proxy_entries_both_ways() {
         (EP_A, "10.46.0.7/16", "fd4e:46::7/64"),
         (EP_B, "10.46.0.8/16", "fd4e:46::8/64"),
     ] {
-        f.engine
+        f.plugin
             .create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": id,
             "Interface":{"Address": four, "AddressIPv6": six}})))
             .unwrap();
     }
-    assert_eq!(f.kernel.proxies().len(), 2);
+    // Nothing per pair of containers: the cost of one does not grow with their number.
+    assert!(f.kernel.proxies().is_empty());
     let (join, _) = f
-        .engine
+        .plugin
         .join(&parse(
             json!({"NetworkID": NET, "EndpointID": EP_B, "SandboxKey": "/x"}),
         ))
         .unwrap();
     assert_eq!(join.gateway_ipv6, "fd4e:46::1");
-    f.engine.delete_endpoint(&ep(EP_B)).unwrap();
-    assert!(f.kernel.proxies().is_empty());
+    let routes: Vec<(String, String)> = join
+        .static_routes
+        .iter()
+        .map(|r| (r.destination.clone(), r.next_hop.clone()))
+        .collect();
+    for (destination, hop) in [
+        ("fd4e:46::1/128", ""),
+        ("fd4e:46::/65", "fd4e:46::1"),
+        ("fd4e:46:0:0:8000::/65", "fd4e:46::1"),
+    ] {
+        assert!(
+            routes.contains(&(destination.into(), hop.into())),
+            "{destination} via {hop:?} in {routes:?}"
+        );
+    }
+    f.plugin.delete_endpoint(&ep(EP_B)).unwrap();
     assert!(f.kernel.calls().contains(&Call::EnsureForwarding(true)));
     let _ = (v4, v6);
 }
@@ -356,9 +383,10 @@ fn ipv6_endpoints_get_proxy_entries_both_ways() {
 #[test]
 fn state_survives_restart_and_reconcile_restores_routes_and_removes_strays() {
     let dir = temp_dir("restart");
-    let kernel = Arc::new(RecordingDataplane::new());
+    let host = recording();
+    let kernel = host.1.clone();
     let pool = {
-        let f = start(dir.clone(), kernel.clone());
+        let f = start(dir.clone(), host.clone());
         let pool = create_network(&f, json!({})).unwrap();
         create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
         f.crash();
@@ -372,18 +400,18 @@ fn state_survives_restart_and_reconcile_restores_routes_and_removes_strays() {
     kernel.drop_route(&route);
     kernel.add_link("wh0000000000", "wharf:0000000000");
     kernel.add_link("eth7", "not ours");
-    let f = start(dir, kernel.clone());
+    let f = start(dir, host);
     assert!(kernel.routes().contains(&route));
     let links = kernel.links();
     assert!(!links.contains_key("wh0000000000"));
     assert!(links.contains_key("eth7"));
     // Allocations survived: the address is not handed out twice.
     let err = f
-        .engine
+        .plugin
         .request_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.7"})));
     assert!(err.is_err());
     let next = f
-        .engine
+        .plugin
         .request_address(&parse(json!({"PoolID": pool})))
         .unwrap();
     assert_ne!(next.address, "10.46.1.7/16");
@@ -394,11 +422,11 @@ fn reconcile_keeps_endpoint_whose_link_vanished() {
     let f = fixture("vanished");
     let pool = create_network(&f, json!({})).unwrap();
     create_endpoint(&f, &pool, EP_A, None, json!({})).unwrap();
-    f.kernel.delete_link("whdabd000000").unwrap();
+    f.kernel.drop_link("whdabd000000");
     let (plan, _) = f.engine.reconcile().unwrap();
     assert_eq!(plan.endpoints_without_link, vec![EP_A.to_string()]);
     assert!(plan.restore_routes.is_empty());
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
 }
 
 #[test]
@@ -406,14 +434,23 @@ fn status_reports_routes_and_their_presence() {
     let f = fixture("status");
     let pool = create_network(&f, json!({})).unwrap();
     create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
-    let kernel = f.kernel.snapshot().unwrap();
-    let report = status::report(&f.engine.snapshot_state(), "daemon", Some(&kernel));
-    let text = status::render(&report);
+    let text = status::render(&f.plugin.status().unwrap());
     assert!(
         text.contains("route 10.46.1.7/32 dev whdabd000000"),
         "{text}"
     );
     assert!(!text.contains("MISSING"));
+    // A route gone from the kernel is shown as such.
+    f.kernel.drop_route(&HostRoute {
+        destination: "10.46.1.7/32".parse().unwrap(),
+        device: "whdabd000000".into(),
+        source: None,
+    });
+    let text = status::render(&f.plugin.status().unwrap());
+    assert!(
+        text.contains("route 10.46.1.7/32 dev whdabd000000 MISSING"),
+        "{text}"
+    );
 }
 
 /// A macvlan network as dockerd creates it (wharf IPAM), with `generic` options.
@@ -451,7 +488,7 @@ fn macvlan_network_takes_the_parents_mtu_and_refuses_a_larger_one() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("parent eth9 does not exist"), "{err}");
-    assert_eq!(f.engine.snapshot_state(), state::State::new());
+    assert_eq!(f.engine.state(), State::new());
     create_macvlan_network(
         &f,
         NET,
@@ -459,7 +496,7 @@ fn macvlan_network_takes_the_parents_mtu_and_refuses_a_larger_one() {
         json!({"mode": "macvlan", "parent": "eth1"}),
     )
     .unwrap();
-    let state = f.engine.snapshot_state();
+    let state = f.engine.state();
     assert_eq!(state.networks[NET].mtu, 1450);
     // A macvlan network needs no forwarding and no firewall rules.
     assert!(!forwarding_requested(&f));
@@ -475,15 +512,12 @@ fn macvlan_parent_defaults_to_the_default_route_interface() {
     f.kernel.add_parent("uplink0", 1500);
     f.kernel.set_default_route_device("uplink0");
     create_macvlan_network(&f, NET, "10.50.0.0/24", json!({"mode": "macvlan"})).unwrap();
-    let settings = f.engine.snapshot_state().networks[NET]
-        .attachment
-        .clone()
-        .unwrap();
+    let settings = crate::modes::parent::attachment(&f.engine.state().networks[NET]).unwrap();
     assert_eq!(settings.parent, "uplink0");
     assert_eq!(
         settings.kind,
-        state::SubLinkKind::Macvlan {
-            mode: state::MacvlanMode::Bridge
+        crate::dataplane::SubLinkKind::Macvlan {
+            mode: crate::dataplane::MacvlanMode::Bridge
         }
     );
 }
@@ -506,11 +540,11 @@ fn macvlan_endpoint_is_one_link_with_the_gateway_and_no_host_routes() {
     assert_eq!(join.gateway, "10.50.0.1");
     assert!(join.static_routes.is_empty());
     // After a restart, a joined macvlan endpoint's link is in its sandbox: nothing to undo.
-    f.kernel.delete_link("wcdabd000000").unwrap();
+    f.kernel.drop_link("wcdabd000000");
     let (plan, _) = f.engine.reconcile().unwrap();
     assert!(plan.endpoints_without_link.is_empty() && plan.restore_routes.is_empty());
     assert_eq!(plan.forwarding, None);
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
     assert!(f.kernel.links().is_empty());
 }
 
@@ -546,12 +580,12 @@ fn macvlan_passthru_keeps_its_parent_and_one_container() {
     .unwrap();
     let pass = |id: &str, ip: &str| {
         let address = f
-            .engine
+            .plugin
             .request_address(&parse(
                 json!({"PoolID": "local/10.51.0.0/24", "Address": ip}),
             ))
             .unwrap();
-        f.engine
+        f.plugin
             .create_endpoint(&parse(json!({"NetworkID": other, "EndpointID": id,
             "Interface": {"Address": address.address}})))
     };
@@ -561,3 +595,5 @@ fn macvlan_passthru_keeps_its_parent_and_one_container() {
 }
 
 mod attachments;
+mod events;
+mod scale;

@@ -2,17 +2,14 @@
 //! against the recording dataplane.
 
 use super::*;
-use crate::dataplane::PARENT_ALIAS;
-use crate::engine::state::{IpvlanFlag, IpvlanMode, ParentOrigin, SubLinkKind};
+use crate::dataplane::{IpvlanFlag, IpvlanMode, SubLinkKind, PARENT_ALIAS};
+use crate::modes::parent::{Attachment, ParentOrigin};
 
 const OTHER: &str = "72c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const POOL: &str = "local/10.50.0.0/24";
 
-fn attachment(f: &Fixture, id: &str) -> state::Attachment {
-    f.engine.snapshot_state().networks[id]
-        .attachment
-        .clone()
-        .unwrap()
+fn attachment(f: &Fixture, id: &str) -> Attachment {
+    crate::modes::parent::attachment(&f.engine.state().networks[id]).unwrap()
 }
 
 fn error(result: Result<impl std::fmt::Debug>) -> String {
@@ -30,11 +27,11 @@ fn ipvlan_l2_endpoint_keeps_the_parents_mac_and_the_gateway() {
         }
     );
     let addr = f
-        .engine
+        .plugin
         .request_address(&parse(json!({"PoolID": POOL, "Address": ""})))
         .unwrap();
     let created = f
-        .engine
+        .plugin
         .create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
             "Interface": {"Address": addr.address, "MacAddress": ""}})))
         .unwrap();
@@ -50,7 +47,7 @@ fn ipvlan_l2_endpoint_keeps_the_parents_mac_and_the_gateway() {
     assert!(!forwarding_requested(&f));
 
     // A MAC of its own, or extra addresses, cannot be had on ipvlan: clear errors.
-    let err = error(f.engine.create_endpoint(&parse(json!({"NetworkID": NET,
+    let err = error(f.plugin.create_endpoint(&parse(json!({"NetworkID": NET,
         "EndpointID": EP_B, "Interface": {"Address": "10.50.0.9/24",
         "MacAddress": "02:42:0a:32:00:09"}}))));
     assert!(err.contains("--mac-address"), "{err}");
@@ -64,7 +61,7 @@ fn ipvlan_l2_endpoint_keeps_the_parents_mac_and_the_gateway() {
     )
     .unwrap();
     let work = f
-        .engine
+        .plugin
         .join(&parse(json!({"NetworkID": NET, "EndpointID": EP_B,
             "SandboxKey": "/var/run/docker/netns/y"})))
         .unwrap()
@@ -72,8 +69,8 @@ fn ipvlan_l2_endpoint_keeps_the_parents_mac_and_the_gateway() {
         .unwrap();
     assert_eq!(work.mac, [0x02, 0, 0, 0, 0, 0x01]);
     assert_eq!(work.with_address, Some("10.50.0.9".parse().unwrap()));
-    f.engine.delete_endpoint(&ep(EP_B)).unwrap();
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin.delete_endpoint(&ep(EP_B)).unwrap();
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
     assert!(f.kernel.links().is_empty());
 }
 
@@ -103,7 +100,7 @@ fn a_parent_carries_one_ipvlan_network_and_never_macvlan_with_it() {
         "ipvlan-sharing",
         json!({"mode": "ipvlan", "parent": "eth1"}),
     );
-    let before = f.engine.snapshot_state();
+    let before = f.engine.state();
     for options in [
         json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": "l3"}),
         json!({"mode": "macvlan", "parent": "eth1"}),
@@ -113,7 +110,7 @@ fn a_parent_carries_one_ipvlan_network_and_never_macvlan_with_it() {
             err.contains("parent eth1 is used by ipvlan l2 bridge network 71c5aaaaaaaa"),
             "{err}"
         );
-        assert_eq!(f.engine.snapshot_state(), before, "nothing taken");
+        assert_eq!(f.engine.state(), before, "nothing taken");
     }
 }
 
@@ -135,19 +132,15 @@ fn a_missing_vlan_parent_is_made_and_goes_with_its_last_network() {
             id: 30
         }
     );
-    assert_eq!(
-        f.engine.snapshot_state().networks[NET].mtu,
-        9000,
-        "the base's"
-    );
+    assert_eq!(f.engine.state().networks[NET].mtu, 9000, "the base's");
     // A second macvlan network shares it; it stays until the last one goes.
     create_network_on(&f, OTHER, "10.51.0.0/24", options).unwrap();
     assert_eq!(attachment(&f, OTHER).origin, attachment(&f, NET).origin);
-    f.engine
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": NET})))
         .unwrap();
     assert!(f.kernel.links().contains_key("eth1.30"));
-    f.engine
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": OTHER})))
         .unwrap();
     assert!(f.kernel.links().is_empty(), "{:?}", f.kernel.links());
@@ -166,7 +159,7 @@ fn a_vlan_parent_wharf_did_not_make_is_kept() {
     )
     .unwrap();
     assert_eq!(attachment(&f, NET).origin, ParentOrigin::Host);
-    f.engine
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": NET})))
         .unwrap();
     assert!(!f
@@ -194,7 +187,7 @@ fn bad_parents_are_clear_errors_and_make_nothing() {
     let options = json!({"mode": "ipvlan", "parent": "eth1", "mtu": "9000"});
     let err = error(create_network_on(&f, NET, "10.50.0.0/24", options));
     assert!(err.contains("9000") && err.contains("(1500)"), "{err}");
-    assert_eq!(f.engine.snapshot_state(), state::State::new());
+    assert_eq!(f.engine.state(), State::new());
     assert!(f.kernel.links().is_empty());
 }
 
@@ -202,10 +195,10 @@ fn bad_parents_are_clear_errors_and_make_nothing() {
 fn no_parent_means_an_internal_network_on_a_dummy() {
     let f = fixture("dummy-parent");
     create_network_on(&f, NET, "10.50.0.0/24", json!({"mode": "ipvlan"})).unwrap();
-    let network = f.engine.snapshot_state().networks[NET].clone();
+    let network = f.engine.state().networks[NET].clone();
     assert!(network.internal);
     assert_eq!(network.mtu, 1500);
-    let attachment = network.attachment.unwrap();
+    let attachment = crate::modes::parent::attachment(&network).unwrap();
     assert_eq!(
         (attachment.parent.as_str(), attachment.origin),
         ("wd71c5aaaaaa", ParentOrigin::Dummy)
@@ -213,8 +206,8 @@ fn no_parent_means_an_internal_network_on_a_dummy() {
     create_endpoint(&f, POOL, EP_A, None, json!({})).unwrap();
     let joined = join(&f, EP_A);
     assert!(joined.gateway.is_empty() && joined.disable_gateway_service);
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
-    f.engine
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": NET})))
         .unwrap();
     assert!(f.kernel.links().is_empty());
@@ -252,19 +245,25 @@ fn host_shim_gets_an_address_and_a_route_to_each_container() {
     assert!(f.kernel.routes().iter().eq([&route]));
 
     // After a reboot the shim and its routes are gone: reconciliation makes them again.
-    f.kernel.delete_link("ws71c5aaaaaa").unwrap();
+    f.kernel.drop_link("ws71c5aaaaaa");
     let (plan, _) = f.engine.reconcile().unwrap();
-    assert_eq!(plan.create_shims.len(), 1);
+    assert_eq!(
+        plan.make
+            .iter()
+            .filter(|o| matches!(o, crate::dataplane::HostObject::SubLink(_)))
+            .count(),
+        1
+    );
     assert!(f.kernel.links().contains_key("ws71c5aaaaaa"));
     assert!(f.kernel.routes().contains(&route));
 
-    f.engine.delete_endpoint(&ep(EP_A)).unwrap();
+    f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
     assert!(f.kernel.routes().is_empty());
-    f.engine
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": NET})))
         .unwrap();
     assert!(f.kernel.links().is_empty());
-    let pool = &f.engine.snapshot_state().pools[POOL];
+    let pool = &f.engine.state().pools[POOL];
     assert!(
         !pool.allocations.contains_key(&shim_address),
         "address given back"
@@ -293,10 +292,10 @@ fn host_shim_refusals_and_failures_leave_nothing() {
     let options = json!({"mode": "ipvlan", "parent": "eth1.30", "host_shim": "true"});
     assert!(create_network_on(&f, NET, "10.50.0.0/24", options).is_err());
     assert!(f.kernel.links().is_empty(), "{:?}", f.kernel.links());
-    assert_eq!(f.engine.snapshot_state(), state::State::new());
+    assert_eq!(f.engine.state(), State::new());
     f.kernel.heal();
     // A subnet another IPAM driver manages has no address for the shim.
-    let err = error(f.engine.create_network(&parse(json!({"NetworkID": NET,
+    let err = error(f.plugin.create_network(&parse(json!({"NetworkID": NET,
         "Options": {"com.docker.network.generic":
             {"mode": "ipvlan", "parent": "eth1", "host_shim": "true"}},
         "IPv4Data": [{"AddressSpace": "x", "Gateway": "10.60.0.1/24", "Pool": "10.60.0.0/24"}]}))));
@@ -310,10 +309,16 @@ fn reconcile_makes_missing_parents_again_and_deletes_stray_ones() {
         "reconcile-parents",
         json!({"mode": "ipvlan", "parent": "eth1.30"}),
     );
-    f.kernel.delete_link("eth1.30").unwrap();
+    f.kernel.drop_link("eth1.30");
     f.kernel.add_link("eth1.99", PARENT_ALIAS);
     let (plan, _) = f.engine.reconcile().unwrap();
-    assert_eq!(plan.create_parents.len(), 1);
+    assert_eq!(
+        plan.make
+            .iter()
+            .filter(|o| matches!(o, crate::dataplane::HostObject::Parent(_)))
+            .count(),
+        1
+    );
     assert_eq!(plan.delete_links, ["eth1.99"]);
     assert_eq!(f.kernel.links()["eth1.30"], PARENT_ALIAS);
     assert!(!f.kernel.links().contains_key("eth1.99"));
@@ -342,7 +347,7 @@ fn a_marked_parent_no_network_records_is_adopted_and_kept_while_used() {
     );
     let (plan, _) = f.engine.reconcile().unwrap();
     assert!(plan.delete_links.is_empty(), "{plan:?}");
-    f.engine
+    f.plugin
         .delete_network(&parse(json!({"NetworkID": NET})))
         .unwrap();
     assert!(!f.kernel.links().contains_key("eth1.50"));

@@ -1,0 +1,86 @@
+//! IPAM requests: pools and the addresses in them, each decided on a draft and committed.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use super::ipam::{self, PoolRequest};
+use super::{Draft, Engine, Result};
+use crate::model::{Allocation, Pool};
+use crate::store::Durability;
+
+/// The address space wharf reports as its local default, and uses when none is named.
+pub const LOCAL_ADDRESS_SPACE: &str = "local";
+pub const GLOBAL_ADDRESS_SPACE: &str = "global";
+
+/// What an address is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressUse {
+    /// The network's gateway: with no address named, the subnet's first one when free.
+    Gateway,
+    /// A container's address (or an aux address the runtime keeps back).
+    Container,
+}
+
+impl Engine {
+    pub fn request_pool(&self, request: &PoolRequest) -> Result<Pool> {
+        // Only a default pool has to avoid what the host already routes; don't pay for the
+        // route dump otherwise (and not under the lock).
+        let host_prefixes = match request.subnet {
+            Some(_) => Vec::new(),
+            None => self.dataplane.routes.used_prefixes()?,
+        };
+        let mut core = self.lock();
+        let mut draft = Draft::new(core.state.clone());
+        let pool = ipam::request_pool(
+            &mut draft,
+            &self.config.default_pools,
+            &host_prefixes,
+            request,
+        )?;
+        self.commit(&mut core, draft, Durability::Synced)?;
+        drop(core);
+        tracing::info!(pool = %pool.subnet, id = %pool.id, "pool reserved");
+        Ok(pool)
+    }
+
+    pub fn release_pool(&self, pool_id: &str) -> Result<()> {
+        let mut core = self.lock();
+        let mut draft = Draft::new(core.state.clone());
+        let pool = ipam::release_pool(&mut draft, pool_id)?;
+        self.commit(&mut core, draft, Durability::Synced)?;
+        drop(core);
+        tracing::info!(pool = %pool.subnet, "pool released");
+        Ok(())
+    }
+
+    /// Allocates `wanted`, or the next free address; returns it with the pool's prefix length.
+    pub fn request_address(
+        &self,
+        pool_id: &str,
+        wanted: Option<IpAddr>,
+        purpose: AddressUse,
+    ) -> Result<IpNet> {
+        let allocation = match purpose {
+            AddressUse::Gateway => Allocation::Gateway,
+            AddressUse::Container => Allocation::Docker,
+        };
+        let mut core = self.lock();
+        let mut draft = Draft::new(core.state.clone());
+        let address = ipam::request_address(&mut draft, pool_id, wanted, allocation)?;
+        self.commit(&mut core, draft, Durability::Synced)?;
+        drop(core);
+        tracing::debug!(%address, pool = %pool_id, "address allocated");
+        Ok(address)
+    }
+
+    pub fn release_address(&self, pool_id: &str, address: IpAddr) -> Result<()> {
+        let mut core = self.lock();
+        let mut draft = Draft::new(core.state.clone());
+        ipam::release_address(&mut draft, pool_id, address)?;
+        self.commit(&mut core, draft, Durability::Synced)?;
+        drop(core);
+        tracing::debug!(%address, pool = %pool_id, "address released");
+        Ok(())
+    }
+}

@@ -1,0 +1,40 @@
+//! Events: what other components (a route announcer, a route exporter) learn from the engine.
+//! They say which prefixes and addresses became reachable on this host, or stopped being, in
+//! the order the changes were committed. A subscriber first gets a [`Event::Snapshot`] of
+//! everything reachable, then every change after it, with no gap and nothing twice.
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// A network's address ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPrefixes {
+    pub network: String,
+    pub mode: String,
+    pub prefixes: Vec<IpNet>,
+}
+
+/// Addresses of one endpoint reachable through a host link (a routed endpoint's host end, an
+/// ipvlan L3 network's parent), as host prefixes (/32, /128).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointAddresses {
+    pub network: String,
+    pub endpoint: String,
+    pub addresses: Vec<IpNet>,
+    /// The host link the addresses are reached through.
+    pub link: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// Everything that is reachable when the subscription starts.
+    Snapshot {
+        networks: Vec<NetworkPrefixes>,
+        endpoints: Vec<EndpointAddresses>,
+    },
+    NetworkAdded(NetworkPrefixes),
+    NetworkRemoved(NetworkPrefixes),
+    AddressesAdded(EndpointAddresses),
+    AddressesRemoved(EndpointAddresses),
+}

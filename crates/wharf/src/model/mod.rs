@@ -1,0 +1,13 @@
+//! The plain data every layer shares: what wharf remembers (pools, networks, endpoints), the
+//! changes that move it, and the events it publishes. No I/O here, and nothing of Docker's.
+
+pub mod change;
+pub mod event;
+pub mod state;
+
+pub use change::{Change, Misfit};
+pub use event::{EndpointAddresses, Event, NetworkPrefixes};
+pub use state::{
+    short_id, Allocation, Endpoint, ExtraAddress, Network, Pool, State, Subnet,
+    OLDEST_STATE_VERSION, STATE_VERSION,
+};

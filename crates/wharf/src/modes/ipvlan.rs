@@ -1,0 +1,170 @@
+//! ipvlan mode (L2, L3, L3S), as with Docker's built-in ipvlan driver (same option names).
+//! The links carry their parent's MAC. L2 switches on the parent's segment, with the IPAM
+//! gateway as a router there. L3 and L3S route: no gateway, the container's default route is
+//! bound to its interface and the host's routing table carries its traffic; a neighbour on
+//! the segment that routes the subnet via this host reaches the containers (the ipvlan driver
+//! delivers by destination address, so no host route is needed, and none is added). A parent
+//! carries one ipvlan network (its links share one mode) and no macvlan links.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::parent::{self, ParentDefaults, ParentOptions};
+use super::{
+    format_mac, invalid, EndpointDraft, HostAddressPool, HostView, JoinAnswer, NetworkDraft,
+    NetworkMode, NetworkPlan, NewEndpoint, Reachable, Result,
+};
+use crate::dataplane::{HostObject, IpvlanFlag, IpvlanMode, SubLinkKind};
+use crate::model::{short_id, Endpoint, Network};
+
+pub struct Ipvlan {
+    defaults: ParentDefaults,
+    /// `ipvlan_mode` of networks that set none (the ipvlan plugin's `--mode`).
+    default_mode: IpvlanMode,
+}
+
+impl Ipvlan {
+    pub fn new(defaults: ParentDefaults, default_mode: IpvlanMode) -> Ipvlan {
+        Ipvlan {
+            defaults,
+            default_mode,
+        }
+    }
+}
+
+pub fn parse_ipvlan_mode(text: &str) -> Result<IpvlanMode> {
+    match text {
+        "l2" => Ok(IpvlanMode::L2),
+        "l3" => Ok(IpvlanMode::L3),
+        "l3s" => Ok(IpvlanMode::L3s),
+        other => Err(invalid(format!(
+            "option ipvlan_mode: {other:?} is not an ipvlan mode; use l2, l3 or l3s"
+        ))),
+    }
+}
+
+pub fn parse_ipvlan_flag(text: &str) -> Result<IpvlanFlag> {
+    match text {
+        "bridge" => Ok(IpvlanFlag::Bridge),
+        "private" => Ok(IpvlanFlag::Private),
+        "vepa" => Ok(IpvlanFlag::Vepa),
+        other => Err(invalid(format!(
+            "option ipvlan_flag: {other:?} is not an ipvlan flag; use bridge, private or vepa"
+        ))),
+    }
+}
+
+/// Whether the network's links route (L3, L3S) rather than switch.
+fn routes_itself(network: &Network) -> bool {
+    parent::attachment(network)
+        .is_ok_and(|a| matches!(a.kind, SubLinkKind::Ipvlan { mode, .. } if mode.routes()))
+}
+
+impl NetworkMode for Ipvlan {
+    fn name(&self) -> &'static str {
+        "ipvlan"
+    }
+
+    fn option_keys(&self) -> &'static [&'static str] {
+        &["parent", "ipvlan_mode", "ipvlan_flag", "host_shim"]
+    }
+
+    fn plan_network(
+        &self,
+        draft: &NetworkDraft<'_>,
+        host: &dyn HostView,
+        addresses: &mut dyn HostAddressPool,
+    ) -> Result<NetworkPlan> {
+        let mode = match draft.options.get("ipvlan_mode") {
+            Some(text) => parse_ipvlan_mode(text)?,
+            None => self.default_mode,
+        };
+        let flag = match draft.options.get("ipvlan_flag") {
+            Some(text) => parse_ipvlan_flag(text)?,
+            None => IpvlanFlag::Bridge,
+        };
+        let options = ParentOptions::parse(draft.options, &self.defaults)?;
+        // Like Docker's ipvlan driver: no parent means an internal network on a dummy.
+        let kind = SubLinkKind::Ipvlan { mode, flag };
+        parent::plan(draft, host, addresses, kind, &options, false)
+    }
+
+    fn claims(&self, network: &Network) -> Vec<super::Claim> {
+        parent::claims(network)
+    }
+
+    fn network_objects(&self, network: &Network) -> Result<Vec<HostObject>> {
+        parent::network_objects(network)
+    }
+
+    /// ipvlan links carry their parent's MAC: there is none of the endpoint's own to honour
+    /// or hand back. The link is found in the sandbox by the parent's MAC and its address,
+    /// which only extra addresses need.
+    fn new_endpoint(
+        &self,
+        network: &Network,
+        draft: &EndpointDraft<'_>,
+        host: &dyn HostView,
+    ) -> Result<NewEndpoint> {
+        if let Some(mac) = draft.mac {
+            return Err(invalid(format!(
+                "ipvlan network {} cannot take MAC address {}: ipvlan links share \
+                 their parent's MAC; drop --mac-address, or use mode=macvlan",
+                short_id(&network.id),
+                format_mac(mac)
+            )));
+        }
+        let parent_mac = if draft.extra.is_empty() {
+            String::new()
+        } else {
+            let attachment = parent::attachment(network)?;
+            let mac = host
+                .link(&attachment.parent)?
+                .and_then(|link| link.mac)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "parent {} is gone or has no MAC",
+                        attachment.parent
+                    ))
+                })?;
+            format_mac(mac)
+        };
+        Ok(NewEndpoint {
+            endpoint: parent::endpoint_record(draft, parent_mac),
+            report_mac: None,
+        })
+    }
+
+    fn endpoint_objects(&self, network: &Network, endpoint: &Endpoint) -> Result<Vec<HostObject>> {
+        parent::endpoint_objects(network, endpoint, false)
+    }
+
+    fn join(&self, network: &Network, endpoint: &Endpoint) -> Result<JoinAnswer> {
+        Ok(if routes_itself(network) {
+            parent::join_routed_by_host(network, endpoint)
+        } else {
+            parent::join_on_segment(network, endpoint)
+        })
+    }
+
+    /// L3/L3S containers are reached through this host's parent; L2 ones are on the segment.
+    fn reachable(&self, network: &Network, endpoint: &Endpoint) -> Option<Reachable> {
+        if !routes_itself(network) {
+            return None;
+        }
+        let attachment = parent::attachment(network).ok()?;
+        Some(Reachable {
+            link: attachment.parent,
+            addresses: endpoint.addresses().map(IpNet::from).collect(),
+        })
+    }
+
+    fn links_share_mac(&self, _network: &Network) -> bool {
+        true
+    }
+
+    fn describe(&self, network: &Network) -> BTreeMap<String, String> {
+        parent::describe(network)
+    }
+}

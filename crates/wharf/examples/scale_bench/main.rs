@@ -110,6 +110,8 @@ struct Measured {
     setup_wall: Duration,
     /// wharf's CPU time (user, system) spent during the set-up phase.
     setup_cpu: (Duration, Duration),
+    /// Bytes wharf caused to be written to storage during the set-up phase.
+    setup_disk_writes: u64,
 }
 
 fn main() {
@@ -150,6 +152,7 @@ fn measure(opts: &Options) -> Result<Measured, String> {
     let mut kernel_times = Vec::with_capacity(opts.endpoints);
     let mut endpoints: Vec<WharfEndpoint> = Vec::with_capacity(opts.endpoints);
     let cpu_before = cpu_time(opts.wharf_pid)?;
+    let disk_before = disk_writes(opts.wharf_pid)?;
     let started = Instant::now();
     for n in 0..opts.endpoints {
         let (endpoint, times) = network.set_up(n)?;
@@ -174,6 +177,7 @@ fn measure(opts: &Options) -> Result<Measured, String> {
     let setup_wall = started.elapsed();
     let cpu_after = cpu_time(opts.wharf_pid)?;
     let setup_cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
+    let setup_disk_writes = disk_writes(opts.wharf_pid)?.saturating_sub(disk_before);
     let rss_after = rss_bytes(opts.wharf_pid)?;
     let state_files = state_files(opts)?;
 
@@ -198,6 +202,7 @@ fn measure(opts: &Options) -> Result<Measured, String> {
         kernel_teardown,
         setup_wall,
         setup_cpu,
+        setup_disk_writes,
     })
 }
 
@@ -253,6 +258,16 @@ fn cpu_time(pid: u32) -> Result<(Duration, Duration), String> {
     // USER_HZ is 100 on Linux for every architecture this runs on.
     let to_duration = |t: u64| Duration::from_millis(t * 10);
     Ok((to_duration(ticks(11)?), to_duration(ticks(12)?)))
+}
+
+/// `write_bytes` of `/proc/PID/io`: what the process caused to be written to storage so far.
+fn disk_writes(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/io");
+    let io = fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+    io.lines()
+        .find_map(|line| line.strip_prefix("write_bytes:"))
+        .and_then(|bytes| bytes.trim().parse().ok())
+        .ok_or_else(|| format!("no write_bytes line in {path}"))
 }
 
 /// Name and size of every regular file in the state directory, sorted by name.
@@ -382,6 +397,12 @@ fn report(opts: &Options, m: &Measured) {
         "wharf's CPU time in the set-up phase: {:.1} s user + {:.1} s system (the rest of its calls' time it waited: disk, locks, scheduling)",
         m.setup_cpu.0.as_secs_f64(),
         m.setup_cpu.1.as_secs_f64()
+    );
+    println!(
+        "wharf's writes to storage in the set-up phase: {:.1} MiB, {:.1} KiB an endpoint (state files at the end: {:.1} MiB)",
+        m.setup_disk_writes as f64 / 1048576.0,
+        m.setup_disk_writes as f64 / 1024.0 / n as f64,
+        state_bytes as f64 / 1048576.0
     );
 }
 

@@ -101,7 +101,11 @@ impl PluginClient {
 /// the end of the connection).
 fn read_response(reader: &mut impl BufRead) -> io::Result<(u16, Vec<u8>)> {
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        return Err(io::Error::other(
+            "the connection closed before an answer (did wharf exit?)",
+        ));
+    }
     let status = line
         .split_whitespace()
         .nth(1)

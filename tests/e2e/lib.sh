@@ -112,27 +112,18 @@ check_has() {
 
 # check_out_match DESC REGEX CMD... / check_out_no_match DESC REGEX CMD...: CMD must succeed
 # (a listing that failed proves nothing) and its output match, or not match, REGEX.
-check_out_match() {
-  local desc=$1 re=$2 out rc
-  shift 2
+check_out_match() { _check_out check_match "$@"; }
+check_out_no_match() { _check_out check_no_match "$@"; }
+_check_out() {
+  local checker=$1 desc=$2 re=$3 out rc
+  shift 3
   out=$("$@" 2>&1) && rc=0 || rc=$?
   if ((rc != 0)); then
     fail "$desc (could not look: $* failed with rc=$rc)"
     show "$out"
     return 1
   fi
-  check_match "$desc" "$re" "$out"
-}
-check_out_no_match() {
-  local desc=$1 re=$2 out rc
-  shift 2
-  out=$("$@" 2>&1) && rc=0 || rc=$?
-  if ((rc != 0)); then
-    fail "$desc (could not look: $* failed with rc=$rc)"
-    show "$out"
-    return 1
-  fi
-  check_no_match "$desc" "$re" "$out"
+  "$checker" "$desc" "$re" "$out"
 }
 
 # retry SECONDS CMD...: run CMD until it succeeds or SECONDS pass (checked twice a second).

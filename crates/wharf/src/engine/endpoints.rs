@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 use super::error::invalid;
-use super::{ipam, CreatedEndpoint, Draft, EndpointSpec, Engine, EngineError, Result};
+use super::{ipam, Core, CreatedEndpoint, Draft, EndpointSpec, Engine, EngineError, Result};
 use crate::dataplane::SandboxAddresses;
 use crate::model::{short_id, Allocation, Change, Endpoint, ExtraAddress, Network, State};
 use crate::modes::{parse_mac, EndpointDraft, ENDPOINT_ID_DIGITS};
@@ -257,19 +257,7 @@ impl Engine {
         let mode = self.mode_of(net)?;
         let answer = mode.join(net, ep)?;
         let work = self.sandbox_work(net, ep, sandbox);
-        // The sandbox matters after a restart only to re-apply extra addresses; don't pay
-        // for an fdatasync on every Join otherwise.
-        let durability = match ep.extra.is_empty() {
-            true => Durability::Lazy,
-            false => Durability::Synced,
-        };
-        let mut draft = Draft::new(core.state.clone());
-        draft.record(Change::EndpointSandbox {
-            network: network_id.into(),
-            id: endpoint_id.into(),
-            sandbox: Some(sandbox.into()),
-        })?;
-        self.commit(&mut core, draft, durability)?;
+        self.set_sandbox(&mut core, network_id, endpoint_id, Some(sandbox))?;
         drop(core);
         tracing::info!(endpoint = short_id(endpoint_id), %sandbox, "joined");
         Ok((answer, work))
@@ -277,6 +265,21 @@ impl Engine {
 
     pub fn leave(&self, network_id: &str, endpoint_id: &str) -> Result<()> {
         let mut core = self.lock();
+        self.set_sandbox(&mut core, network_id, endpoint_id, None)?;
+        drop(core);
+        tracing::info!(endpoint = short_id(endpoint_id), "left");
+        Ok(())
+    }
+
+    /// Records the sandbox an endpoint joined (None: it left). It matters after a restart only
+    /// to re-apply extra addresses: don't pay for an fdatasync on every Join otherwise.
+    fn set_sandbox(
+        &self,
+        core: &mut Core,
+        network_id: &str,
+        endpoint_id: &str,
+        sandbox: Option<&str>,
+    ) -> Result<()> {
         let ep = endpoint(&core.state, network_id, endpoint_id)?;
         let durability = match ep.extra.is_empty() {
             true => Durability::Lazy,
@@ -286,12 +289,9 @@ impl Engine {
         draft.record(Change::EndpointSandbox {
             network: network_id.into(),
             id: endpoint_id.into(),
-            sandbox: None,
+            sandbox: sandbox.map(String::from),
         })?;
-        self.commit(&mut core, draft, durability)?;
-        drop(core);
-        tracing::info!(endpoint = short_id(endpoint_id), "left");
-        Ok(())
+        self.commit(core, draft, durability)
     }
 
     /// The endpoint's record (for the runtime's EndpointOperInfo).

@@ -6,7 +6,8 @@ use crate::client::Netlink;
 use crate::error::{kernel_message, Result};
 use crate::message::MessageWriter;
 use crate::parse::{acknowledgement, messages};
-use crate::route::{encode_route, Route};
+use crate::route::Route;
+use crate::route_codec::encode_route;
 use crate::uapi::{
     NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, RTM_NEWROUTE,
 };
@@ -39,7 +40,7 @@ impl Netlink {
     /// datagram. Returns once the kernel has handled all of them.
     pub fn add_routes_batch(&mut self, routes: &[Route]) -> Result<BatchReport> {
         for route in routes {
-            crate::address::check_prefix_len(route.destination, route.prefix_len)?;
+            crate::route::check_route(route)?;
         }
         let mut report = BatchReport::default();
         if routes.is_empty() {

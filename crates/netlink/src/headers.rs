@@ -1,5 +1,5 @@
 //! The fixed family headers that follow `nlmsghdr` in rtnetlink messages, with their exact
-//! C layouts (`struct ifinfomsg`, `ifaddrmsg`, `rtmsg`, `ndmsg`), encoded field by field in
+//! C layouts (`struct ifinfomsg`, `ifaddrmsg`, `ndmsg`; routes use `netlink-packet-route`'s), encoded field by field in
 //! host byte order.
 
 use crate::error::Result;
@@ -83,55 +83,6 @@ impl IfAddrHeader {
     }
 }
 
-/// `struct rtmsg` (12 bytes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RtHeader {
-    pub family: u8,
-    pub dst_len: u8,
-    pub src_len: u8,
-    pub tos: u8,
-    pub table: u8,
-    pub protocol: u8,
-    pub scope: u8,
-    pub kind: u8,
-    pub flags: u32,
-}
-
-impl RtHeader {
-    pub(crate) const LEN: usize = 12;
-
-    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
-        let mut bytes = [0u8; Self::LEN];
-        bytes[..8].copy_from_slice(&[
-            self.family,
-            self.dst_len,
-            self.src_len,
-            self.tos,
-            self.table,
-            self.protocol,
-            self.scope,
-            self.kind,
-        ]);
-        bytes[8..12].copy_from_slice(&self.flags.to_ne_bytes());
-        bytes
-    }
-
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Self> {
-        let flags = read_u32(bytes, 8)?;
-        Ok(RtHeader {
-            family: bytes[0],
-            dst_len: bytes[1],
-            src_len: bytes[2],
-            tos: bytes[3],
-            table: bytes[4],
-            protocol: bytes[5],
-            scope: bytes[6],
-            kind: bytes[7],
-            flags,
-        })
-    }
-}
-
 /// `struct ndmsg` (12 bytes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct NdHeader {
@@ -181,17 +132,5 @@ mod tests {
         };
         assert_eq!(IfAddrHeader::decode(&addr.encode()).unwrap(), addr);
         assert!(IfAddrHeader::decode(&addr.encode()[..7]).is_err());
-
-        let rt = RtHeader {
-            family: 2,
-            dst_len: 32,
-            table: 254,
-            protocol: 87,
-            kind: 1,
-            ..Default::default()
-        };
-        assert_eq!(RtHeader::decode(&rt.encode()).unwrap(), rt);
-        assert!(RtHeader::decode(&rt.encode()[..11]).is_err());
-        assert!(RtHeader::decode(&[]).is_err());
     }
 }

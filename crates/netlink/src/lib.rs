@@ -21,6 +21,7 @@ mod neighbour;
 pub mod netns;
 mod parse;
 mod route;
+mod route_codec;
 mod sys;
 mod uapi;
 
@@ -30,7 +31,7 @@ pub use client::Netlink;
 pub use error::{Error, Result};
 pub use link::{check_name, Link, VethPair};
 pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
-pub use route::{Family, Route};
+pub use route::{Family, NextHop, Route, RouteFilter};
 
 /// Route and address constants callers need when building a [`Route`].
 pub mod consts {

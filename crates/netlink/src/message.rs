@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use netlink_packet_core::Emitable;
+
 /// Rounds up to netlink's 4-byte alignment (NLMSG_ALIGN / NLA_ALIGN).
 pub(crate) const fn align4(len: usize) -> usize {
     (len + 3) & !3
@@ -37,6 +39,15 @@ impl<'a> MessageWriter<'a> {
     /// Appends a family header (ifinfomsg, ifaddrmsg, rtmsg, ndmsg), padded to 4 bytes.
     pub(crate) fn header(&mut self, bytes: &[u8]) {
         self.buffer.extend_from_slice(bytes);
+        self.pad();
+    }
+
+    /// Appends a message body that `netlink-packet-route` lays out (family header and
+    /// attributes), padded to 4 bytes.
+    pub(crate) fn emit(&mut self, body: &impl Emitable) {
+        let at = self.buffer.len();
+        self.buffer.resize(at + body.buffer_len(), 0);
+        body.emit(&mut self.buffer[at..]);
         self.pad();
     }
 

@@ -53,6 +53,10 @@ impl RouteSocket {
         }
         socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, 1)?;
         socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1)?;
+        // Strict checking makes the kernel apply a dump request's filters (route table and
+        // protocol) instead of ignoring them. Best effort: kernels before 4.20 lack it, and
+        // callers filter the replies again.
+        let _ = socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, 1);
         // Best effort: without CAP_NET_ADMIN or above rmem_max the kernel clamps it.
         let _ = socket.set_int_option(libc::SOL_SOCKET, libc::SO_RCVBUF, RECEIVE_BUFFER_BYTES);
         Ok(socket)

@@ -60,12 +60,15 @@ pub const IFA_FLAGS: u16 = 8;
 pub const IFA_F_NODAD: u32 = 0x02;
 pub const IFA_F_NOPREFIXROUTE: u32 = 0x200;
 
-// Route attributes and values (RTA_*, RT_*, RTN_*).
+// Route attributes (RTA_*): encoded by netlink-packet-route; the tests build kernel
+// replies with them.
+#[cfg(test)]
 pub const RTA_DST: u16 = 1;
+#[cfg(test)]
 pub const RTA_OIF: u16 = 4;
-pub const RTA_GATEWAY: u16 = 5;
-pub const RTA_PREFSRC: u16 = 7;
+#[cfg(test)]
 pub const RTA_TABLE: u16 = 15;
+// Route values (RT_*, RTN_*, RTPROT_*).
 pub const RT_TABLE_UNSPEC: u8 = 0;
 pub const RT_TABLE_MAIN: u32 = 254;
 pub const RT_SCOPE_UNIVERSE: u8 = 0;

@@ -19,6 +19,8 @@ mod link_kinds;
 mod message;
 mod neighbour;
 pub mod netns;
+mod nexthop;
+mod nexthop_codec;
 mod parse;
 mod route;
 mod route_codec;
@@ -31,6 +33,7 @@ pub use client::Netlink;
 pub use error::{Error, Result};
 pub use link::{check_name, Link, VethPair};
 pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
+pub use nexthop::{GroupMember, Nexthop, NexthopTarget};
 pub use route::{Family, NextHop, Route, RouteFilter};
 
 /// Route and address constants callers need when building a [`Route`].
@@ -44,3 +47,5 @@ pub mod consts {
 mod encoding_tests;
 #[cfg(test)]
 mod link_kinds_tests;
+#[cfg(test)]
+mod nexthop_tests;

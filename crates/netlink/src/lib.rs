@@ -49,3 +49,5 @@ mod encoding_tests;
 mod link_kinds_tests;
 #[cfg(test)]
 mod nexthop_tests;
+#[cfg(test)]
+mod route_tests;

@@ -23,11 +23,18 @@ pub(crate) fn encode_route(m: &mut MessageWriter<'_>, route: &Route) {
 
 pub(crate) fn route_message(route: &Route) -> RouteMessage {
     let mut message = RouteMessage::default();
+    fill_route_message(&mut message, route);
+    message
+}
+
+/// Overwrites `message` with `route` (keeping the attribute list's allocation).
+pub(crate) fn fill_route_message(message: &mut RouteMessage, route: &Route) {
     message.header = route_header(route.destination, route.prefix_len, route.table);
     message.header.protocol = route.protocol.into();
     message.header.scope = route.scope.into();
     message.header.kind = route.kind.into();
     let attributes = &mut message.attributes;
+    attributes.clear();
     attributes.push(RouteAttribute::Table(route.table));
     if route.prefix_len > 0 {
         attributes.push(RouteAttribute::Destination(route.destination.into()));
@@ -51,7 +58,6 @@ pub(crate) fn route_message(route: &Route) -> RouteMessage {
         let hops = route.next_hops.iter().map(rtnexthop).collect();
         attributes.push(RouteAttribute::MultiPath(hops));
     }
-    message
 }
 
 fn route_header(destination: IpAddr, prefix_len: u8, table: u32) -> RouteHeader {

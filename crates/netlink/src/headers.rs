@@ -1,6 +1,6 @@
-//! The fixed family headers that follow `nlmsghdr` in rtnetlink messages, with their exact
-//! C layouts (`struct ifinfomsg`, `ifaddrmsg`, `ndmsg`; routes use `netlink-packet-route`'s), encoded field by field in
-//! host byte order.
+//! The fixed family headers that follow `nlmsghdr` in link and address messages, with their
+//! exact C layouts (`struct ifinfomsg`, `ifaddrmsg`), encoded field by field in host byte
+//! order. Routes and neighbours use `netlink-packet-route`'s.
 
 use crate::error::Result;
 use crate::parse::{read_i32, read_u16, read_u32};
@@ -80,30 +80,6 @@ impl IfAddrHeader {
             scope: bytes[3],
             index,
         })
-    }
-}
-
-/// `struct ndmsg` (12 bytes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct NdHeader {
-    pub family: u8,
-    pub index: i32,
-    pub state: u16,
-    pub flags: u8,
-    pub kind: u8,
-}
-
-impl NdHeader {
-    pub(crate) const LEN: usize = 12;
-
-    pub(crate) fn encode(&self) -> [u8; Self::LEN] {
-        let mut bytes = [0u8; Self::LEN];
-        bytes[0] = self.family;
-        bytes[4..8].copy_from_slice(&self.index.to_ne_bytes());
-        bytes[8..10].copy_from_slice(&self.state.to_ne_bytes());
-        bytes[10] = self.flags;
-        bytes[11] = self.kind;
-        bytes
     }
 }
 

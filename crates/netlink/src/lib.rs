@@ -33,6 +33,7 @@ pub use client::Netlink;
 pub use error::{Error, Result};
 pub use link::{check_name, Link, VethPair};
 pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
+pub use neighbour::ProxyNeighbour;
 pub use nexthop::{GroupMember, Nexthop, NexthopTarget};
 pub use route::{Family, NextHop, Route, RouteFilter};
 
@@ -47,6 +48,8 @@ pub mod consts {
 mod encoding_tests;
 #[cfg(test)]
 mod link_kinds_tests;
+#[cfg(test)]
+mod neighbour_tests;
 #[cfg(test)]
 mod nexthop_tests;
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub const RTM_DELROUTE: u16 = 25;
 pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_NEWNEIGH: u16 = 28;
 pub const RTM_DELNEIGH: u16 = 29;
+pub const RTM_GETNEIGH: u16 = 30;
 pub const RTM_NEWNEXTHOP: u16 = 104;
 pub const RTM_DELNEXTHOP: u16 = 105;
 pub const RTM_GETNEXTHOP: u16 = 106;
@@ -79,11 +80,6 @@ pub const RT_SCOPE_LINK: u8 = 253;
 pub const RT_SCOPE_NOWHERE: u8 = 255;
 pub const RTN_UNICAST: u8 = 1;
 pub const RTPROT_STATIC: u8 = 4;
-
-// Neighbour attributes and values (NDA_*, NTF_*, NUD_*).
-pub const NDA_DST: u16 = 1;
-pub const NTF_PROXY: u8 = 0x08;
-pub const NUD_PERMANENT: u16 = 0x80;
 
 // Attribute header flags (nla_type).
 pub const NLA_F_NESTED: u16 = 1 << 15;

@@ -17,6 +17,7 @@ mod headers;
 mod link;
 mod link_kinds;
 mod message;
+mod monitor;
 mod neighbour;
 pub mod netns;
 mod nexthop;
@@ -33,6 +34,7 @@ pub use client::Netlink;
 pub use error::{Error, Result};
 pub use link::{check_name, Link, VethPair};
 pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
+pub use monitor::{MonitorEvent, NetlinkMonitor};
 pub use neighbour::ProxyNeighbour;
 pub use nexthop::{GroupMember, Nexthop, NexthopTarget};
 pub use route::{Family, NextHop, Route, RouteFilter};
@@ -48,6 +50,8 @@ pub mod consts {
 mod encoding_tests;
 #[cfg(test)]
 mod link_kinds_tests;
+#[cfg(test)]
+mod monitor_tests;
 #[cfg(test)]
 mod neighbour_tests;
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::client::DumpCollector;
-use crate::link::{decode_link, encode_create_veth};
+use crate::link_codec::{decode_link, encode_create_veth};
 use crate::message::MessageWriter;
 use crate::parse::RawMessage;
 use crate::route_codec::{decode_route, encode_route};

@@ -15,6 +15,7 @@ mod client;
 mod error;
 mod headers;
 mod link;
+mod link_codec;
 mod link_kinds;
 mod message;
 mod monitor;

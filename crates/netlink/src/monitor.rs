@@ -12,11 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::headers::IfInfoHeader;
-use crate::link::decode_link;
+use crate::link_codec::{decode_link, decode_link_change};
 use crate::nexthop::Nexthop;
 use crate::nexthop_codec::decode_nexthop;
-use crate::parse::{messages, split_header, RawMessage};
+use crate::parse::{messages, RawMessage};
 use crate::route::Route;
 use crate::route_codec::decode_route;
 use crate::sys::RouteSocket;
@@ -29,9 +28,6 @@ const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_IPV4_ROUTE: u32 = 7;
 const RTNLGRP_IPV6_ROUTE: u32 = 11;
 const RTNLGRP_NEXTHOP: u32 = 32;
-/// The kernel announces a link it has just registered with every ifi_change bit set
-/// (`rtnl_configure_link`, `register_netdevice`); later changes name the flags that changed.
-const IFI_CHANGE_NEW_LINK: u32 = u32::MAX;
 const RECEIVE_BUFFER_LEN: usize = 64 * 1024;
 
 /// What the kernel announced.
@@ -118,15 +114,10 @@ pub(crate) fn decode_events(datagram: &[u8]) -> Vec<Result<MonitorEvent>> {
 
 fn decode_event(message: &RawMessage<'_>) -> Result<Option<MonitorEvent>> {
     Ok(match message.kind {
-        RTM_NEWLINK => {
-            let link = decode_link(message)?;
-            let (header, _) = split_header(message.payload, IfInfoHeader::LEN, "link")?;
-            if IfInfoHeader::decode(header)?.change == IFI_CHANGE_NEW_LINK {
-                Some(MonitorEvent::LinkAdded(link))
-            } else {
-                Some(MonitorEvent::LinkChanged(link))
-            }
-        }
+        RTM_NEWLINK => match decode_link_change(message)? {
+            (link, true) => Some(MonitorEvent::LinkAdded(link)),
+            (link, false) => Some(MonitorEvent::LinkChanged(link)),
+        },
         RTM_DELLINK => Some(MonitorEvent::LinkRemoved(decode_link(message)?)),
         RTM_NEWROUTE => decode_route(message)?.map(MonitorEvent::RouteAdded),
         RTM_DELROUTE => decode_route(message)?.map(MonitorEvent::RouteRemoved),

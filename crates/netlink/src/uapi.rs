@@ -41,17 +41,20 @@ pub const RTM_NEWNEXTHOP: u16 = 104;
 pub const RTM_DELNEXTHOP: u16 = 105;
 pub const RTM_GETNEXTHOP: u16 = 106;
 
-// Link attributes (IFLA_*).
+// Link attributes (IFLA_*): encoded by netlink-packet-route; the tests build kernel replies
+// and expected requests with them.
+#[cfg(test)]
 pub const IFLA_ADDRESS: u16 = 1;
+#[cfg(test)]
 pub const IFLA_IFNAME: u16 = 3;
+#[cfg(test)]
 pub const IFLA_MTU: u16 = 4;
-pub const IFLA_LINK: u16 = 5;
+#[cfg(test)]
 pub const IFLA_LINKINFO: u16 = 18;
+#[cfg(test)]
 pub const IFLA_IFALIAS: u16 = 20;
+#[cfg(test)]
 pub const IFLA_INFO_KIND: u16 = 1;
-pub const IFLA_INFO_DATA: u16 = 2;
-pub const VETH_INFO_PEER: u16 = 1;
-pub const IFF_UP: u32 = 1;
 /// IFNAMSIZ includes the terminating NUL.
 pub const MAX_IFNAME_LEN: usize = 15;
 /// IFALIASZ includes the terminating NUL.

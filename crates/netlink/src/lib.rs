@@ -13,7 +13,6 @@ mod address;
 mod batch;
 mod client;
 mod error;
-mod headers;
 mod link;
 mod link_codec;
 mod link_kinds;
@@ -47,6 +46,8 @@ pub mod consts {
     };
 }
 
+#[cfg(test)]
+mod address_tests;
 #[cfg(test)]
 mod encoding_tests;
 #[cfg(test)]

@@ -60,13 +60,6 @@ pub const MAX_IFNAME_LEN: usize = 15;
 /// IFALIASZ includes the terminating NUL.
 pub const MAX_IFALIAS_LEN: usize = 255;
 
-// Address attributes and flags (IFA_*).
-pub const IFA_ADDRESS: u16 = 1;
-pub const IFA_LOCAL: u16 = 2;
-pub const IFA_FLAGS: u16 = 8;
-pub const IFA_F_NODAD: u32 = 0x02;
-pub const IFA_F_NOPREFIXROUTE: u32 = 0x200;
-
 // Route attributes (RTA_*): encoded by netlink-packet-route; the tests build kernel
 // replies with them.
 #[cfg(test)]

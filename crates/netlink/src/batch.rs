@@ -94,11 +94,7 @@ impl Netlink {
                 let last = position + 1 == routes.len();
                 let flags = NLM_F_REQUEST | request.flags | if last { NLM_F_ACK } else { 0 };
                 let seq = first_seq.wrapping_add(position as u32);
-                fill_route_message(&mut body, route);
-                if request.kind == RTM_DELROUTE {
-                    // As delete_route: scope "nowhere" matches a route of any scope.
-                    body.header.scope = RT_SCOPE_NOWHERE.into();
-                }
+                fill_batch_body(&mut body, route, request.kind);
                 let mut message =
                     MessageWriter::begin(&mut self.send_buffer, request.kind, flags, seq);
                 message.emit(&body);
@@ -155,5 +151,14 @@ impl Netlink {
                 return Ok(true);
             }
         }
+    }
+}
+
+/// One batch request's body: the route as `add_route` sends it, or as `delete_route` names it
+/// (scope "nowhere", which matches a route of any scope).
+pub(crate) fn fill_batch_body(body: &mut RouteMessage, route: &Route, kind: u16) {
+    fill_route_message(body, route);
+    if kind == RTM_DELROUTE {
+        body.header.scope = RT_SCOPE_NOWHERE.into();
     }
 }

@@ -7,10 +7,11 @@
 
 use std::net::IpAddr;
 
+use crate::batch::fill_batch_body;
 use crate::client::DumpCollector;
 use crate::message::MessageWriter;
 use crate::parse::RawMessage;
-use crate::route::check_route;
+use crate::route::{check_route, delete_key};
 use crate::route_codec::{decode_route, encode_route, encode_route_dump};
 use crate::uapi::*;
 use crate::{Error, Family, NextHop, Route, RouteFilter};
@@ -112,6 +113,24 @@ fn filtered_dump_request_names_table_and_protocol() {
         encode_route_dump(m, &main_v6)
     });
     assert_eq!(&bytes[16..], &[10, 0, 0, 0, 254, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn a_delete_names_scope_nowhere_alone_or_in_a_batch() {
+    let route = multipath_in_table_1000();
+    let single = request(RTM_DELROUTE, NLM_F_REQUEST, |m| {
+        encode_route(m, &delete_key(&route))
+    });
+    // rtmsg: as the add, but scope RT_SCOPE_NOWHERE (255), which matches any scope.
+    assert_eq!(&single[16..28], &[2, 24, 0, 0, 0, 87, 255, 1, 0, 0, 0, 0]);
+    let mut body = netlink_packet_route::route::RouteMessage::default();
+    fill_batch_body(&mut body, &route, RTM_DELROUTE);
+    let batched = request(RTM_DELROUTE, NLM_F_REQUEST, |m| m.emit(&body));
+    assert_eq!(batched, single);
+    fill_batch_body(&mut body, &route, RTM_NEWROUTE);
+    let added = request(RTM_DELROUTE, NLM_F_REQUEST, |m| m.emit(&body));
+    let direct = request(RTM_DELROUTE, NLM_F_REQUEST, |m| encode_route(m, &route));
+    assert_eq!(added, direct);
 }
 
 const CAPTURED_SEQ: u32 = 0x6b0c_f3c8;

@@ -56,7 +56,7 @@ pub use link_kinds::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, NewLink};
 pub use monitor::{MonitorEvent, NetlinkMonitor};
 pub use neighbour::ProxyNeighbour;
 pub use nexthop::{GroupMember, Nexthop, NexthopTarget};
-pub use route::{Family, NextHop, Route, RouteFilter};
+pub use route::{Family, MultipathHop, Route, RouteFilter};
 
 /// Route and address constants callers need when building a [`Route`].
 pub mod consts {

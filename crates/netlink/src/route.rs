@@ -60,22 +60,22 @@ pub struct Route {
     pub nexthop_id: Option<u32>,
     /// RTA_MULTIPATH: several next hops the kernel spreads flows over (ECMP). Empty for a
     /// single-path route, which uses `oif`/`gateway` instead.
-    pub next_hops: Vec<NextHop>,
+    pub next_hops: Vec<MultipathHop>,
 }
 
 /// One path of a multipath route (`nexthop via GATEWAY dev DEVICE weight W`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct NextHop {
+pub struct MultipathHop {
     pub gateway: Option<IpAddr>,
     pub oif: Option<u32>,
     /// 1-256: the path's share of flows relative to the others.
     pub weight: u16,
 }
 
-impl NextHop {
+impl MultipathHop {
     /// A path through `gateway` (on `oif` if given), weight 1.
-    pub fn via(gateway: IpAddr, oif: Option<u32>) -> NextHop {
-        NextHop {
+    pub fn via(gateway: IpAddr, oif: Option<u32>) -> MultipathHop {
+        MultipathHop {
             gateway: Some(gateway),
             oif,
             weight: 1,
@@ -83,8 +83,8 @@ impl NextHop {
     }
 
     /// A path straight out of device `oif`, weight 1.
-    pub fn device(oif: u32) -> NextHop {
-        NextHop {
+    pub fn device(oif: u32) -> MultipathHop {
+        MultipathHop {
             gateway: None,
             oif: Some(oif),
             weight: 1,
@@ -137,7 +137,7 @@ impl Route {
     pub fn multipath(
         destination: IpAddr,
         prefix_len: u8,
-        next_hops: Vec<NextHop>,
+        next_hops: Vec<MultipathHop>,
         protocol: u8,
     ) -> Route {
         Route {

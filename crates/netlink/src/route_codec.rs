@@ -11,7 +11,7 @@ use netlink_packet_route::AddressFamily;
 use crate::error::Result;
 use crate::message::MessageWriter;
 use crate::parse::{parse_body, RawMessage};
-use crate::route::{NextHop, Route, RouteFilter};
+use crate::route::{MultipathHop, Route, RouteFilter};
 use crate::uapi::{AF_INET, AF_INET6, RT_TABLE_UNSPEC};
 
 /// rtmsg + RTA_TABLE + RTA_DST (omitted for a default route) + RTA_OIF + RTA_GATEWAY +
@@ -71,7 +71,7 @@ fn route_header(destination: IpAddr, prefix_len: u8, table: u32) -> RouteHeader 
 }
 
 /// `struct rtnexthop`: rtnh_hops carries weight - 1; a gateway rides inside as RTA_GATEWAY.
-fn rtnexthop(hop: &NextHop) -> RouteNextHop {
+fn rtnexthop(hop: &MultipathHop) -> RouteNextHop {
     let mut encoded = RouteNextHop::default();
     encoded.hops = u8::try_from(hop.weight.saturating_sub(1)).unwrap_or(u8::MAX);
     encoded.interface_index = hop.oif.unwrap_or(0);
@@ -150,12 +150,12 @@ pub(crate) fn route_from(message: &RouteMessage) -> Option<Route> {
     Some(route)
 }
 
-fn next_hop_from(hop: &RouteNextHop) -> NextHop {
+fn next_hop_from(hop: &RouteNextHop) -> MultipathHop {
     let gateway = hop.attributes.iter().find_map(|attribute| match attribute {
         RouteAttribute::Gateway(address) => ip_of(address),
         _ => None,
     });
-    NextHop {
+    MultipathHop {
         gateway,
         oif: Some(hop.interface_index).filter(|&index| index != 0),
         weight: u16::from(hop.hops) + 1,

@@ -14,7 +14,7 @@ use crate::parse::RawMessage;
 use crate::route::{check_route, delete_key};
 use crate::route_codec::{decode_route, encode_route, encode_route_dump};
 use crate::uapi::*;
-use crate::{Error, Family, NextHop, Route, RouteFilter};
+use crate::{Error, Family, MultipathHop, Route, RouteFilter};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -38,11 +38,11 @@ fn multipath_in_table_1000() -> Route {
             ip("10.46.7.0"),
             24,
             vec![
-                NextHop {
+                MultipathHop {
                     weight: 2,
-                    ..NextHop::via(ip("10.46.0.1"), Some(3))
+                    ..MultipathHop::via(ip("10.46.0.1"), Some(3))
                 },
-                NextHop::via(ip("10.46.0.3"), Some(3)),
+                MultipathHop::via(ip("10.46.0.3"), Some(3)),
             ],
             87,
         )
@@ -231,22 +231,22 @@ fn impossible_routes_are_refused_before_sending() {
             ..connected.clone()
         },
         Route {
-            next_hops: vec![NextHop::device(4)],
+            next_hops: vec![MultipathHop::device(4)],
             ..connected.clone()
         },
         Route::multipath(
             ip("10.46.9.0"),
             24,
-            vec![NextHop {
+            vec![MultipathHop {
                 weight: 0,
-                ..NextHop::device(3)
+                ..MultipathHop::device(3)
             }],
             87,
         ),
         Route::multipath(
             ip("10.46.9.0"),
             24,
-            vec![NextHop::via(ip("fd4e::1"), None)],
+            vec![MultipathHop::via(ip("fd4e::1"), None)],
             87,
         ),
         Route::via(ip("10.46.9.0"), 24, ip("fd4e::1"), None),

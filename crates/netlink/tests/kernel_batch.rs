@@ -7,7 +7,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 
 use common::{in_new_netns, ip, uplink};
-use wharf_netlink::{Family, NextHop, Nexthop, NexthopTarget, Route, RouteFilter};
+use wharf_netlink::{Family, MultipathHop, Nexthop, NexthopTarget, Route, RouteFilter};
 
 const WHARF: u8 = 87;
 
@@ -75,11 +75,11 @@ fn batches_carry_multipath_routes_and_report_refused_deletes() {
                     nth_address([198, 19, 0, 0], i),
                     32,
                     vec![
-                        NextHop {
+                        MultipathHop {
                             weight: 3,
-                            ..NextHop::via(ip("10.46.1.1"), Some(a))
+                            ..MultipathHop::via(ip("10.46.1.1"), Some(a))
                         },
-                        NextHop::via(ip("10.46.2.1"), Some(b)),
+                        MultipathHop::via(ip("10.46.2.1"), Some(b)),
                     ],
                     WHARF,
                 )

@@ -6,7 +6,7 @@ mod common;
 
 use common::{in_new_netns, ip, ip_command, uplink};
 use wharf_netlink::{
-    Family, GroupMember, NextHop, Nexthop, NexthopTarget, Route, RouteFilter, VethPair,
+    Family, GroupMember, MultipathHop, Nexthop, NexthopTarget, Route, RouteFilter, VethPair,
 };
 
 const WHARF: u8 = 87;
@@ -23,11 +23,11 @@ fn multipath_routes_are_added_listed_replaced_and_deleted() {
             ip("198.18.5.0"),
             24,
             vec![
-                NextHop {
+                MultipathHop {
                     weight: 2,
-                    ..NextHop::via(ip("10.46.1.1"), Some(a))
+                    ..MultipathHop::via(ip("10.46.1.1"), Some(a))
                 },
-                NextHop::via(ip("10.46.2.1"), Some(b)),
+                MultipathHop::via(ip("10.46.2.1"), Some(b)),
             ],
             WHARF,
         );
@@ -35,10 +35,10 @@ fn multipath_routes_are_added_listed_replaced_and_deleted() {
             ip("fd4e:5::"),
             64,
             vec![
-                NextHop::via(ip("fd4e:a::1"), Some(a)),
-                NextHop {
+                MultipathHop::via(ip("fd4e:a::1"), Some(a)),
+                MultipathHop {
                     weight: 3,
-                    ..NextHop::via(ip("fd4e:b::1"), Some(b))
+                    ..MultipathHop::via(ip("fd4e:b::1"), Some(b))
                 },
             ],
             WHARF,
@@ -64,9 +64,9 @@ fn multipath_routes_are_added_listed_replaced_and_deleted() {
         // Replacing swaps the whole set of next hops.
         let replaced = Route {
             next_hops: vec![
-                NextHop::via(ip("10.46.1.1"), Some(a)),
-                NextHop::via(ip("10.46.2.1"), Some(b)),
-                NextHop::device(b),
+                MultipathHop::via(ip("10.46.1.1"), Some(a)),
+                MultipathHop::via(ip("10.46.2.1"), Some(b)),
+                MultipathHop::device(b),
             ],
             ..v4.clone()
         };

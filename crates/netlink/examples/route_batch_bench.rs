@@ -1,12 +1,15 @@
-//! Installs N /32 routes with `add_routes_batch` inside a throwaway network namespace and
-//! prints how long it took. Needs root:
+//! Installs N /32 routes with `add_routes_batch` inside a throwaway network namespace, twice:
+//! each route naming its device, then all of them sharing one nexthop object. Prints how
+//! long installing, dumping and deleting (`delete_routes_batch`) took each time. Needs root:
 //! `cargo run --release -p wharf-netlink --example route_batch_bench [ROUTES]` (default 100000).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wharf_netlink::netns::run_in_new_netns;
-use wharf_netlink::{Family, Netlink, Route, VethPair};
+use wharf_netlink::{Family, Netlink, Nexthop, NexthopTarget, Route, RouteFilter, VethPair};
+
+const WHARF: u8 = 87;
 
 fn main() {
     let count: u32 = std::env::args()
@@ -24,24 +27,63 @@ fn main() {
             up: true,
         };
         let index = netlink.create_veth(&veth).expect("create veth");
+        // A nexthop object wants its device to have carrier: the peer must be up too.
+        let peer = netlink.link_by_name("wcbench").expect("find peer");
+        let peer = peer.expect("peer exists").index;
+        netlink.set_link_up(peer).expect("peer up");
         let base = u32::from(Ipv4Addr::new(10, 64, 0, 0));
-        let routes: Vec<Route> = (0..count)
-            .map(|i| Route::connected(IpAddr::V4(Ipv4Addr::from(base + i)), 32, index, 87))
+        let destination = |i: u32| IpAddr::V4(Ipv4Addr::from(base + i));
+
+        let plain: Vec<Route> = (0..count)
+            .map(|i| Route::connected(destination(i), 32, index, WHARF))
             .collect();
-        let started = Instant::now();
-        let report = netlink.add_routes_batch(&routes).expect("batch");
-        let installed = started.elapsed();
-        let started = Instant::now();
-        let listed = netlink.routes(Family::V4).expect("dump").len();
-        let dumped = started.elapsed();
-        println!(
-            "add_routes_batch: {} routes in {:.1} ms ({:.0}/s), {} refused; dump of {listed} routes {:.1} ms",
-            report.sent,
-            installed.as_secs_f64() * 1e3,
-            f64::from(count) / installed.as_secs_f64(),
-            report.failed,
-            dumped.as_secs_f64() * 1e3,
-        );
+        run("plain /32 dev", &mut netlink, &plain);
+
+        let shared = Nexthop {
+            id: 1,
+            protocol: WHARF,
+            target: NexthopTarget::Device {
+                family: Family::V4,
+                oif: index,
+            },
+        };
+        netlink.add_nexthop(&shared).expect("nexthop object");
+        let through_nexthop: Vec<Route> = (0..count)
+            .map(|i| Route::with_nexthop(destination(i), 32, shared.id, WHARF))
+            .collect();
+        run("/32 nhid 1 (shared)", &mut netlink, &through_nexthop);
     })
     .expect("run in a new network namespace");
+}
+
+fn run(label: &str, netlink: &mut Netlink, routes: &[Route]) {
+    let (report, installed) = timed(|| netlink.add_routes_batch(routes).expect("add batch"));
+    let ours = RouteFilter {
+        protocol: Some(WHARF),
+        ..RouteFilter::all(Family::V4)
+    };
+    let (listed, dumped) = timed(|| netlink.routes_matching(ours).expect("dump").len());
+    let (removed, deleted) = timed(|| netlink.delete_routes_batch(routes).expect("delete"));
+    let left = netlink.routes_matching(ours).expect("dump").len();
+    println!(
+        "{label:>20}: add {} in {:.1} ms ({:.0}/s, {} refused); dump {listed} in {:.1} ms; \
+         delete in {:.1} ms ({} refused, {left} left)",
+        report.sent,
+        ms(installed),
+        routes.len() as f64 / installed.as_secs_f64(),
+        report.failed,
+        ms(dumped),
+        ms(deleted),
+        removed.failed,
+    );
+}
+
+fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let result = work();
+    (result, started.elapsed())
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
 }

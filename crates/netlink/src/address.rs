@@ -1,17 +1,18 @@
-//! Interface addresses.
+//! Interface addresses, as `netlink-packet-route`'s `AddressMessage`.
 
 use std::net::IpAddr;
 
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+
 use crate::client::Netlink;
 use crate::error::{tolerate, Error, Result};
-use crate::headers::IfAddrHeader;
 use crate::message::MessageWriter;
-use crate::parse::{attributes, ip_value, split_header, u32_value, RawMessage};
+use crate::parse::{parse_body, RawMessage};
 use crate::route::family_of;
-use crate::uapi::{
-    AF_UNSPEC, IFA_ADDRESS, IFA_FLAGS, IFA_F_NODAD, IFA_F_NOPREFIXROUTE, IFA_LOCAL, NLM_F_CREATE,
-    NLM_F_EXCL, RTM_GETADDR, RTM_NEWADDR,
-};
+use crate::route_codec::address_family;
+use crate::uapi::{NLM_F_CREATE, NLM_F_EXCL, RTM_GETADDR, RTM_NEWADDR};
 
 /// Flags for a new address.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,12 +53,9 @@ impl Netlink {
 
     /// Lists addresses, of one link or (`None`) of all.
     pub fn addresses(&mut self, index: Option<u32>) -> Result<Vec<Address>> {
-        let header = IfAddrHeader {
-            family: AF_UNSPEC,
-            ..Default::default()
-        }
-        .encode();
-        self.dump(RTM_GETADDR, &|m| m.header(&header), |m| {
+        // An all-zero ifaddrmsg: every family (strict checking refuses other header fields).
+        let request = AddressMessage::default();
+        self.dump(RTM_GETADDR, &|m| m.emit(&request), |m| {
             let address = decode_address(m)?;
             Ok(Some(address).filter(|a| index.is_none_or(|i| a.index == i)))
         })
@@ -71,44 +69,40 @@ pub(crate) fn encode_address(
     prefix_len: u8,
     options: AddressOptions,
 ) {
-    let mut flags = 0;
+    let mut flags = AddressFlags::empty();
     if options.nodad {
-        flags |= IFA_F_NODAD;
+        flags |= AddressFlags::Nodad;
     }
     if options.no_prefix_route {
-        flags |= IFA_F_NOPREFIXROUTE;
+        flags |= AddressFlags::Noprefixroute;
     }
-    m.header(
-        &IfAddrHeader {
-            family: family_of(address),
-            prefix_len,
-            flags: (flags & 0xff) as u8,
-            scope: 0,
-            index,
-        }
-        .encode(),
-    );
+    let mut message = AddressMessage::default();
+    message.header.family = address_family(family_of(address));
+    message.header.prefix_len = prefix_len;
+    // The header's flags are 8 bits; IFA_FLAGS carries all 32 when any above them is set.
+    message.header.flags = AddressHeaderFlags::from_bits_truncate(flags.bits() as u8);
+    message.header.index = index;
     // IFA_LOCAL is "my address"; IFA_ADDRESS the peer's on point-to-point links and the same
     // address otherwise. Sending both with the same value is what a plain `ip addr add` does.
-    m.attr_ip(IFA_LOCAL, address);
-    m.attr_ip(IFA_ADDRESS, address);
-    if flags > 0xff {
-        m.attr_u32(IFA_FLAGS, flags);
+    message.attributes.push(AddressAttribute::Local(address));
+    message.attributes.push(AddressAttribute::Address(address));
+    if flags.bits() > 0xff {
+        message.attributes.push(AddressAttribute::Flags(flags));
     }
+    m.emit(&message);
 }
 
-fn decode_address(message: &RawMessage<'_>) -> Result<Address> {
-    let (header, attrs) = split_header(message.payload, IfAddrHeader::LEN, "address")?;
-    let header = IfAddrHeader::decode(header)?;
+pub(crate) fn decode_address(message: &RawMessage<'_>) -> Result<Address> {
+    let decoded: AddressMessage = parse_body(message.payload, "address")?;
+    let header = &decoded.header;
     let mut local = None;
     let mut peer = None;
-    let mut flags = u32::from(header.flags);
-    for attribute in attributes(attrs) {
-        let attribute = attribute?;
-        match attribute.kind {
-            IFA_LOCAL => local = Some(ip_value(header.family, &attribute)?),
-            IFA_ADDRESS => peer = Some(ip_value(header.family, &attribute)?),
-            IFA_FLAGS => flags = u32_value(&attribute)?,
+    let mut flags = u32::from(header.flags.bits());
+    for attribute in &decoded.attributes {
+        match attribute {
+            AddressAttribute::Local(address) => local = Some(*address),
+            AddressAttribute::Address(address) => peer = Some(*address),
+            AddressAttribute::Flags(all) => flags = all.bits(),
             _ => {}
         }
     }
@@ -123,7 +117,7 @@ fn decode_address(message: &RawMessage<'_>) -> Result<Address> {
         address,
         prefix_len: header.prefix_len,
         flags,
-        scope: header.scope,
+        scope: header.scope.into(),
     })
 }
 

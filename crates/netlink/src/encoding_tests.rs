@@ -7,10 +7,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::client::DumpCollector;
-use crate::link::{decode_link, encode_create_veth};
+use crate::link_codec::{decode_link, encode_create_veth};
 use crate::message::MessageWriter;
 use crate::parse::RawMessage;
-use crate::route::{decode_route, encode_route};
+use crate::route_codec::{decode_route, encode_route};
 use crate::uapi::*;
 use crate::{Error, Link, Route, VethPair};
 

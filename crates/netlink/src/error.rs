@@ -30,6 +30,24 @@ impl Error {
         }
     }
 
+    /// Whether the kernel refused because the object already exists (EEXIST): a create
+    /// (`create_route`, `create_veth`, `create_link`, a nexthop id in use as another kind)
+    /// that found its object there.
+    pub fn is_exists(&self) -> bool {
+        self.errno() == Some(libc::EEXIST)
+    }
+
+    /// Whether the kernel refused because the object is not there. The kernel says so in
+    /// three ways: ESRCH for a route, ENODEV for a link (or a device a request names),
+    /// ENOENT for an address, neighbour or nexthop object (and a route in a table that does
+    /// not exist).
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.errno(),
+            Some(libc::ENOENT) | Some(libc::ESRCH) | Some(libc::ENODEV)
+        )
+    }
+
     /// Builds a kernel error from a (positive) errno and the optional extended-ACK text.
     pub(crate) fn kernel(errno: i32, extack: Option<&str>) -> Error {
         let message = kernel_message(errno, extack);

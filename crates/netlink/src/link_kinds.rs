@@ -3,13 +3,9 @@
 
 use crate::client::Netlink;
 use crate::error::{Error, Result};
-use crate::headers::IfInfoHeader;
 use crate::link::{check_name, index_field};
-use crate::message::MessageWriter;
-use crate::uapi::{
-    IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINK, IFLA_LINKINFO, IFLA_MTU,
-    NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK,
-};
+use crate::link_codec::encode_create_link;
+use crate::uapi::{NLM_F_CREATE, NLM_F_EXCL, RTM_NEWLINK};
 
 /// `IFLA_MACVLAN_MODE` values (linux/if_link.h).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +66,6 @@ pub struct NewLink {
     pub up: bool,
 }
 
-const IFLA_VLAN_ID: u16 = 1;
-const IFLA_MACVLAN_MODE: u16 = 1;
-const IFLA_IPVLAN_MODE: u16 = 1;
-const IFLA_IPVLAN_FLAGS: u16 = 2;
-
 impl Netlink {
     /// Creates the link in one request and returns its interface index.
     pub fn create_link(&mut self, link: &NewLink) -> Result<u32> {
@@ -117,40 +108,4 @@ fn check_new_link(link: &NewLink) -> Result<()> {
             link.name
         ))),
     }
-}
-
-pub(crate) fn encode_create_link(m: &mut MessageWriter<'_>, link: &NewLink) {
-    m.header(&IfInfoHeader::for_create(link.up).encode());
-    m.attr_str(IFLA_IFNAME, &link.name);
-    if let Some(parent) = link.parent {
-        m.attr_u32(IFLA_LINK, parent);
-    }
-    if let Some(mtu) = link.mtu {
-        m.attr_u32(IFLA_MTU, mtu);
-    }
-    if let Some(mac) = &link.mac {
-        m.attr(IFLA_ADDRESS, mac);
-    }
-    let link_info = m.begin_nested(IFLA_LINKINFO);
-    m.attr_str(IFLA_INFO_KIND, link.kind.name());
-    match link.kind {
-        LinkKind::Dummy => {}
-        LinkKind::Vlan(id) => {
-            let data = m.begin_nested(IFLA_INFO_DATA);
-            m.attr(IFLA_VLAN_ID, &id.to_ne_bytes());
-            m.end_nested(data);
-        }
-        LinkKind::Macvlan(mode) => {
-            let data = m.begin_nested(IFLA_INFO_DATA);
-            m.attr_u32(IFLA_MACVLAN_MODE, mode as u32);
-            m.end_nested(data);
-        }
-        LinkKind::Ipvlan(mode, flag) => {
-            let data = m.begin_nested(IFLA_INFO_DATA);
-            m.attr(IFLA_IPVLAN_MODE, &(mode as u16).to_ne_bytes());
-            m.attr(IFLA_IPVLAN_FLAGS, &(flag as u16).to_ne_bytes());
-            m.end_nested(data);
-        }
-    }
-    m.end_nested(link_info);
 }

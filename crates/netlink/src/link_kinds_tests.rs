@@ -2,7 +2,7 @@
 //! linux/if_link.h (host-endian; little-endian machines).
 #![cfg(target_endian = "little")]
 
-use crate::link_kinds::encode_create_link;
+use crate::link_codec::encode_create_link;
 use crate::message::MessageWriter;
 use crate::uapi::*;
 use crate::{IpvlanFlag, IpvlanMode, LinkKind, MacvlanMode, Netlink, NewLink};

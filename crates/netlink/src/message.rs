@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use netlink_packet_core::Emitable;
+
 /// Rounds up to netlink's 4-byte alignment (NLMSG_ALIGN / NLA_ALIGN).
 pub(crate) const fn align4(len: usize) -> usize {
     (len + 3) & !3
@@ -19,6 +21,7 @@ pub(crate) struct MessageWriter<'a> {
 }
 
 /// Where a nested attribute starts, so `end_nested` can fill in its length.
+#[cfg(test)]
 #[must_use = "a nested attribute must be closed with end_nested"]
 pub(crate) struct Nest(usize);
 
@@ -40,6 +43,15 @@ impl<'a> MessageWriter<'a> {
         self.pad();
     }
 
+    /// Appends a message body that `netlink-packet-route` lays out (family header and
+    /// attributes), padded to 4 bytes.
+    pub(crate) fn emit(&mut self, body: &impl Emitable) {
+        let at = self.buffer.len();
+        self.buffer.resize(at + body.buffer_len(), 0);
+        body.emit(&mut self.buffer[at..]);
+        self.pad();
+    }
+
     pub(crate) fn attr(&mut self, kind: u16, payload: &[u8]) {
         self.put_attr_header(kind, NLA_HEADER_LEN + payload.len());
         self.buffer.extend_from_slice(payload);
@@ -50,6 +62,7 @@ impl<'a> MessageWriter<'a> {
         self.attr(kind, &value.to_ne_bytes());
     }
 
+    #[cfg(test)] // the tests build kernel replies with it
     /// A NUL-terminated string, as the kernel's NLA_STRING/NLA_NUL_STRING policies expect.
     pub(crate) fn attr_str(&mut self, kind: u16, value: &str) {
         self.put_attr_header(kind, NLA_HEADER_LEN + value.len() + 1);
@@ -66,6 +79,7 @@ impl<'a> MessageWriter<'a> {
         }
     }
 
+    #[cfg(test)] // the tests build kernel replies with it
     /// Opens a nested attribute; attributes written until `end_nested` go inside it.
     /// NLA_F_NESTED is left out, as iproute2 does: older kernels' policies reject it on
     /// some attributes and the kernel does not require it for these.
@@ -75,6 +89,7 @@ impl<'a> MessageWriter<'a> {
         Nest(at)
     }
 
+    #[cfg(test)]
     pub(crate) fn end_nested(&mut self, nest: Nest) {
         let len = (self.buffer.len() - nest.0) as u16;
         self.buffer[nest.0..nest.0 + 2].copy_from_slice(&len.to_ne_bytes());

@@ -1,24 +1,26 @@
 //! Proxy neighbour entries (`ip -6 neigh add proxy ADDR dev DEV`): the kernel answers neighbour
-//! solicitations (or, for IPv4, ARP requests) for ADDR on DEV with its own MAC.
+//! solicitations (or, for IPv4, ARP requests) for ADDR on DEV with its own MAC. Messages are
+//! `netlink-packet-route`'s `NeighbourMessage`.
 
 use std::net::IpAddr;
 
-use crate::client::Netlink;
-use crate::error::{tolerate, Error, Result};
-use crate::headers::NdHeader;
-use crate::link::index_field;
-use crate::message::MessageWriter;
-use crate::parse::{attributes, ip_value, split_header, RawMessage};
-use crate::route::{family_of, Family};
-use crate::uapi::{
-    NDA_DST, NLM_F_CREATE, NLM_F_EXCL, NTF_PROXY, NUD_PERMANENT, RTM_DELNEIGH, RTM_GETNEIGH,
-    RTM_NEWNEIGH,
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
 };
 
-/// A proxy entry as the kernel lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyEntry {
-    /// Interface index (0: an entry for every interface, which only IPv4 allows).
+use crate::client::Netlink;
+use crate::error::{tolerate, Result};
+use crate::link::index_field;
+use crate::message::MessageWriter;
+use crate::parse::{parse_body, RawMessage};
+use crate::route::{family_of, Family};
+use crate::route_codec::address_family;
+use crate::uapi::{AF_UNSPEC, NLM_F_CREATE, NLM_F_EXCL, RTM_DELNEIGH, RTM_GETNEIGH, RTM_NEWNEIGH};
+
+/// A proxy entry as the kernel lists it (`ip neigh show proxy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProxyNeighbour {
+    /// Interface index of the device the entry answers on.
     pub index: u32,
     pub address: IpAddr,
 }
@@ -26,7 +28,7 @@ pub struct ProxyEntry {
 impl Netlink {
     /// Adds a proxy entry; one already present is success.
     pub fn add_proxy_neighbour(&mut self, index: u32, address: IpAddr) -> Result<()> {
-        let index = index_field(index)?;
+        index_field(index)?;
         let result = self.execute(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL, &|m| {
             encode_proxy_neighbour(m, index, address)
         });
@@ -35,52 +37,62 @@ impl Netlink {
 
     /// Deletes a proxy entry; one already gone is success.
     pub fn delete_proxy_neighbour(&mut self, index: u32, address: IpAddr) -> Result<()> {
-        let index = index_field(index)?;
+        index_field(index)?;
         let result = self.execute(RTM_DELNEIGH, 0, &|m| {
             encode_proxy_neighbour(m, index, address)
         });
         tolerate(result, &[libc::ENOENT])
     }
 
-    /// Lists the proxy entries of one family (`ip -6 neigh show proxy`).
-    pub fn proxy_neighbours(&mut self, family: Family) -> Result<Vec<ProxyEntry>> {
-        let header = NdHeader {
-            family: family.code(),
-            flags: NTF_PROXY,
-            ..Default::default()
-        }
-        .encode();
-        self.dump(RTM_GETNEIGH, &|m| m.header(&header), decode_proxy_entry)
+    /// Lists proxy entries of one family, or (`None`) of both, for callers that reconcile.
+    pub fn proxy_neighbours(&mut self, family: Option<Family>) -> Result<Vec<ProxyNeighbour>> {
+        let family = family.map_or(AF_UNSPEC, Family::code);
+        self.dump(
+            RTM_GETNEIGH,
+            &|m| encode_proxy_dump(m, family),
+            decode_proxy_neighbour,
+        )
     }
 }
 
-fn decode_proxy_entry(message: &RawMessage<'_>) -> Result<Option<ProxyEntry>> {
-    let (header, rest) = split_header(message.payload, NdHeader::LEN, "neighbour")?;
-    let family = header[0];
-    let index = u32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
-    if header[10] & NTF_PROXY == 0 {
+/// ndmsg (family, ifindex, NUD_PERMANENT, NTF_PROXY) + NDA_DST, as `ip neigh add proxy` sends.
+pub(crate) fn encode_proxy_neighbour(m: &mut MessageWriter<'_>, index: u32, address: IpAddr) {
+    let mut message = NeighbourMessage::default();
+    message.header.family = address_family(family_of(address));
+    message.header.ifindex = index;
+    message.header.state = NeighbourState::Permanent;
+    message.header.flags = NeighbourFlags::Proxy;
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(address.into()));
+    m.emit(&message);
+}
+
+/// A neighbour dump asking for the proxy table: only NTF_PROXY set (the kernel's strict
+/// checking refuses any other header field in a dump request).
+pub(crate) fn encode_proxy_dump(m: &mut MessageWriter<'_>, family: u8) {
+    let mut message = NeighbourMessage::default();
+    message.header.family = address_family(family);
+    message.header.flags = NeighbourFlags::Proxy;
+    m.emit(&message);
+}
+
+/// A proxy entry; `None` for ordinary neighbour entries and other families.
+pub(crate) fn decode_proxy_neighbour(message: &RawMessage<'_>) -> Result<Option<ProxyNeighbour>> {
+    let decoded: NeighbourMessage = parse_body(message.payload, "neighbour")?;
+    if !decoded.header.flags.contains(NeighbourFlags::Proxy) {
         return Ok(None);
     }
-    for attribute in attributes(rest) {
-        let attribute = attribute?;
-        if attribute.kind == NDA_DST {
-            let address = ip_value(family, &attribute)?;
-            return Ok(Some(ProxyEntry { index, address }));
-        }
-    }
-    Err(Error::malformed("proxy neighbour entry without NDA_DST"))
-}
-
-fn encode_proxy_neighbour(m: &mut MessageWriter<'_>, index: i32, address: IpAddr) {
-    m.header(
-        &NdHeader {
-            family: family_of(address),
-            index,
-            state: NUD_PERMANENT,
-            flags: NTF_PROXY,
-            kind: 0,
-        }
-        .encode(),
-    );
-    m.attr_ip(NDA_DST, address);
+    let address = decoded
+        .attributes
+        .iter()
+        .find_map(|attribute| match attribute {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => Some(IpAddr::V4(*v4)),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => Some(IpAddr::V6(*v6)),
+            _ => None,
+        });
+    Ok(address.map(|address| ProxyNeighbour {
+        index: decoded.header.ifindex,
+        address,
+    }))
 }

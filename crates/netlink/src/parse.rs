@@ -4,6 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use netlink_packet_core::Parseable;
+
 use crate::error::{Error, Result};
 use crate::message::{align4, NLA_HEADER_LEN, NLMSG_HEADER_LEN};
 use crate::uapi::{
@@ -136,6 +138,12 @@ pub(crate) fn split_header<'a>(
     }
     let attributes = payload.get(align4(header_len)..).unwrap_or(&[]);
     Ok((&payload[..header_len], attributes))
+}
+
+/// Decodes a message body with `netlink-packet-route`'s parser; its errors become
+/// [`Error::Malformed`] naming `what`.
+pub(crate) fn parse_body<T: Parseable<[u8]>>(payload: &[u8], what: &str) -> Result<T> {
+    T::parse(payload).map_err(|error| Error::malformed(format!("{what}: {error}")))
 }
 
 pub(crate) fn read_u16(bytes: &[u8], at: usize) -> Result<u16> {

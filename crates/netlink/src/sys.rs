@@ -6,6 +6,7 @@
 use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 /// A bound `NETLINK_ROUTE` socket, closed on drop.
 #[derive(Debug)]
@@ -14,7 +15,8 @@ pub(crate) struct RouteSocket {
 }
 
 /// Socket receive buffer we ask for: large enough that the errors of a whole batch of
-/// un-ACKed requests (one per failed message) queue without being dropped.
+/// un-ACKed requests (one per failed message), or a burst of notifications, queue without
+/// being dropped.
 const RECEIVE_BUFFER_BYTES: libc::c_int = 4 << 20;
 
 impl RouteSocket {
@@ -22,6 +24,67 @@ impl RouteSocket {
     /// the port id) and turns on extended ACKs (error text) and capped ACKs (errors do not
     /// echo the whole request back).
     pub(crate) fn open() -> io::Result<RouteSocket> {
+        let socket = RouteSocket::bound()?;
+        socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, 1)?;
+        socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1)?;
+        // Strict checking makes the kernel apply a dump request's filters (route table and
+        // protocol) instead of ignoring them. Best effort: kernels before 4.20 lack it, and
+        // callers filter the replies again.
+        let _ = socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_GET_STRICT_CHK, 1);
+        socket.grow_receive_buffer();
+        Ok(socket)
+    }
+
+    /// Opens a socket in the calling thread's network namespace that receives the kernel's
+    /// notifications to the given RTNLGRP_* multicast groups.
+    pub(crate) fn open_subscriber(groups: &[u32]) -> io::Result<RouteSocket> {
+        let socket = RouteSocket::bound()?;
+        for &group in groups {
+            // NETLINK_ADD_MEMBERSHIP takes the group number itself (not a bit mask), so
+            // groups above 32 (RTNLGRP_NEXTHOP is 32) work too.
+            let group = libc::c_int::try_from(group)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "group number"))?;
+            socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_ADD_MEMBERSHIP, group)?;
+        }
+        socket.grow_receive_buffer();
+        Ok(socket)
+    }
+
+    /// Asks for a large receive buffer. SO_RCVBUFFORCE (needs CAP_NET_ADMIN) may exceed the
+    /// system's rmem_max; SO_RCVBUF is clamped to it. Best effort either way.
+    fn grow_receive_buffer(&self) {
+        if self
+            .set_int_option(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES)
+            .is_err()
+        {
+            let _ = self.set_int_option(libc::SOL_SOCKET, libc::SO_RCVBUF, RECEIVE_BUFFER_BYTES);
+        }
+    }
+
+    /// Waits until a datagram can be received or `timeout` passes; returns whether one can.
+    pub(crate) fn wait_readable(&self, timeout: Duration) -> io::Result<bool> {
+        let mut poll = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        loop {
+            // SAFETY: `poll` is a valid, live pollfd and the count passed is 1.
+            let ready = unsafe { libc::poll(&mut poll, 1, millis) };
+            if ready < 0 {
+                let error = io::Error::last_os_error();
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            return Ok(ready > 0);
+        }
+    }
+
+    /// A socket bound in the calling thread's network namespace (the kernel picks the port).
+    fn bound() -> io::Result<RouteSocket> {
         // SAFETY: plain system call with constant arguments; the result is checked below.
         let raw = unsafe {
             libc::socket(
@@ -51,10 +114,6 @@ impl RouteSocket {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_EXT_ACK, 1)?;
-        socket.set_int_option(libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1)?;
-        // Best effort: without CAP_NET_ADMIN or above rmem_max the kernel clamps it.
-        let _ = socket.set_int_option(libc::SOL_SOCKET, libc::SO_RCVBUF, RECEIVE_BUFFER_BYTES);
         Ok(socket)
     }
 

@@ -37,36 +37,38 @@ pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_NEWNEIGH: u16 = 28;
 pub const RTM_DELNEIGH: u16 = 29;
 pub const RTM_GETNEIGH: u16 = 30;
+pub const RTM_NEWNEXTHOP: u16 = 104;
+pub const RTM_DELNEXTHOP: u16 = 105;
+pub const RTM_GETNEXTHOP: u16 = 106;
 
-// Link attributes (IFLA_*).
+// Link attributes (IFLA_*): encoded by netlink-packet-route; the tests build kernel replies
+// and expected requests with them.
+#[cfg(test)]
 pub const IFLA_ADDRESS: u16 = 1;
+#[cfg(test)]
 pub const IFLA_IFNAME: u16 = 3;
+#[cfg(test)]
 pub const IFLA_MTU: u16 = 4;
-pub const IFLA_LINK: u16 = 5;
+#[cfg(test)]
 pub const IFLA_LINKINFO: u16 = 18;
+#[cfg(test)]
 pub const IFLA_IFALIAS: u16 = 20;
+#[cfg(test)]
 pub const IFLA_INFO_KIND: u16 = 1;
-pub const IFLA_INFO_DATA: u16 = 2;
-pub const VETH_INFO_PEER: u16 = 1;
-pub const IFF_UP: u32 = 1;
 /// IFNAMSIZ includes the terminating NUL.
 pub const MAX_IFNAME_LEN: usize = 15;
 /// IFALIASZ includes the terminating NUL.
 pub const MAX_IFALIAS_LEN: usize = 255;
 
-// Address attributes and flags (IFA_*).
-pub const IFA_ADDRESS: u16 = 1;
-pub const IFA_LOCAL: u16 = 2;
-pub const IFA_FLAGS: u16 = 8;
-pub const IFA_F_NODAD: u32 = 0x02;
-pub const IFA_F_NOPREFIXROUTE: u32 = 0x200;
-
-// Route attributes and values (RTA_*, RT_*, RTN_*).
+// Route attributes (RTA_*): encoded by netlink-packet-route; the tests build kernel
+// replies with them.
+#[cfg(test)]
 pub const RTA_DST: u16 = 1;
+#[cfg(test)]
 pub const RTA_OIF: u16 = 4;
-pub const RTA_GATEWAY: u16 = 5;
-pub const RTA_PREFSRC: u16 = 7;
+#[cfg(test)]
 pub const RTA_TABLE: u16 = 15;
+// Route values (RT_*, RTN_*, RTPROT_*).
 pub const RT_TABLE_UNSPEC: u8 = 0;
 pub const RT_TABLE_MAIN: u32 = 254;
 pub const RT_SCOPE_UNIVERSE: u8 = 0;
@@ -74,11 +76,6 @@ pub const RT_SCOPE_LINK: u8 = 253;
 pub const RT_SCOPE_NOWHERE: u8 = 255;
 pub const RTN_UNICAST: u8 = 1;
 pub const RTPROT_STATIC: u8 = 4;
-
-// Neighbour attributes and values (NDA_*, NTF_*, NUD_*).
-pub const NDA_DST: u16 = 1;
-pub const NTF_PROXY: u8 = 0x08;
-pub const NUD_PERMANENT: u16 = 0x80;
 
 // Attribute header flags (nla_type).
 pub const NLA_F_NESTED: u16 = 1 << 15;

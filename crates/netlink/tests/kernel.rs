@@ -206,10 +206,10 @@ fn addresses_routes_and_proxy_neighbours_are_idempotent() {
             .unwrap();
         let listed = String::from_utf8_lossy(&listed.stdout);
         assert!(listed.contains("fd4e:1::b dev wh0000000004"), "{listed}");
-        let dumped = nl.proxy_neighbours(Family::V6).unwrap();
+        let dumped = nl.proxy_neighbours(Some(Family::V6)).unwrap();
         assert_eq!(
             dumped,
-            [wharf_netlink::ProxyEntry {
+            [wharf_netlink::ProxyNeighbour {
                 index,
                 address: ip("fd4e:1::b")
             }]
@@ -217,7 +217,7 @@ fn addresses_routes_and_proxy_neighbours_are_idempotent() {
         for _ in 0..2 {
             nl.delete_proxy_neighbour(index, ip("fd4e:1::b")).unwrap();
         }
-        assert_eq!(nl.proxy_neighbours(Family::V6).unwrap(), []);
+        assert_eq!(nl.proxy_neighbours(Some(Family::V6)).unwrap(), []);
     });
 }
 

@@ -344,7 +344,7 @@ fn proxy_ndp_entries_of_an_earlier_version_are_found_and_removed() {
         );
         dataplane.neighbours.remove_proxy_entries(&found).unwrap();
         dataplane.neighbours.remove_proxy_entries(&found).unwrap();
-        assert_eq!(netlink.proxy_neighbours(Family::V6).unwrap(), []);
+        assert_eq!(netlink.proxy_neighbours(Some(Family::V6)).unwrap(), []);
     });
 }
 
@@ -377,7 +377,7 @@ fn two_ipv6_endpoints_reach_each_other_through_the_gateway_without_proxy_ndp() {
         assert!(host_pings("fd4e:1::b"), "host -> B");
         // No entry per pair of containers: nothing grows with their number.
         let mut netlink = Netlink::open().unwrap();
-        assert_eq!(netlink.proxy_neighbours(Family::V6).unwrap(), []);
+        assert_eq!(netlink.proxy_neighbours(Some(Family::V6)).unwrap(), []);
 
         // One host end vanishing does not stop the others.
         dataplane.links.delete_link("wh00000000a6").unwrap();

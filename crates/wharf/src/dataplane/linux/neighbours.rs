@@ -24,7 +24,7 @@ pub(super) fn proxy_entries(
         .map(|link| (link.index, link.name))
         .collect();
     let entries = netlink
-        .proxy_neighbours(Family::V6)
+        .proxy_neighbours(Some(Family::V6))
         .map_err(kernel_error("list IPv6 proxy neighbours"))?;
     Ok(entries
         .into_iter()

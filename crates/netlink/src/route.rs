@@ -222,9 +222,17 @@ impl Netlink {
     /// Lists the routes `filter` selects. The kernel filters by itself (the socket asks for
     /// strict dump checking); the result is filtered again here, for kernels that ignore it.
     pub fn routes_matching(&mut self, filter: RouteFilter) -> Result<Vec<Route>> {
-        self.dump(RTM_GETROUTE, &|m| encode_route_dump(m, &filter), |m| {
+        let listed = self.dump(RTM_GETROUTE, &|m| encode_route_dump(m, &filter), |m| {
             Ok(decode_route(m)?.filter(|route| filter.matches(route)))
-        })
+        });
+        match listed {
+            // A dump of one table answers ENOENT while the kernel has not made that table
+            // yet (a fresh namespace's main table, before its first route): it is empty.
+            Err(error) if filter.table.is_some() && error.errno() == Some(libc::ENOENT) => {
+                Ok(Vec::new())
+            }
+            other => other,
+        }
     }
 }
 

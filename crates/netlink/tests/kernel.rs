@@ -402,3 +402,15 @@ fn macvlan_links_in_every_mode_on_a_veth_parent() {
         assert!(netlink.link_by_name("whmbig").unwrap().is_none());
     });
 }
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn a_fresh_namespace_lists_no_routes_rather_than_failing() {
+    // No lo up, no address, no route: the kernel has not made the main table yet.
+    run_in_new_netns(|| {
+        let mut netlink = Netlink::open().expect("open netlink");
+        assert_eq!(netlink.routes(Family::V4).unwrap(), []);
+        assert_eq!(netlink.routes(Family::V6).unwrap(), []);
+    })
+    .expect("run in a new network namespace");
+}

@@ -110,6 +110,9 @@ struct Measured {
     setup_wall: Duration,
     /// wharf's CPU time (user, system) spent during the set-up phase.
     setup_cpu: (Duration, Duration),
+    /// wharf's CPU time (user, system) so far at the start of each tenth of the set-up phase
+    /// and at its end: its own work per endpoint, by fill level, whatever it waited for.
+    cpu_by_tenth: Vec<(Duration, Duration)>,
     /// Bytes wharf caused to be written to storage during the set-up phase.
     setup_disk_writes: u64,
 }
@@ -153,8 +156,13 @@ fn measure(opts: &Options) -> Result<Measured, String> {
     let mut endpoints: Vec<WharfEndpoint> = Vec::with_capacity(opts.endpoints);
     let cpu_before = cpu_time(opts.wharf_pid)?;
     let disk_before = disk_writes(opts.wharf_pid)?;
+    let tenth = tenth_size(opts);
+    let mut cpu_by_tenth = Vec::new();
     let started = Instant::now();
     for n in 0..opts.endpoints {
+        if n % tenth == 0 {
+            cpu_by_tenth.push(cpu_time(opts.wharf_pid)?);
+        }
         let (endpoint, times) = network.set_up(n)?;
         let address: IpAddr = endpoint
             .address
@@ -176,6 +184,7 @@ fn measure(opts: &Options) -> Result<Measured, String> {
     }
     let setup_wall = started.elapsed();
     let cpu_after = cpu_time(opts.wharf_pid)?;
+    cpu_by_tenth.push(cpu_after);
     let setup_cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     let setup_disk_writes = disk_writes(opts.wharf_pid)?.saturating_sub(disk_before);
     let rss_after = rss_bytes(opts.wharf_pid)?;
@@ -202,8 +211,14 @@ fn measure(opts: &Options) -> Result<Measured, String> {
         kernel_teardown,
         setup_wall,
         setup_cpu,
+        cpu_by_tenth,
         setup_disk_writes,
     })
+}
+
+/// Endpoints per tenth of the run (at least a window).
+fn tenth_size(opts: &Options) -> usize {
+    (opts.endpoints / 10).max(opts.window).max(1)
 }
 
 fn progress(
@@ -358,7 +373,7 @@ fn report(opts: &Options, m: &Measured) {
     call_row("of which CreateEndpoint", |t| t.create_endpoint);
     call_row("of which Join", |t| t.join);
 
-    blocks(opts, &wharf, &m.kernel);
+    blocks(opts, &wharf, &m.kernel, &m.cpu_by_tenth);
 
     let rss_per = (m.rss_after as f64 - m.rss_before as f64) / n as f64;
     println!(
@@ -406,19 +421,29 @@ fn report(opts: &Options, m: &Measured) {
     );
 }
 
-/// Medians per tenth of the run, to show how each side grows with the fill level.
-fn blocks(opts: &Options, wharf: &[Duration], kernel: &[Duration]) {
-    let size = (opts.endpoints / 10).max(opts.window);
-    println!("medians by fill level, ms         wharf  kernel  wharf's part");
-    for start in (0..opts.endpoints).step_by(size) {
+/// Medians per tenth of the run, to show how each side grows with the fill level, and wharf's
+/// own CPU time per endpoint in that tenth (user: its code; system: the kernel working for
+/// it), which waiting for the disk or the scheduler does not inflate.
+fn blocks(opts: &Options, wharf: &[Duration], kernel: &[Duration], cpu: &[(Duration, Duration)]) {
+    let size = tenth_size(opts);
+    println!("medians by fill level, ms         wharf  kernel  wharf's part   wharf CPU an endpoint: user  system");
+    for (i, start) in (0..opts.endpoints).step_by(size).enumerate() {
         let end = (start + size).min(opts.endpoints);
         let w = spread(&wharf[start..end]).median;
         let k = spread(&kernel[start..end]).median;
+        let per = |pick: fn(&(Duration, Duration)) -> Duration| match (cpu.get(i), cpu.get(i + 1)) {
+            (Some(a), Some(b)) => {
+                (pick(b).saturating_sub(pick(a))).as_secs_f64() * 1e3 / (end - start) as f64
+            }
+            _ => f64::NAN,
+        };
         println!(
-            "  endpoints {:>6}-{:<6}        {w:>6.2}  {k:>6.2}  {:>6.2}",
+            "  endpoints {:>6}-{:<6}        {w:>6.2}  {k:>6.2}  {:>6.2}                         {:>6.3}  {:>6.3}",
             start + 1,
             end,
-            w - k
+            w - k,
+            per(|c| c.0),
+            per(|c| c.1)
         );
     }
 }

@@ -533,3 +533,41 @@ fn configure_sandbox_tells_links_with_one_mac_apart_by_address() {
         assert!(!d6.contains("10.50.0.20"), "{d6}");
     });
 }
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn a_link_replaced_behind_wharfs_back_is_found_again_by_name() {
+    in_test_host(|dataplane| {
+        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
+        let (objects, _) = routed_plan(&network, &routed_endpoint("f1", &["10.46.1.7/16"]));
+        let veth = objects[..1].to_vec();
+        dataplane.make(&veth).unwrap();
+        // Someone deletes the pair and makes another of the same name: a new index.
+        let mut netlink = Netlink::open().unwrap();
+        let old = netlink.link_by_name("wh00000000f1").unwrap().unwrap().index;
+        netlink.delete_link("wh00000000f1").unwrap();
+        let new = netlink
+            .create_veth(&VethPair {
+                name: "wh00000000f1".into(),
+                peer_name: "other00f1".into(),
+                mtu: 1500,
+                alias: None,
+                peer_mac: None,
+                up: true,
+            })
+            .unwrap();
+        assert_ne!(old, new);
+        // The address and route made right after still land on the link of that name.
+        dataplane.make(&objects[1..]).unwrap();
+        let addresses = netlink.addresses(Some(new)).unwrap();
+        assert!(
+            addresses.iter().any(|a| a.address == ip("10.46.0.1")),
+            "{addresses:?}"
+        );
+        let routes = dataplane.routes.owned_routes().unwrap();
+        assert!(
+            routes.iter().any(|r| r.device == "wh00000000f1"),
+            "{routes:?}"
+        );
+    });
+}

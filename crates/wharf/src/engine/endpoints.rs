@@ -43,6 +43,7 @@ fn endpoint<'a>(state: &'a State, network_id: &str, endpoint_id: &str) -> Result
     network(state, network_id)?
         .endpoints
         .get(endpoint_id)
+        .map(|e| &**e)
         .ok_or_else(|| EngineError::UnknownEndpoint {
             network: network_id.into(),
             endpoint: endpoint_id.into(),

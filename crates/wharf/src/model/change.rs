@@ -7,6 +7,7 @@
 //! endpoint or one network's settings, whatever the number of containers.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -142,7 +143,7 @@ impl State {
                 let network = self.network_mut(network)?;
                 network
                     .endpoints
-                    .insert(endpoint.id.clone(), endpoint.clone());
+                    .insert(endpoint.id.clone(), Arc::new(endpoint.clone()));
             }
             Change::EndpointRemoved { network, id } => {
                 if let Some(network) = self.networks.get_mut(network) {
@@ -159,7 +160,7 @@ impl State {
                     .endpoints
                     .get_mut(id)
                     .ok_or_else(|| Misfit(format!("sandbox of unknown endpoint {id}")))?;
-                endpoint.sandbox = sandbox.clone();
+                Arc::make_mut(endpoint).sandbox = sandbox.clone();
             }
             Change::Pool { id, pool } => match pool {
                 Some(pool) => {
@@ -189,7 +190,9 @@ impl State {
                 let network = self.network_mut(network)?;
                 match endpoint {
                     Some(endpoint) => {
-                        network.endpoints.insert(id.clone(), endpoint.clone());
+                        network
+                            .endpoints
+                            .insert(id.clone(), Arc::new(endpoint.clone()));
                     }
                     None => {
                         network.endpoints.remove(id);

@@ -5,6 +5,7 @@
 //! endpoints.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use imbl::OrdMap;
 use ipnet::IpNet;
@@ -44,14 +45,14 @@ impl State {
     }
 
     pub fn endpoint(&self, network: &str, id: &str) -> Option<&Endpoint> {
-        self.networks.get(network)?.endpoints.get(id)
+        self.networks.get(network)?.endpoints.get(id).map(|e| &**e)
     }
 
     /// Every endpoint of every network, with its network.
     pub fn endpoints(&self) -> impl Iterator<Item = (&Network, &Endpoint)> {
         self.networks
             .values()
-            .flat_map(|n| n.endpoints.values().map(move |e| (n, e)))
+            .flat_map(|n| n.endpoints.values().map(move |e| (n, &**e)))
     }
 }
 
@@ -102,7 +103,8 @@ pub struct Network {
     /// The mode's own settings, as the mode wrote them: nothing but the mode reads them.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub config: Value,
-    pub endpoints: OrdMap<String, Endpoint>,
+    /// Shared, not copied, when a change copies the map's nodes around the one it changes.
+    pub endpoints: OrdMap<String, Arc<Endpoint>>,
 }
 
 impl Network {
@@ -134,7 +136,7 @@ struct NetworkRecord {
     #[serde(default, alias = "macvlan")]
     attachment: Option<Value>,
     #[serde(default)]
-    endpoints: OrdMap<String, Endpoint>,
+    endpoints: OrdMap<String, Arc<Endpoint>>,
 }
 
 impl From<NetworkRecord> for Network {

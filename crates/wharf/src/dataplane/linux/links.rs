@@ -3,6 +3,7 @@
 
 use wharf_netlink::{LinkKind, Netlink, NewLink, VethPair};
 
+use super::devices::MadeLinks;
 use super::{kernel_error, sysctl};
 use crate::dataplane::{
     DataplaneError, IpvlanFlag, IpvlanMode, LinkInfo, MacvlanMode, OwnedLink, ParentKind,
@@ -11,7 +12,7 @@ use crate::dataplane::{
 
 /// Creates the pair, then everything on its host end; deletes the pair again if a step after
 /// its creation fails (returning that step's error).
-pub(super) fn create_veth(netlink: &mut Netlink, spec: &VethSpec) -> Result<()> {
+pub(super) fn create_veth(netlink: &mut Netlink, made: &MadeLinks, spec: &VethSpec) -> Result<()> {
     let veth = VethPair {
         name: spec.host_ifname.clone(),
         peer_name: spec.container_ifname.clone(),
@@ -22,7 +23,7 @@ pub(super) fn create_veth(netlink: &mut Netlink, spec: &VethSpec) -> Result<()> 
     };
     // If this fails nothing was created, and a link already carrying the name is not ours to
     // delete.
-    netlink.create_veth(&veth).map_err(kernel_error(format!(
+    let index = netlink.create_veth(&veth).map_err(kernel_error(format!(
         "create veth pair {} / {}",
         spec.host_ifname, spec.container_ifname
     )))?;
@@ -30,8 +31,10 @@ pub(super) fn create_veth(netlink: &mut Netlink, spec: &VethSpec) -> Result<()> 
     if tuned.is_err() {
         // If even this fails, reconciliation finds the link by its alias later.
         let _ = netlink.delete_link(&spec.host_ifname);
+        return tuned;
     }
-    tuned
+    made.made(&spec.host_ifname, index);
+    Ok(())
 }
 
 fn tune_host_end(spec: &VethSpec) -> Result<()> {
@@ -112,7 +115,11 @@ fn require(netlink: &mut Netlink, name: &str, what: &str) -> Result<u32> {
         })
 }
 
-pub(super) fn create_sub_link(netlink: &mut Netlink, spec: &SubLinkSpec) -> Result<()> {
+pub(super) fn create_sub_link(
+    netlink: &mut Netlink,
+    made: &MadeLinks,
+    spec: &SubLinkSpec,
+) -> Result<()> {
     let what = format!(
         "create {} link {} on {}",
         spec.kind.describe(),
@@ -133,8 +140,10 @@ pub(super) fn create_sub_link(netlink: &mut Netlink, spec: &SubLinkSpec) -> Resu
     let finished = finish_sub_link(netlink, spec, index);
     if finished.is_err() {
         let _ = netlink.delete_link(&spec.name);
+        return finished;
     }
-    finished
+    made.made(&spec.name, index);
+    Ok(())
 }
 
 /// The alias (the kernel ignores one in a create request), then up if asked.
@@ -150,7 +159,11 @@ fn finish_sub_link(netlink: &mut Netlink, spec: &SubLinkSpec, index: u32) -> Res
         .map_err(kernel_error(format!("set {} up", spec.name)))
 }
 
-pub(super) fn create_parent(netlink: &mut Netlink, spec: &ParentSpec) -> Result<()> {
+pub(super) fn create_parent(
+    netlink: &mut Netlink,
+    made: &MadeLinks,
+    spec: &ParentSpec,
+) -> Result<()> {
     let (what, kind, parent, mtu) = match &spec.kind {
         ParentKind::Vlan { base, id } => {
             let what = format!(
@@ -181,5 +194,6 @@ pub(super) fn create_parent(netlink: &mut Netlink, spec: &ParentSpec) -> Result<
         let _ = netlink.delete_link(&spec.name);
         return Err(kernel_error(format!("set alias of {}", spec.name))(e));
     }
+    made.made(&spec.name, index);
     Ok(())
 }

@@ -51,6 +51,8 @@ pub struct LinuxDataplane {
     returned: Condvar,
     /// Serialises the check-then-insert of firewall rules, so two callers cannot both insert.
     firewall: Mutex<()>,
+    /// Indexes of links made here, for the requests that follow them.
+    made: devices::MadeLinks,
 }
 
 impl LinuxDataplane {
@@ -64,6 +66,7 @@ impl LinuxDataplane {
             sockets: Mutex::new(sockets),
             returned: Condvar::new(),
             firewall: Mutex::new(()),
+            made: devices::MadeLinks::default(),
         })
     }
 
@@ -91,18 +94,19 @@ impl LinuxDataplane {
 
 impl Links for LinuxDataplane {
     fn create_veth(&self, spec: &VethSpec) -> Result<()> {
-        self.with_netlink(|netlink| links::create_veth(netlink, spec))
+        self.with_netlink(|netlink| links::create_veth(netlink, &self.made, spec))
     }
 
     fn create_sub_link(&self, spec: &SubLinkSpec) -> Result<()> {
-        self.with_netlink(|netlink| links::create_sub_link(netlink, spec))
+        self.with_netlink(|netlink| links::create_sub_link(netlink, &self.made, spec))
     }
 
     fn create_parent(&self, spec: &ParentSpec) -> Result<()> {
-        self.with_netlink(|netlink| links::create_parent(netlink, spec))
+        self.with_netlink(|netlink| links::create_parent(netlink, &self.made, spec))
     }
 
     fn delete_link(&self, name: &str) -> Result<()> {
+        self.made.forget(name);
         self.with_netlink(|netlink| netlink.delete_link(name))
             .map_err(kernel_error(format!("delete link {name}")))
     }
@@ -124,17 +128,17 @@ impl Links for LinuxDataplane {
 
 impl Routes for LinuxDataplane {
     fn add_addresses(&self, addresses: &[HostAddress]) -> Result<()> {
-        self.with_netlink(|netlink| routes::add_addresses(netlink, addresses))
+        self.with_netlink(|netlink| routes::add_addresses(netlink, &self.made, addresses))
     }
 
     fn ensure_routes(&self, routes: &[HostRoute]) -> Result<()> {
         let protocol = self.config.route_protocol;
-        self.with_netlink(|netlink| routes::ensure(netlink, protocol, routes))
+        self.with_netlink(|netlink| routes::ensure(netlink, &self.made, protocol, routes))
     }
 
     fn remove_routes(&self, routes: &[HostRoute]) -> Result<()> {
         let protocol = self.config.route_protocol;
-        self.with_netlink(|netlink| routes::remove(netlink, protocol, routes))
+        self.with_netlink(|netlink| routes::remove(netlink, &self.made, protocol, routes))
     }
 
     fn owned_routes(&self) -> Result<Vec<HostRoute>> {

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use wharf_netlink::{AddressOptions, Family, Link, Netlink, Route};
 
-use super::devices::DeviceIndexes;
+use super::devices::{DeviceIndexes, MadeLinks};
 use super::kernel_error;
 use crate::dataplane::{DataplaneError, HostAddress, HostRoute, Result};
 
@@ -29,8 +29,12 @@ pub(super) fn host_address(address: IpAddr) -> (u8, AddressOptions) {
     }
 }
 
-pub(super) fn add_addresses(netlink: &mut Netlink, addresses: &[HostAddress]) -> Result<()> {
-    let mut devices = DeviceIndexes::default();
+pub(super) fn add_addresses(
+    netlink: &mut Netlink,
+    made: &MadeLinks,
+    addresses: &[HostAddress],
+) -> Result<()> {
+    let mut devices = DeviceIndexes::new(made);
     for entry in addresses {
         let (prefix_len, options) = host_address(entry.address);
         let what = || {
@@ -39,10 +43,9 @@ pub(super) fn add_addresses(netlink: &mut Netlink, addresses: &[HostAddress]) ->
                 entry.address, entry.device
             )
         };
-        let index = devices.require(netlink, &entry.device, what)?;
-        netlink
-            .add_address(index, entry.address, prefix_len, options)
-            .map_err(kernel_error(what()))?;
+        devices.on_device(netlink, &entry.device, what, |netlink, index| {
+            netlink.add_address(index, entry.address, prefix_len, options)
+        })?;
     }
     Ok(())
 }
@@ -61,15 +64,20 @@ fn kernel_route(route: &HostRoute, index: u32, protocol: u8) -> Route {
     }
 }
 
-pub(super) fn ensure(netlink: &mut Netlink, protocol: u8, routes: &[HostRoute]) -> Result<()> {
-    let mut devices = DeviceIndexes::default();
-    let mut resolved = Vec::with_capacity(routes.len());
-    for route in routes {
-        let what = || format!("add route {} dev {}", route.destination, route.device);
-        let index = devices.require(netlink, &route.device, what)?;
-        resolved.push(kernel_route(route, index, protocol));
-    }
-    if resolved.len() >= BATCH_FROM {
+pub(super) fn ensure(
+    netlink: &mut Netlink,
+    made: &MadeLinks,
+    protocol: u8,
+    routes: &[HostRoute],
+) -> Result<()> {
+    let mut devices = DeviceIndexes::new(made);
+    if routes.len() >= BATCH_FROM {
+        let mut resolved = Vec::with_capacity(routes.len());
+        for route in routes {
+            let what = || format!("add route {} dev {}", route.destination, route.device);
+            let index = devices.require(netlink, &route.device, what)?;
+            resolved.push(kernel_route(route, index, protocol));
+        }
         let report = netlink
             .add_routes_batch(&resolved)
             .map_err(kernel_error(format!("add {} routes", resolved.len())))?;
@@ -89,17 +97,22 @@ pub(super) fn ensure(netlink: &mut Netlink, protocol: u8, routes: &[HostRoute]) 
         }
         return Ok(());
     }
-    for (route, kernel) in routes.iter().zip(&resolved) {
-        netlink.add_route(kernel).map_err(kernel_error(format!(
-            "add route {} dev {}",
-            route.destination, route.device
-        )))?;
+    for route in routes {
+        let what = || format!("add route {} dev {}", route.destination, route.device);
+        devices.on_device(netlink, &route.device, what, |netlink, index| {
+            netlink.add_route(&kernel_route(route, index, protocol))
+        })?;
     }
     Ok(())
 }
 
-pub(super) fn remove(netlink: &mut Netlink, protocol: u8, routes: &[HostRoute]) -> Result<()> {
-    let mut devices = DeviceIndexes::default();
+pub(super) fn remove(
+    netlink: &mut Netlink,
+    made: &MadeLinks,
+    protocol: u8,
+    routes: &[HostRoute],
+) -> Result<()> {
+    let mut devices = DeviceIndexes::new(made);
     for route in routes {
         let what = || format!("delete route {} dev {}", route.destination, route.device);
         // Routes go with their device: a missing device means the route is gone too.

@@ -19,7 +19,12 @@ fi
 E2E_CASE=suite
 # Test traffic stays on this machine for the whole suite (tests/lib/guard.sh); the cases
 # check that it is in place.
-trap guard_remove EXIT
+suite_dockerd=0
+suite_end() {
+  if ((suite_dockerd)); then dockerd_stop; fi
+  guard_remove
+}
+trap suite_end EXIT
 if ! guard_install; then
   echo "cannot keep test traffic on this machine: the guard's policy rules did not hold"
   echo "0 passed, ${#cases[@]} failed"
@@ -27,6 +32,15 @@ if ! guard_install; then
 fi
 dockerd_start || { echo "cannot start dockerd"; echo "0 passed, ${#cases[@]} failed"; exit 1; }
 suite_dockerd=$DOCKERD_STARTED_HERE
+# E2E_DOCKERD_VERSION=26.: the suite is meant for that dockerd; any other answering is a failure,
+# not a quiet run against the wrong version.
+server=$("$DOCKER" version -f '{{.Server.Version}}' 2>/dev/null)
+echo "e2e: dockerd $server, client $("$DOCKER" version -f '{{.Client.Version}}' 2>/dev/null)"
+if [[ -n ${E2E_DOCKERD_VERSION:-} && $server != "$E2E_DOCKERD_VERSION"* ]]; then
+  echo "e2e: dockerd $server answers, but this run is for dockerd $E2E_DOCKERD_VERSION (stop the other one first)"
+  echo "0 passed, ${#cases[@]} failed"
+  exit 1
+fi
 image_build || { echo "cannot build $IMAGE"; echo "0 passed, ${#cases[@]} failed"; exit 1; }
 
 passed=0 failed=0 failed_names=()
@@ -45,7 +59,6 @@ for c in "${cases[@]}"; do
   echo "    ($name took $((SECONDS - start)) s)"
 done
 
-if ((suite_dockerd)); then dockerd_stop; fi
 rm -rf "$E2E_WORK"
 echo "e2e logs: $E2E_LOG_DIR"
 ((failed)) && echo "e2e failed cases: ${failed_names[*]}"

@@ -172,6 +172,13 @@ impl Engine {
             })
     }
 
+    /// Whether a network with these options would use gateway addresses (checked like a
+    /// create's options, so a bad option is refused here already).
+    pub fn uses_gateways(&self, options: &BTreeMap<String, String>) -> Result<bool> {
+        let (mode, own_options) = self.mode_for(options)?;
+        Ok(mode.uses_gateways(&own_options)?)
+    }
+
     pub fn create_network(&self, request: &NetworkSpec) -> Result<()> {
         check_network_id(&request.id)?;
         let (mode, own_options) = self.mode_for(&request.options)?;

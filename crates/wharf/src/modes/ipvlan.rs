@@ -90,6 +90,15 @@ impl NetworkMode for Ipvlan {
         parent::plan(draft, host, addresses, kind, &options, false)
     }
 
+    /// L3 and L3S route the containers' traffic with no gateway.
+    fn uses_gateways(&self, options: &BTreeMap<String, String>) -> Result<bool> {
+        let mode = match options.get("ipvlan_mode") {
+            Some(text) => parse_ipvlan_mode(text)?,
+            None => self.default_mode,
+        };
+        Ok(!mode.routes())
+    }
+
     fn claims(&self, network: &Network) -> Vec<super::Claim> {
         parent::claims(network)
     }

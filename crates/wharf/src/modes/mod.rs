@@ -147,6 +147,13 @@ pub trait NetworkMode: Send + Sync {
         addresses: &mut dyn HostAddressPool,
     ) -> Result<NetworkPlan>;
 
+    /// Whether a network with these options (the mode's own) uses its subnets' gateway
+    /// addresses; when not, the runtime need not take them from IPAM.
+    fn uses_gateways(&self, options: &BTreeMap<String, String>) -> Result<bool> {
+        let _ = options;
+        Ok(true)
+    }
+
     /// Host resources the network uses, for the sharing rules between networks.
     fn claims(&self, network: &Network) -> Vec<Claim> {
         let _ = network;

@@ -192,6 +192,18 @@ impl Plugin {
         })
     }
 
+    /// dockerd 28+ asks before it takes gateway addresses: a network whose mode routes its
+    /// containers without one (ipvlan L3/L3S) skips them.
+    pub fn gw_alloc_check(&self, request: &GwAllocCheckRequest) -> Result<GwAllocCheckResponse> {
+        let empty = Options::new();
+        let options = generic_options(request.options.as_ref().unwrap_or(&empty))?;
+        let needed = self.engine.uses_gateways(&options)?;
+        Ok(GwAllocCheckResponse {
+            skip_ipv4: !needed,
+            skip_ipv6: !needed,
+        })
+    }
+
     pub fn delete_network(&self, request: &NetworkRequest) -> Result<()> {
         self.engine.delete_network(&request.network_id)
     }

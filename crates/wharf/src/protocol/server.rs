@@ -180,7 +180,9 @@ async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> Answer {
         "/NetworkDriver.GetCapabilities" => ok(CapabilitiesResponse {
             scope: "local",
             connectivity_scope: "local",
+            gw_alloc_checker: true,
         }),
+        "/NetworkDriver.GwAllocCheck" => call!(plugin, path, body, Plugin::gw_alloc_check),
         "/NetworkDriver.CreateNetwork" => {
             call!(plugin, path, body, |e, r| empty(e.create_network(r)))
         }

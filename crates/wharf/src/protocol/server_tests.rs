@@ -65,7 +65,7 @@ fn activate_and_capabilities_with_empty_bodies() {
     let (_, caps) = call(&d, "/NetworkDriver.GetCapabilities", "null");
     assert_eq!(
         caps,
-        json!({"Scope": "local", "ConnectivityScope": "local"})
+        json!({"Scope": "local", "ConnectivityScope": "local", "GwAllocChecker": true})
     );
     let (_, spaces) = call(&d, "/IpamDriver.GetDefaultAddressSpaces", "");
     assert_eq!(spaces["LocalDefaultAddressSpace"], "local");
@@ -181,4 +181,65 @@ fn network_lifecycle_over_the_socket() {
     let (code, status) = call(&d, "/Wharf.Status", "");
     assert_eq!(code, 200);
     assert_eq!(status["networks"][0]["endpoints"], json!([]));
+}
+
+#[test]
+fn gateway_allocation_check_as_dockerd_28_sends_it() {
+    let d = daemon("gwalloc");
+    let check = |generic: Value| {
+        let body = json!({"Options": {"com.docker.network.enable_ipv4": true,
+            "com.docker.network.enable_ipv6": false, "com.docker.network.generic": generic}});
+        call(&d, "/NetworkDriver.GwAllocCheck", &body.to_string())
+    };
+    for (generic, skip) in [
+        (json!({}), false),
+        (json!({"mode": "macvlan", "parent": "eth1"}), false),
+        (json!({"mode": "ipvlan"}), false),
+        (json!({"mode": "ipvlan", "ipvlan_mode": "l2"}), false),
+        (json!({"mode": "ipvlan", "ipvlan_mode": "l3"}), true),
+        (json!({"mode": "ipvlan", "ipvlan_mode": "l3s"}), true),
+    ] {
+        let (code, body) = check(generic.clone());
+        assert_eq!(code, 200, "{generic} {body}");
+        assert_eq!(
+            body,
+            json!({"SkipIPv4": skip, "SkipIPv6": skip}),
+            "{generic}"
+        );
+    }
+    let (code, body) = check(json!({"mode": "ipvlan", "ipvlan_mode": "l4"}));
+    assert_eq!(code, 500);
+    assert!(
+        body["Err"].as_str().unwrap().contains("option ipvlan_mode"),
+        "{body}"
+    );
+    let (code, _) = call(&d, "/NetworkDriver.GwAllocCheck", "");
+    assert_eq!(code, 200, "no options: a routed network, gateways used");
+
+    // Then, as dockerd does after SkipIPv4: a pool, no gateway request, a network without one.
+    let (_, pool) = call(
+        &d,
+        "/IpamDriver.RequestPool",
+        r#"{"AddressSpace":"local","Pool":"10.46.0.0/24","SubPool":"","Options":{},"V6":false}"#,
+    );
+    let net = "71c6000000000000000000000000000000000000000000000000000000000000";
+    let (code, body) = call(
+        &d,
+        "/NetworkDriver.CreateNetwork",
+        &json!({"NetworkID": net, "Options": {"com.docker.network.enable_ipv4": true,
+            "com.docker.network.enable_ipv6": false,
+            "com.docker.network.generic": {"mode": "ipvlan", "ipvlan_mode": "l3"}},
+            "IPv4Data": [{"AddressSpace": "local", "Pool": "10.46.0.0/24"}], "IPv6Data": []})
+        .to_string(),
+    );
+    assert_eq!((code, body), (200, json!({})));
+    let (_, address) = call(
+        &d,
+        "/IpamDriver.RequestAddress",
+        &json!({"PoolID": pool["PoolID"], "Address": "", "Options": null}).to_string(),
+    );
+    assert_eq!(
+        address["Address"], "10.46.0.1/24",
+        "the first address goes to a container"
+    );
 }

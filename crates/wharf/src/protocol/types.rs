@@ -21,6 +21,24 @@ pub struct ActivateResponse {
 pub struct CapabilitiesResponse {
     pub scope: &'static str,
     pub connectivity_scope: &'static str,
+    /// Asks dockerd (28 and later) to call GwAllocCheck before it takes gateway addresses.
+    pub gw_alloc_checker: bool,
+}
+
+/// dockerd 28+: the network's options, before it asks IPAM for gateways.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GwAllocCheckRequest {
+    pub options: Option<Options>,
+}
+
+/// Which families' gateway addresses dockerd need not take (the network would not use them).
+#[derive(Debug, Serialize)]
+pub struct GwAllocCheckResponse {
+    #[serde(rename = "SkipIPv4")]
+    pub skip_ipv4: bool,
+    #[serde(rename = "SkipIPv6")]
+    pub skip_ipv6: bool,
 }
 
 // ---- IPAM -----------------------------------------------------------------------------

@@ -33,6 +33,37 @@ check_ping "a pings the host (gateway)" e2e-a 10.46.0.1
 check_ping "b pings the host (gateway)" e2e-b 10.46.0.1
 check_host_ping "the host pings a" "$ip_a"
 check_host_ping "the host pings b" "$ip_b"
+# The operator's own rules (dockerd's DOCKER-USER chain) see wharf's containers' traffic
+# first: a DROP there for a's address cuts b off a; without it, b reaches a again.
+user_rule=(-d "$ip_a/32" -j DROP)
+drop_user_rule() { iptables -w -t filter -D DOCKER-USER "${user_rule[@]}" 2>/dev/null; }
+e2e_at_exit drop_user_rule
+# check_operator_first WHEN: a DOCKER-USER DROP for a's address cuts b off a, and b reaches a
+# again once it goes; wharf's accept rules sit after the jump to DOCKER-USER.
+check_operator_first() {
+  local when=$1 order
+  if check "$when: a DOCKER-USER rule drops traffic to a" iptables -w -t filter -I DOCKER-USER "${user_rule[@]}"; then
+    if "$DOCKER" exec e2e-b ping -c 2 -W 1 "$ip_a" >/dev/null 2>&1; then
+      fail "$when: b still reaches a although DOCKER-USER drops it (wharf's accept rules come first)"
+    else
+      pass "$when: b cannot reach a while DOCKER-USER drops it"
+    fi
+    check "$when: the DOCKER-USER rule goes" iptables -w -t filter -D DOCKER-USER "${user_rule[@]}"
+    check_ping "$when: b reaches a again" e2e-b "$ip_a"
+  fi
+  order=$(iptables -w -S FORWARD | awk '$0 == "-A FORWARD -j DOCKER-USER" { jump = NR }
+    /--comment wharf/ { print (jump && NR > jump) ? "after" : "before" }' | sort -u | tr '\n' ' ')
+  check_eq "$when: wharf's accept rules come after dockerd's jump to DOCKER-USER" "after " "$order"
+}
+check_operator_first "after docker network create"
+# dockerd moves its jump back to the top when it makes a network; after a firewall reload and
+# a wharf restart it does not, so where wharf puts its rules is all that counts.
+wharf_kill KILL
+for direction in -i -o; do
+  iptables -w -t filter -D FORWARD "$direction" wh+ -m comment --comment wharf -j ACCEPT 2>/dev/null
+done
+wharf_start || exit 1
+check_operator_first "after a firewall reload and a wharf restart"
 check_out_match "the gateway address is on the host end of a's veth" \
   'wh[0-9a-f]{10} +inet 10\.46\.0\.1/32' ip -o addr show
 

@@ -392,28 +392,31 @@ fn two_ipv6_endpoints_reach_each_other_through_the_gateway_without_proxy_ndp() {
 
 #[test]
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
-fn forwarding_rules_are_added_once_and_released() {
+fn forwarding_rules_come_after_the_operators_and_only_where_dockerd_drops() {
     assert!(
         std::path::Path::new("/usr/sbin/iptables").exists(),
         "this test needs iptables (apt-get install -y iptables)"
     );
     let namespace = NamedNetns::new("fw");
+    let forward = |tool: &str| namespace.output(&format!("{tool} -w -S FORWARD"));
     let count = |tool: &str| {
-        namespace
-            .output(&format!("{tool} -w -S FORWARD"))
+        forward(tool)
             .lines()
             .filter(|line| line.contains("--comment wharf") && line.contains("wh+"))
             .count()
     };
     // iptables runs as a child of the calling thread and so acts on that thread's namespace:
     // the rules must show up in the named namespace, seen from a process entering it by path.
-    run_in_netns(&namespace.path(), || {
-        let dataplane = LinuxDataplane::new(LinuxConfig::default()).unwrap();
-        dataplane.ensure_forwarding(true).unwrap();
-        dataplane.ensure_forwarding(true).unwrap();
-    })
-    .unwrap();
-    assert_eq!((count("iptables"), count("ip6tables")), (2, 2));
+    let ensure = || {
+        run_in_netns(&namespace.path(), || {
+            let dataplane = LinuxDataplane::new(LinuxConfig::default()).unwrap();
+            dataplane.ensure_forwarding(true).unwrap();
+        })
+        .unwrap()
+    };
+    // No dockerd (no DROP policy, no DOCKER-USER): forwarding on, nothing added.
+    ensure();
+    assert_eq!((count("iptables"), count("ip6tables")), (0, 0));
     assert_eq!(
         namespace.output("cat /proc/sys/net/ipv4/ip_forward").trim(),
         "1"
@@ -424,15 +427,32 @@ fn forwarding_rules_are_added_once_and_released() {
             .trim(),
         "1"
     );
-    let rules = namespace.output("iptables -w -S FORWARD");
-    assert!(
-        rules.contains("-A FORWARD -i wh+ -m comment --comment wharf -j ACCEPT"),
-        "{rules}"
-    );
-    assert!(
-        rules.contains("-A FORWARD -o wh+ -m comment --comment wharf -j ACCEPT"),
-        "{rules}"
-    );
+
+    // dockerd's iptables firewall: DROP, and the jump to DOCKER-USER first. An earlier wharf
+    // left its IPv4 rules above that jump.
+    for tool in ["iptables", "ip6tables"] {
+        namespace.run(&format!("{tool} -w -P FORWARD DROP"));
+        namespace.run(&format!("{tool} -w -N DOCKER-USER"));
+        namespace.run(&format!("{tool} -w -A FORWARD -j DOCKER-USER"));
+    }
+    namespace.run("iptables -w -I FORWARD 1 -i wh+ -m comment --comment wharf -j ACCEPT");
+    ensure();
+    assert_eq!((count("iptables"), count("ip6tables")), (2, 2));
+    for tool in ["iptables", "ip6tables"] {
+        let rules: Vec<String> = forward(tool).lines().map(String::from).collect();
+        let at = |wanted: &str| rules.iter().position(|l| l == wanted);
+        let jump = at("-A FORWARD -j DOCKER-USER").expect("the jump");
+        for direction in ["-i", "-o"] {
+            let ours = at(&format!(
+                "-A FORWARD {direction} wh+ -m comment --comment wharf -j ACCEPT"
+            ));
+            assert!(ours.is_some_and(|ours| ours > jump), "{tool}: {rules:?}");
+        }
+    }
+    // Again: nothing changes.
+    let before = (forward("iptables"), forward("ip6tables"));
+    ensure();
+    assert_eq!((forward("iptables"), forward("ip6tables")), before);
 
     // Someone else's rule stays.
     namespace.run("iptables -w -A FORWARD -i eth9 -j ACCEPT");
@@ -443,9 +463,7 @@ fn forwarding_rules_are_added_once_and_released() {
     })
     .unwrap();
     assert_eq!((count("iptables"), count("ip6tables")), (0, 0));
-    assert!(namespace
-        .output("iptables -w -S FORWARD")
-        .contains("-i eth9"));
+    assert!(forward("iptables").contains("-i eth9"));
 }
 
 #[test]

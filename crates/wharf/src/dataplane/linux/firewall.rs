@@ -1,8 +1,12 @@
-//! The accept rules forwarded traffic on wharf's links needs when dockerd has set the filter
-//! table's FORWARD policy to DROP. An accept in a table of our own cannot override a drop in
-//! another table's base chain on the same hook, so the rules go into `filter FORWARD` itself,
-//! through the `iptables` binary (iptables-nft on Debian 12), marked with a comment.
-//! Where there is no `iptables` there is no Docker DROP policy either, and nothing to do.
+//! The accept rules forwarded traffic on wharf's links needs when dockerd (with its iptables
+//! firewall) has set the filter table's FORWARD policy to DROP. An accept in a table of our
+//! own cannot override a drop in another table's base chain on the same hook, so the rules go
+//! into `filter FORWARD` itself, through the `iptables` binary (iptables-nft on Debian 12),
+//! marked with a comment, and at its end: after dockerd's jump to `DOCKER-USER`, the chain
+//! Docker documents for the operator's own rules, which must see wharf's containers' traffic
+//! first (dockerd puts that jump first when it starts, whatever is there already).
+//! Where there is no DROP policy and no `DOCKER-USER` (no dockerd, `--iptables=false`, its
+//! nftables backend) nothing is added; nor where there is no `iptables` at all.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,15 +20,48 @@ const EXTRA_DIRECTORIES: [&str; 4] = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 /// broken binary answering "present" forever) from looping.
 const MAX_DELETES: usize = 64;
 
+/// The jump dockerd puts first in FORWARD, to the chain for the operator's rules.
+const DOCKER_USER_JUMP: &str = "-A FORWARD -j DOCKER-USER";
+
 pub(super) fn ensure_accept_rules(ipv6: bool) -> Result<(), DataplaneError> {
     for tool in tools(ipv6) {
+        let listing = list_forward(&tool)?;
+        let dropping = listing.iter().any(|line| line == "-P FORWARD DROP");
+        let user_jump = listing.iter().position(|line| line == DOCKER_USER_JUMP);
+        if !dropping && user_jump.is_none() {
+            continue;
+        }
         for rule in rules() {
-            if !rule_present(&tool, &rule)? {
-                run(&tool, "-I", &rule, &["1"])?;
+            let line = format!("-A FORWARD {}", rule.join(" "));
+            match listing.iter().position(|l| *l == line) {
+                None => run(&tool, "-A", &rule, &[])?,
+                // Above the operator's rules (an earlier wharf inserted it first): a copy at
+                // the end, then the first copy goes, so the traffic is never without one.
+                Some(at) if user_jump.is_some_and(|jump| at < jump) => {
+                    run(&tool, "-A", &rule, &[])?;
+                    run(&tool, "-D", &rule, &[])?;
+                }
+                Some(_) => {}
             }
         }
     }
     Ok(())
+}
+
+/// `<tool> -S FORWARD`: the chain's policy and rules, one per line.
+fn list_forward(tool: &Path) -> Result<Vec<String>, DataplaneError> {
+    let output = Command::new(tool)
+        .args(["-w", "-t", "filter", "-S", "FORWARD"])
+        .output()
+        .map_err(|error| failure(tool, "-S", &[], error.to_string()))?;
+    if !output.status.success() {
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        return Err(failure(tool, "-S", &[], message));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.trim().to_owned())
+        .collect())
 }
 
 /// Deletes exactly the rules `ensure_accept_rules` adds, from both address families.

@@ -27,8 +27,19 @@ links=$(wharf_links) || fail "cannot list links"
 routes=$(wharf_routes) || fail "cannot list routes"
 check_match "while running: wharf links exist" '^wh' "$links"
 check_match "while running: proto 87 routes exist" 'dev wh' "$routes"
-check_out_match "while running: wharf's iptables accept rules exist" 'wh\+' iptables -S
-check_out_match "while running: wharf's ip6tables accept rules exist" 'wh\+' ip6tables -S
+# wharf's accept rules exist where dockerd's firewall drops forwarded traffic (for IPv6 too
+# only when dockerd manages ip6tables), and nowhere else.
+for tool in iptables ip6tables; do
+  if forward=$("$tool" -w -S FORWARD); then
+    if grep -qxE -- '-P FORWARD DROP|-A FORWARD -j DOCKER-USER' <<<"$forward"; then
+      check_match "while running: wharf's $tool accept rules exist (dockerd's firewall drops)" 'wh\+.*wharf' "$forward"
+    else
+      check_no_match "while running: no $tool rule of wharf's (nothing drops)" 'wharf' "$forward"
+    fi
+  else
+    fail "cannot list $tool FORWARD"
+  fi
+done
 
 # IPv6 neighbours: containers of a network reach each other's IPv6 addresses through the
 # gateway (their subnet's halves are routed via it), so the host keeps no neighbour entry

@@ -42,6 +42,7 @@ struct Host {
     default_device: Option<String>,
     calls: Vec<Call>,
     fail: BTreeSet<&'static str>,
+    crash_before_alias: bool,
 }
 
 /// The host as the fakes see it.
@@ -77,6 +78,12 @@ impl FakeKernel {
             return Err(DataplaneError::other(operation, "injected failure"));
         }
         Ok(host)
+    }
+
+    /// The next veth is made without its alias, then the process "dies" (panics) before the
+    /// second request that would mark it: the kernel's window between the two.
+    pub fn crash_before_alias(&self) {
+        self.host().crash_before_alias = true;
     }
 
     /// Makes every later call of the named operation (e.g. "create_veth") fail.
@@ -186,6 +193,11 @@ impl Links for FakeLinks {
         if host.links.contains_key(&spec.host_ifname) {
             return Err(exists(format!("create veth pair {}", spec.host_ifname)));
         }
+        if std::mem::take(&mut host.crash_before_alias) {
+            host.links.insert(spec.host_ifname.clone(), String::new());
+            drop(host);
+            panic!("crashed between making {} and marking it", spec.host_ifname);
+        }
         host.links
             .insert(spec.host_ifname.clone(), spec.alias.clone());
         Ok(())
@@ -247,6 +259,7 @@ impl Links for FakeLinks {
             mtu: host.mtus.get(name).copied().unwrap_or(1500),
             mac: Some([0x02, 0, 0, 0, 0, 0x01]),
             owned_parent: host.links.get(name).map(String::as_str) == Some(PARENT_ALIAS),
+            alias: host.links.get(name).filter(|a| !a.is_empty()).cloned(),
         }))
     }
 

@@ -191,6 +191,8 @@ pub struct LinkInfo {
     pub mac: Option<[u8; 6]>,
     /// It carries [`PARENT_ALIAS`](super::PARENT_ALIAS): wharf created it.
     pub owned_parent: bool,
+    /// Its alias, if it has one.
+    pub alias: Option<String>,
 }
 
 /// A link in the host namespace that carries wharf's alias.

@@ -167,12 +167,14 @@ impl Engine {
             )?;
             check_unclaimed(&core.names, &core.busy, &created.endpoint)?;
             let objects = mode.endpoint_objects(&net, &created.endpoint)?;
+            self.record_intent(&mut core, &request.id, &objects)?;
             core.busy
                 .extend(claimed_names(&created.endpoint).map(String::from));
             (net, created, objects)
         };
-        // 2. Make, without it.
+        // 2. Make, without it (on failure, make takes away what it made, and only that).
         let made = self.dataplane.make(&objects).map_err(EngineError::from);
+        let was_made = made.is_ok();
         // 3. Commit, under it again.
         let mut core = self.lock();
         for name in claimed_names(&created.endpoint) {
@@ -193,13 +195,19 @@ impl Engine {
                 network: net.id.clone(),
                 endpoint: created.endpoint.clone(),
             })?;
+            draft.record(Change::IntentDone {
+                owner: request.id.clone(),
+            })?;
             self.commit(&mut core, draft, Durability::Synced)
         });
         drop(core);
         if let Err(error) = committed {
-            if let Err(undo) = self.dataplane.remove(&objects, &|_| false) {
-                tracing::warn!(error = %undo, "undoing a failed endpoint left something behind");
+            if was_made {
+                if let Err(undo) = self.dataplane.remove(&objects, &|_| false) {
+                    tracing::warn!(error = %undo, "undoing a failed endpoint left something behind");
+                }
             }
+            self.drop_intent(&request.id);
             return Err(error);
         }
         tracing::info!(endpoint = short_id(&request.id), link = %created.endpoint.host_ifname,

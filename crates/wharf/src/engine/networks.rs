@@ -240,14 +240,38 @@ impl Engine {
             .filter(|o| !matches!(o, HostObject::Parent(p) if self.parent_exists(&p.name)))
             .cloned()
             .collect();
-        self.dataplane.make(&fresh)?;
-        let finished = self
-            .ensure_forwarding(forwarding_needed(self, draft.state()))
+        // The intent is committed on its own, before anything is made; the network's changes
+        // then go on top of it, with the intent's end.
+        self.record_intent(&mut core, &network.id, &fresh)?;
+        let planned = draft;
+        let mut draft = Draft::new(core.state.clone());
+        let rebased = planned
+            .changes()
+            .iter()
+            .try_for_each(|change| draft.record(change.clone()))
+            .and_then(|()| {
+                draft.record(Change::IntentDone {
+                    owner: network.id.clone(),
+                })
+            });
+        // On failure, make takes away what it made, and only that; after it, all is ours.
+        let mut made = false;
+        let finished = rebased
+            .map_err(EngineError::from)
+            .and_then(|()| Ok(self.dataplane.make(&fresh)?))
+            .and_then(|()| {
+                made = true;
+                self.ensure_forwarding(forwarding_needed(self, draft.state()))
+            })
             .and_then(|()| self.commit(&mut core, draft, Durability::Synced));
         if let Err(error) = finished {
-            if let Err(undo) = self.dataplane.remove(&fresh, &|_| false) {
-                tracing::warn!(error = %undo, "undoing a failed network create left something behind");
+            if made {
+                if let Err(undo) = self.dataplane.remove(&fresh, &|_| false) {
+                    tracing::warn!(error = %undo, "undoing a failed network create left something behind");
+                }
             }
+            drop(core);
+            self.drop_intent(&network.id);
             return Err(error);
         }
         drop(core);

@@ -8,12 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::networks::forwarding_needed;
-use super::{Engine, Result};
+use super::{Draft, Engine, Result};
 use crate::dataplane::{
-    HostAddress, HostObject, HostRoute, OwnedLink, SandboxAddresses, PARENT_ALIAS,
+    HostAddress, HostObject, HostRoute, OwnedLink, SandboxAddresses, LINK_ALIAS_PREFIX,
+    PARENT_ALIAS,
 };
-use crate::model::{short_id, State};
+use crate::model::{short_id, Change, State};
 use crate::modes::ModeRegistry;
+use crate::store::Durability;
 
 /// What the kernel has, as far as reconciliation needs to know.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +39,11 @@ pub struct ReconcilePlan {
     pub remove_routes: Vec<HostRoute>,
     /// Routed host ends, whose proxy NDP entries (made by earlier versions) go.
     pub clear_proxies_on: Vec<String>,
+    /// Links an unfinished change meant to make (intents) that exist and nothing needs: they
+    /// go, unless someone else's alias shows they are not what wharf made.
+    pub unfinished_links: Vec<String>,
+    /// The intents to end once those links are gone.
+    pub ended_intents: Vec<String>,
     /// Endpoints whose host link is gone (their container side went with it); they stay in
     /// the state until the runtime deletes them, so their addresses are not handed out again.
     pub endpoints_without_link: Vec<String>,
@@ -130,6 +137,29 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
         .filter(|l| !(l.alias == PARENT_ALIAS && wanted_parents.contains(&l.name)))
         .map(|l| l.name.clone())
         .collect();
+    // Links of every network and endpoint the state has, by name, to keep.
+    let mut kept: BTreeSet<String> = wanted_parents.clone();
+    for network in state.networks.values() {
+        let Some(mode) = modes.get(&network.mode) else {
+            continue;
+        };
+        kept.extend(super::intents::links_made(&mode.network_objects(network)?));
+        for endpoint in network.endpoints.values() {
+            kept.extend(super::intents::links_made(
+                &mode.endpoint_objects(network, endpoint)?,
+            ));
+        }
+    }
+    for (owner, links) in &state.intents {
+        plan.ended_intents.push(owner.clone());
+        plan.unfinished_links.extend(
+            links
+                .iter()
+                .filter(|l| kernel.links.contains(*l) && !kept.contains(*l))
+                .filter(|l| !plan.delete_links.contains(l))
+                .cloned(),
+        );
+    }
     let doomed: BTreeSet<&str> = plan.delete_links.iter().map(String::as_str).collect();
     let present: BTreeSet<&HostRoute> = kernel.owned_routes.iter().collect();
     plan.restore_routes = wanted_routes
@@ -163,6 +193,28 @@ impl Engine {
         for link in &plan.delete_links {
             tracing::warn!(link = %link, "deleting a wharf link nothing needs");
             self.dataplane.links.delete_link(link)?;
+        }
+        for link in &plan.unfinished_links {
+            // Made, but not yet marked when wharf stopped: unmarked, or marked as wharf's.
+            let ours = self.dataplane.links.link(link)?.is_some_and(|info| {
+                info.alias
+                    .as_deref()
+                    .is_none_or(|alias| alias.starts_with(LINK_ALIAS_PREFIX))
+            });
+            if ours {
+                tracing::warn!(link = %link, "deleting a link an unfinished change made");
+                self.dataplane.links.delete_link(link)?;
+            }
+        }
+        if !plan.ended_intents.is_empty() {
+            let mut core = self.lock();
+            let mut draft = Draft::new(core.state.clone());
+            for owner in &plan.ended_intents {
+                draft.record(Change::IntentDone {
+                    owner: owner.clone(),
+                })?;
+            }
+            self.commit(&mut core, draft, Durability::Synced)?;
         }
         // An object that cannot be made again (its base interface is gone, say) is reported,
         // not fatal: the daemon still serves every other network.

@@ -56,6 +56,15 @@ pub enum Change {
         network: String,
         id: String,
     },
+    /// Links about to be made for `owner` (an endpoint or a network ID), before they exist.
+    Intended {
+        owner: String,
+        links: Vec<String>,
+    },
+    /// The intended links of `owner` are committed (or undone): no longer at risk.
+    IntentDone {
+        owner: String,
+    },
     /// The sandbox an endpoint joined (None: it left).
     EndpointSandbox {
         network: String,
@@ -149,6 +158,12 @@ impl State {
                 if let Some(network) = self.networks.get_mut(network) {
                     network.endpoints.remove(id);
                 }
+            }
+            Change::Intended { owner, links } => {
+                self.intents.insert(owner.clone(), links.clone());
+            }
+            Change::IntentDone { owner } => {
+                self.intents.remove(owner);
             }
             Change::EndpointSandbox {
                 network,

@@ -30,6 +30,11 @@ pub struct State {
     pub next_default_v4: Option<IpNet>,
     #[serde(default)]
     pub next_default_v6: Option<IpNet>,
+    /// Links about to be made (by the endpoint or network named by the key) that no committed
+    /// change owns yet: a link exists before the kernel lets wharf mark it, so a crash in
+    /// between would leave one nobody could tell is wharf's. Reconciliation removes them.
+    #[serde(default, skip_serializing_if = "OrdMap::is_empty")]
+    pub intents: OrdMap<String, Vec<String>>,
 }
 
 impl State {

@@ -597,3 +597,44 @@ fn macvlan_passthru_keeps_its_parent_and_one_container() {
 mod attachments;
 mod events;
 mod scale;
+
+#[test]
+fn a_link_made_but_not_yet_marked_when_wharf_died_is_removed_at_the_next_start() {
+    let dir = temp_dir("crash-window");
+    let host = recording();
+    let kernel = host.1.clone();
+    let pool = {
+        let f = start(dir.clone(), host.clone());
+        let pool = create_network(&f, json!({})).unwrap();
+        kernel.crash_before_alias();
+        let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({}))
+        }));
+        assert!(died.is_err(), "the process died between the two requests");
+        f.crash();
+        pool
+    };
+    // The link is there, unmarked: without the intent nothing would tell whose it is.
+    assert_eq!(
+        kernel.links().get("whdabd000000").map(String::as_str),
+        Some("")
+    );
+    let f = start(dir, host);
+    assert!(
+        !kernel.links().contains_key("whdabd000000"),
+        "{:?}",
+        kernel.links()
+    );
+    assert!(f.engine.state().intents.is_empty());
+    // The address Docker took is Docker's to release; the endpoint never existed.
+    assert!(f.engine.state().networks[NET].endpoints.is_empty());
+    create_endpoint(&f, &pool, EP_A, None, json!({})).unwrap();
+    // Someone else's link of an intended name is left alone.
+    f.kernel.add_link("whbeef000000", "someone else");
+    f.kernel.add_link("whbeef000001", "");
+    let _ = f
+        .plugin
+        .create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": EP_B,
+            "Interface": {"Address": "10.46.1.9/16"}})));
+    assert_eq!(f.kernel.links()["whbeef000000"], "someone else");
+}

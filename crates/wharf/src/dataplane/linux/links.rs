@@ -58,6 +58,7 @@ pub(super) fn info(netlink: &mut Netlink, name: &str) -> Result<Option<LinkInfo>
         .map_err(kernel_error(format!("look up interface {name}")))?;
     Ok(link.map(|l| LinkInfo {
         owned_parent: l.alias.as_deref() == Some(PARENT_ALIAS),
+        alias: l.alias.clone(),
         name: l.name,
         mtu: l.mtu,
         mac: l.mac,

@@ -89,6 +89,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub sandbox_timeout: u64,
     /// Log every plugin call and kernel change.
+    /// dockerd's API socket, read for network names (which `accept_from` may use).
+    #[arg(long, default_value = "/var/run/docker.sock", value_name = "PATH")]
+    pub docker_socket: PathBuf,
     #[arg(long)]
     pub debug: bool,
     /// Log format.

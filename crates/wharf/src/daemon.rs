@@ -7,6 +7,7 @@ use crate::cli::{LogFormat, ServeArgs, StatusArgs};
 use crate::dataplane::Dataplane;
 use crate::engine::{status, Engine};
 use crate::modes::{ModeDefaults, ModeRegistry};
+use crate::protocol::docker_api::NameLearner;
 use crate::protocol::plugin::Plugin;
 use crate::protocol::{client, server};
 use crate::store::Store;
@@ -71,7 +72,13 @@ pub fn serve(
         }
         let listener = server::bind(&args.socket).await.map_err(|e| e.to_string())?;
         tracing::info!(socket = %args.socket.display(), state = %args.state_dir.display(), "wharf is serving");
-        let plugin = Arc::new(Plugin::new(Arc::new(engine)));
+        let engine = Arc::new(engine);
+        let names = NameLearner::new(args.docker_socket.clone());
+        // One network's learning names every network dockerd lists.
+        if let Some(id) = engine.state().networks.values().find(|n| n.name.is_none()) {
+            names.learn(&engine, &id.id);
+        }
+        let plugin = Arc::new(Plugin::new(engine).with_names(names));
         server::serve(listener, plugin, shutdown_signal()).await;
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("wharf stopped");

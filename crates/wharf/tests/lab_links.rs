@@ -100,6 +100,7 @@ fn ipvlan_network(mode: IpvlanMode) -> Network {
     Network {
         id: "00000000aa".into(),
         mode: "ipvlan".into(),
+        name: None,
         mtu: 1500,
         internal: false,
         ipv6: false,

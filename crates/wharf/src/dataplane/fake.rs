@@ -27,6 +27,7 @@ pub enum Call {
     ConfigureSandbox(Vec<IpNet>),
     EnsureForwarding(bool),
     ReleaseForwarding,
+    SyncFences,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +44,8 @@ struct Host {
     calls: Vec<Call>,
     fail: BTreeSet<&'static str>,
     crash_before_alias: bool,
+    /// wharf's nftables table, as last synced.
+    fences: super::fence::Fences,
 }
 
 /// The host as the fakes see it.
@@ -78,6 +81,11 @@ impl FakeKernel {
             return Err(DataplaneError::other(operation, "injected failure"));
         }
         Ok(host)
+    }
+
+    /// The fences the table holds.
+    pub fn fences(&self) -> super::fence::Fences {
+        self.host().fences.clone()
     }
 
     /// The next veth is made without its alias, then the process "dies" (panics) before the
@@ -368,6 +376,11 @@ impl Firewall for FakeFirewall {
         self.0
             .record(Call::ReleaseForwarding, "release_forwarding")
             .map(drop)
+    }
+
+    fn sync_fences(&self, fences: &super::fence::Fences) -> Result<()> {
+        self.0.record(Call::SyncFences, "sync_fences")?.fences = fences.clone();
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 mod apply;
 #[cfg(test)]
 pub mod fake;
+pub mod fence;
 pub mod linux;
 pub mod spec;
 
@@ -142,6 +143,9 @@ pub trait Firewall: Send + Sync {
     /// Removes the rules `ensure_forwarding` added. Forwarding sysctls stay on: other
     /// software may rely on them by then.
     fn release_forwarding(&self) -> Result<()>;
+    /// Makes wharf's nftables table hold exactly `fences` (none: no table), in one
+    /// transaction. The first call replaces whatever table is there.
+    fn sync_fences(&self, fences: &fence::Fences) -> Result<()>;
 }
 
 /// Inside a container's network namespace.

@@ -14,6 +14,7 @@ mod commit;
 mod draft;
 mod endpoints;
 pub mod error;
+mod fences;
 mod intents;
 pub mod ipam;
 pub mod networks;

@@ -221,6 +221,7 @@ impl Engine {
         let network = Network {
             id: request.id.clone(),
             mode: mode.name().into(),
+            name: None,
             mtu: plan.mtu,
             internal: plan.internal,
             ipv6: request.ipv6,
@@ -229,6 +230,7 @@ impl Engine {
             endpoints: Default::default(),
         };
         self.check_sharing(&core.state, mode, &network)?;
+        self.check_fence_overlap(&core.state, &network)?;
         draft.record(Change::NetworkAdded {
             network: network.clone(),
         })?;
@@ -263,11 +265,16 @@ impl Engine {
                 made = true;
                 self.ensure_forwarding(forwarding_needed(self, draft.state()))
             })
+            // The fence is up before Docker can attach a container to the network.
+            .and_then(|()| self.sync_fences(draft.state()))
             .and_then(|()| self.commit(&mut core, draft, Durability::Synced));
         if let Err(error) = finished {
             if made {
                 if let Err(undo) = self.dataplane.remove(&fresh, &|_| false) {
                     tracing::warn!(error = %undo, "undoing a failed network create left something behind");
+                }
+                if let Err(undo) = self.sync_fences(&core.state) {
+                    tracing::warn!(error = %undo, "undoing a failed network's fence failed");
                 }
             }
             drop(core);
@@ -334,6 +341,10 @@ impl Engine {
         let keep = |o: &HostObject| matches!(o, HostObject::Parent(p) if shared.contains(&p.name));
         self.dataplane.remove(&objects, &keep)?;
         self.commit(&mut core, draft, Durability::Synced)?;
+        if let Err(error) = self.sync_fences(&core.state) {
+            // The network is gone either way; the next start replaces the whole table.
+            tracing::warn!(%error, "could not take the deleted network's fence away");
+        }
         let needed = forwarding_needed(self, &core.state);
         drop(core);
         self.settle_forwarding(needed);

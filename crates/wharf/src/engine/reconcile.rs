@@ -262,6 +262,8 @@ impl Engine {
             Some(ipv6) => self.dataplane.firewall.ensure_forwarding(ipv6)?,
             None => self.dataplane.firewall.release_forwarding()?,
         }
+        // The first sync replaces the whole table: whatever a crash or a hand left there goes.
+        self.sync_fences(&state)?;
         for id in &plan.endpoints_without_link {
             tracing::warn!(
                 endpoint = short_id(id),

@@ -21,6 +21,9 @@ pub struct StatusReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkStatus {
     pub id: String,
+    /// The runtime's name for it, once learned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub mode: String,
     pub mtu: u32,
     pub internal: bool,
@@ -79,6 +82,7 @@ pub fn report(
             NetworkStatus {
                 id: n.id.clone(),
                 mode: n.mode.clone(),
+                name: n.name.clone(),
                 mtu: n.mtu,
                 internal: n.internal,
                 ipv6: n.ipv6,
@@ -153,8 +157,12 @@ pub fn render(report: &StatusReport) -> String {
             .collect::<String>();
         let _ = writeln!(
             out,
-            "network {} mode {} mtu {}{flags}",
+            "network {}{} mode {} mtu {}{flags}",
             short_id(&n.id),
+            n.name
+                .as_ref()
+                .map(|name| format!(" ({name})"))
+                .unwrap_or_default(),
             n.mode,
             n.mtu
         );
@@ -166,6 +174,9 @@ pub fn render(report: &StatusReport) -> String {
         }
         if let Some(shim) = n.details.get("shim") {
             let _ = writeln!(out, "  host shim {shim}");
+        }
+        if let Some(accepts) = n.details.get("accepts") {
+            let _ = writeln!(out, "  accepts {accepts}");
         }
         for e in &n.endpoints {
             let _ = writeln!(

@@ -48,6 +48,11 @@ pub enum Change {
     NetworkRemoved {
         id: String,
     },
+    /// The runtime's name for a network, learned after it was made.
+    NetworkNamed {
+        id: String,
+        name: String,
+    },
     EndpointAdded {
         network: String,
         endpoint: Endpoint,
@@ -147,6 +152,12 @@ impl State {
             }
             Change::NetworkRemoved { id } => {
                 self.networks.remove(id);
+            }
+            Change::NetworkNamed { id, name } => {
+                // The network may be gone already: a name learned late names nothing.
+                if let Some(network) = self.networks.get_mut(id) {
+                    network.name = Some(name.clone());
+                }
             }
             Change::EndpointAdded { network, endpoint } => {
                 let network = self.network_mut(network)?;
@@ -256,6 +267,7 @@ mod tests {
         Network {
             id: "n1".into(),
             mode: "routed".into(),
+            name: None,
             mtu: 1500,
             internal: false,
             ipv6: false,

@@ -101,6 +101,10 @@ pub struct Network {
     /// The name of the mode that owns the network (`routed`, `macvlan`, `ipvlan`): the one
     /// place its kind is stored.
     pub mode: String,
+    /// The runtime's name for the network, once learned (Docker does not send it with the
+    /// network; wharf asks Docker when a network's `accept_from` may name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub mtu: u32,
     pub internal: bool,
     pub ipv6: bool,
@@ -132,6 +136,8 @@ impl Network {
 struct NetworkRecord {
     id: String,
     mode: String,
+    #[serde(default)]
+    name: Option<String>,
     mtu: u32,
     internal: bool,
     ipv6: bool,
@@ -153,6 +159,7 @@ impl From<NetworkRecord> for Network {
         Network {
             id: record.id,
             mode: record.mode,
+            name: record.name,
             mtu: record.mtu,
             internal: record.internal,
             ipv6: record.ipv6,

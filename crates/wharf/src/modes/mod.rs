@@ -187,6 +187,14 @@ pub trait NetworkMode: Send + Sync {
     /// None when the network's own segment carries them (nothing to announce per address).
     fn reachable(&self, network: &Network, endpoint: &Endpoint) -> Option<Reachable>;
 
+    /// Which other networks may reach the network through the host, when the host routes
+    /// between networks; None when the network's own segment keeps it apart (macvlan,
+    /// ipvlan: the host does not route between their containers).
+    fn fence(&self, network: &Network) -> Option<AcceptFrom> {
+        let _ = network;
+        None
+    }
+
     /// Whether the network needs the host to forward: Some(ipv6 too) or None.
     fn forwarding(&self, network: &Network) -> Option<bool> {
         let _ = network;
@@ -204,6 +212,65 @@ pub trait NetworkMode: Send + Sync {
     fn describe(&self, network: &Network) -> BTreeMap<String, String> {
         let _ = network;
         BTreeMap::new()
+    }
+}
+
+/// The networks a fenced network lets in, as the user named them (`accept_from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptFrom {
+    Everywhere,
+    /// Docker network names or IDs (12 or more hex digits); none: only itself.
+    Networks(Vec<String>),
+}
+
+impl AcceptFrom {
+    /// The option's value: `*`, or network names or IDs separated by commas.
+    pub fn parse(value: &str, internal: bool) -> Result<AcceptFrom> {
+        let entries: Vec<&str> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .collect();
+        if entries == ["*"] {
+            if internal {
+                return Err(invalid(
+                    "option accept_from=* would open an --internal network to everything; \
+                     name the networks it accepts instead",
+                ));
+            }
+            return Ok(AcceptFrom::Everywhere);
+        }
+        if entries.is_empty() {
+            return Err(invalid(
+                "option accept_from is empty: give network names or IDs separated by commas, \
+                 or * for every network",
+            ));
+        }
+        for entry in &entries {
+            let valid = entry.len() <= 128
+                && entry.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && entry
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            if !valid {
+                return Err(invalid(format!(
+                    "option accept_from: {entry:?} is not a Docker network name or ID (and * \
+                     must stand alone)"
+                )));
+            }
+        }
+        Ok(AcceptFrom::Networks(
+            entries.into_iter().map(String::from).collect(),
+        ))
+    }
+
+    /// Whether `entry` names the network `id` called `name`: by name, or by an ID prefix of
+    /// at least Docker's short length.
+    pub fn names(entry: &str, id: &str, name: Option<&str>) -> bool {
+        name == Some(entry)
+            || (entry.len() >= 12
+                && entry.chars().all(|c| c.is_ascii_hexdigit())
+                && id.starts_with(entry))
     }
 }
 

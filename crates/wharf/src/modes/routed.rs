@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{
-    format_mac, gateways, invalid, link_digits, mac_for, ContainerRoute, EndpointDraft,
+    format_mac, gateways, invalid, link_digits, mac_for, AcceptFrom, ContainerRoute, EndpointDraft,
     HostAddressPool, HostView, JoinAnswer, NetworkDraft, NetworkMode, NetworkPlan, NewEndpoint,
     Reachable, Result,
 };
@@ -27,6 +27,9 @@ use crate::dataplane::{
     LINK_ALIAS_PREFIX,
 };
 use crate::model::{Endpoint, Network};
+
+/// The option naming the networks whose containers may reach this network's.
+pub const ACCEPT_FROM: &str = "accept_from";
 
 pub struct Routed {
     default_mtu: u32,
@@ -67,7 +70,7 @@ impl NetworkMode for Routed {
     }
 
     fn option_keys(&self) -> &'static [&'static str] {
-        &[]
+        &[ACCEPT_FROM]
     }
 
     fn plan_network(
@@ -76,13 +79,20 @@ impl NetworkMode for Routed {
         _host: &dyn HostView,
         _addresses: &mut dyn HostAddressPool,
     ) -> Result<NetworkPlan> {
-        if let Some(key) = draft.options.keys().next() {
+        if let Some(key) = draft.options.keys().find(|k| *k != ACCEPT_FROM) {
             return Err(invalid(format!("option {key:?} is not a routed network's")));
         }
+        let config = match draft.options.get(ACCEPT_FROM) {
+            None => Value::Null,
+            Some(value) => match AcceptFrom::parse(value, draft.internal)? {
+                AcceptFrom::Everywhere => json!({ ACCEPT_FROM: "*" }),
+                AcceptFrom::Networks(names) => json!({ ACCEPT_FROM: names }),
+            },
+        };
         Ok(NetworkPlan {
             mtu: draft.mtu.unwrap_or(self.default_mtu),
             internal: draft.internal,
-            config: Value::Null,
+            config,
         })
     }
 
@@ -196,8 +206,31 @@ impl NetworkMode for Routed {
         Some(network.ipv6)
     }
 
-    fn describe(&self, _network: &Network) -> BTreeMap<String, String> {
-        BTreeMap::new()
+    fn fence(&self, network: &Network) -> Option<AcceptFrom> {
+        Some(accept_from(network))
+    }
+
+    fn describe(&self, network: &Network) -> BTreeMap<String, String> {
+        let accepts = match accept_from(network) {
+            AcceptFrom::Everywhere => "every network".to_owned(),
+            AcceptFrom::Networks(names) if names.is_empty() => "itself only".to_owned(),
+            AcceptFrom::Networks(names) => format!("itself, {}", names.join(", ")),
+        };
+        BTreeMap::from([("accepts".to_owned(), accepts)])
+    }
+}
+
+/// The network's `accept_from`, as stored (nothing stored: itself only).
+fn accept_from(network: &Network) -> AcceptFrom {
+    match network.config.get(ACCEPT_FROM) {
+        Some(Value::String(all)) if all == "*" => AcceptFrom::Everywhere,
+        Some(Value::Array(names)) => AcceptFrom::Networks(
+            names
+                .iter()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect(),
+        ),
+        _ => AcceptFrom::Networks(Vec::new()),
     }
 }
 
@@ -211,6 +244,7 @@ mod tests {
         Network {
             id: "n1".into(),
             mode: "routed".into(),
+            name: None,
             mtu: 1500,
             internal,
             ipv6: true,

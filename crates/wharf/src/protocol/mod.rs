@@ -2,6 +2,7 @@
 //! engine's calls, and the HTTP server on the plugin's unix socket. Nothing below this layer
 //! sees Docker's JSON.
 pub mod client;
+pub mod docker_api;
 pub mod plugin;
 pub mod server;
 pub mod types;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde_json::Value;
 
+use super::docker_api::NameLearner;
 use super::types::*;
 use crate::dataplane::SandboxAddresses;
 use crate::engine::ipam::{parse_address, parse_prefix, PoolRequest};
@@ -29,6 +30,7 @@ const DOCKER_MTU_OPTION: &str = "com.docker.network.driver.mtu";
 #[derive(Clone)]
 pub struct Plugin {
     engine: Arc<Engine>,
+    names: Option<Arc<NameLearner>>,
 }
 
 /// Docker sends booleans as JSON booleans, older versions as strings.
@@ -168,7 +170,23 @@ pub fn join_response(answer: &JoinAnswer) -> JoinResponse {
 
 impl Plugin {
     pub fn new(engine: Arc<Engine>) -> Plugin {
-        Plugin { engine }
+        Plugin {
+            engine,
+            names: None,
+        }
+    }
+
+    /// Learns networks' names from dockerd at `socket` (for `accept_from`).
+    pub fn with_names(mut self, names: Arc<NameLearner>) -> Plugin {
+        self.names = Some(names);
+        self
+    }
+
+    /// Learns network `id`'s name in the background, if it is not known yet.
+    fn learn_name(&self, id: &str) {
+        if let Some(names) = &self.names {
+            names.learn(&self.engine, id);
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -189,7 +207,9 @@ impl Plugin {
             internal: flag(options, OPTION_INTERNAL),
             ipv6: flag(options, OPTION_ENABLE_IPV6),
             subnets,
-        })
+        })?;
+        self.learn_name(&request.network_id);
+        Ok(())
     }
 
     /// dockerd 28+ asks before it takes gateway addresses: a network whose mode routes its
@@ -226,6 +246,8 @@ impl Plugin {
             mac,
             extra: requested_extras(request.options.as_ref())?,
         })?;
+        // By now dockerd lists the network, if learning its name at creation was too early.
+        self.learn_name(&request.network_id);
         // Only fields Docker left empty may be filled in.
         Ok(CreateEndpointResponse {
             interface: CreatedInterface {

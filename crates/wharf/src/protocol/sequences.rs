@@ -596,6 +596,7 @@ fn macvlan_passthru_keeps_its_parent_and_one_container() {
 
 mod attachments;
 mod events;
+mod fences;
 mod scale;
 
 #[test]

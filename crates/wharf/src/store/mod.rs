@@ -318,6 +318,7 @@ mod tests {
         Network {
             id: "n1".into(),
             mode: "routed".into(),
+            name: None,
             mtu: 1500,
             internal: false,
             ipv6: false,

@@ -131,6 +131,15 @@ impl NamedNetns {
     }
 }
 
+impl NamedNetns {
+    /// One ping from here, for checks that an address is NOT reachable.
+    pub fn pings_once(&self, address: &str) -> bool {
+        let mut args = vec!["netns", "exec", &self.name];
+        args.extend(ping_args(address));
+        output("ip", &args).status.success()
+    }
+}
+
 impl Drop for NamedNetns {
     fn drop(&mut self) {
         let _ = Command::new("ip")
@@ -197,6 +206,7 @@ pub fn routed_network(subnets: &[(&str, &str)]) -> Network {
     Network {
         id: "0123456789abcdef".into(),
         mode: "routed".into(),
+        name: None,
         mtu: 1500,
         internal: false,
         ipv6: subnets.iter().any(|(p, _)| p.contains(':')),

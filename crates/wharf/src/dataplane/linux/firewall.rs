@@ -108,7 +108,7 @@ fn tools(ipv6: bool) -> Vec<PathBuf> {
     names.iter().filter_map(|name| find_binary(name)).collect()
 }
 
-fn find_binary(name: &str) -> Option<PathBuf> {
+pub(super) fn find_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(EXTRA_DIRECTORIES.iter().map(PathBuf::from))

@@ -10,6 +10,7 @@ mod devices;
 mod firewall;
 mod links;
 mod neighbours;
+mod nftables;
 mod routes;
 mod sandbox;
 mod sysctl;
@@ -53,6 +54,8 @@ pub struct LinuxDataplane {
     firewall: Mutex<()>,
     /// Indexes of links made here, for the requests that follow them.
     made: devices::MadeLinks,
+    /// wharf's nftables table, as last applied.
+    fences: nftables::FenceTable,
 }
 
 impl LinuxDataplane {
@@ -67,6 +70,7 @@ impl LinuxDataplane {
             returned: Condvar::new(),
             firewall: Mutex::new(()),
             made: devices::MadeLinks::default(),
+            fences: nftables::FenceTable::default(),
         })
     }
 
@@ -179,6 +183,10 @@ impl Firewall for LinuxDataplane {
     fn release_forwarding(&self) -> Result<()> {
         let _guard = self.firewall.lock().unwrap_or_else(|e| e.into_inner());
         firewall::remove_accept_rules()
+    }
+
+    fn sync_fences(&self, fences: &super::fence::Fences) -> Result<()> {
+        self.fences.sync(fences)
     }
 }
 

@@ -2,6 +2,9 @@
 //! which saves it, makes it current, and only then publishes what it means as [`Event`]s. A
 //! refused or rolled-back change never gets here, so it publishes nothing.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use super::endpoints::claimed_names;
@@ -116,21 +119,50 @@ impl Engine {
 fn index_names(core: &mut Core, changes: &[Change]) {
     for change in changes {
         match change {
-            Change::EndpointAdded { endpoint, .. } => {
+            Change::EndpointAdded { network, endpoint } => {
                 for name in claimed_names(endpoint) {
                     core.names.insert(name.to_owned(), endpoint.id.clone());
                 }
+                for address in &endpoint.primary {
+                    core.holders
+                        .entry(address.addr())
+                        .or_default()
+                        .push((network.clone(), endpoint.id.clone()));
+                }
             }
             Change::EndpointRemoved { network, id } => {
-                if let Some(endpoint) = core.state.endpoint(network, id) {
-                    for name in claimed_names(endpoint) {
-                        core.names.remove(name);
+                let Some(endpoint) = core.state.endpoint(network, id) else {
+                    continue;
+                };
+                for name in claimed_names(endpoint) {
+                    core.names.remove(name);
+                }
+                for address in &endpoint.primary {
+                    if let Some(holders) = core.holders.get_mut(&address.addr()) {
+                        holders.retain(|(n, e)| !(n == network && e == id));
+                        if holders.is_empty() {
+                            core.holders.remove(&address.addr());
+                        }
                     }
                 }
             }
             _ => {}
         }
     }
+}
+
+/// The holders index of a whole state (at load).
+pub(super) fn holders_of(state: &State) -> HashMap<IpAddr, Vec<(String, String)>> {
+    let mut holders: HashMap<IpAddr, Vec<(String, String)>> = HashMap::new();
+    for (network, endpoint) in state.endpoints() {
+        for address in &endpoint.primary {
+            holders
+                .entry(address.addr())
+                .or_default()
+                .push((network.id.clone(), endpoint.id.clone()));
+        }
+    }
+    holders
 }
 
 fn prefixes(network: &Network) -> NetworkPrefixes {

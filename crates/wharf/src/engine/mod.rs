@@ -104,6 +104,9 @@ struct Core {
     /// Every endpoint's ID and link names, to the endpoint's ID: a clash is found without
     /// looking at every endpoint. Kept by the commit path.
     names: HashMap<String, String>,
+    /// Every endpoint's primary addresses, to its network and ID: an address Docker releases
+    /// while an endpoint still holds it is found without looking at every endpoint.
+    holders: HashMap<IpAddr, Vec<(String, String)>>,
 }
 
 pub struct Engine {
@@ -158,6 +161,7 @@ impl Engine {
                         endpoints::claimed_names(e).map(|n| (n.to_owned(), e.id.clone()))
                     })
                     .collect(),
+                holders: commit::holders_of(&state),
                 state,
                 subscribers: Vec::new(),
                 busy: HashSet::new(),

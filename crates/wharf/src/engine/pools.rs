@@ -4,9 +4,10 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::error::invalid;
 use super::ipam::{self, PoolRequest};
 use super::{Draft, Engine, Result};
-use crate::model::{Allocation, Pool};
+use crate::model::{short_id, Allocation, Pool};
 use crate::store::Durability;
 
 /// The address space wharf reports as its local default, and uses when none is named.
@@ -75,6 +76,7 @@ impl Engine {
     }
 
     pub fn release_address(&self, pool_id: &str, address: IpAddr) -> Result<()> {
+        self.release_holder(pool_id, address)?;
         let mut core = self.lock();
         let mut draft = Draft::new(core.state.clone());
         ipam::release_address(&mut draft, pool_id, address)?;
@@ -82,5 +84,47 @@ impl Engine {
         drop(core);
         tracing::debug!(%address, pool = %pool_id, "address released");
         Ok(())
+    }
+
+    /// Docker releases an endpoint's address after deleting the endpoint, and gives the
+    /// endpoint up even when its DeleteEndpoint failed: a call retried after wharf restarted
+    /// reaches it without its body (seen with dockerd 26). An endpoint that still holds the
+    /// address then is one Docker has forgotten: if it left its container, it is deleted now,
+    /// with its link and routes, before its address can be handed out again; if it is still
+    /// joined to one, the release is refused, so the address is never held twice.
+    fn release_holder(&self, pool_id: &str, address: IpAddr) -> Result<()> {
+        let holder = {
+            let core = self.lock();
+            let held = core.holders.get(&address).into_iter().flatten();
+            let mut found = None;
+            for (network, endpoint) in held {
+                let uses_pool = core.state.networks.get(network).is_some_and(|n| {
+                    n.subnets
+                        .iter()
+                        .any(|s| s.pool_id.as_deref() == Some(pool_id))
+                });
+                if uses_pool {
+                    found = core
+                        .state
+                        .endpoint(network, endpoint)
+                        .map(|e| (network.clone(), e.clone()));
+                    break;
+                }
+            }
+            found
+        };
+        let Some((network, endpoint)) = holder else {
+            return Ok(());
+        };
+        if endpoint.sandbox.is_some() {
+            return Err(invalid(format!(
+                "address {address} is still used by endpoint {} in a container: delete the \
+                 endpoint (docker network disconnect) before its address",
+                short_id(&endpoint.id)
+            )));
+        }
+        tracing::warn!(endpoint = short_id(&endpoint.id), %address,
+            "the runtime released the address of an endpoint it never deleted; deleting it");
+        self.delete_endpoint(&network, &endpoint.id)
     }
 }

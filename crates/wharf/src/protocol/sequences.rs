@@ -639,3 +639,43 @@ fn a_link_made_but_not_yet_marked_when_wharf_died_is_removed_at_the_next_start()
             "Interface": {"Address": "10.46.1.9/16"}})));
     assert_eq!(f.kernel.links()["whbeef000000"], "someone else");
 }
+
+/// dockerd 26, seen in the chaos test: DeleteEndpoint failed with wharf restarting, its retry
+/// arrived without a body, and Docker gave the endpoint up and released its address.
+#[test]
+fn an_address_released_under_a_forgotten_endpoint_takes_the_endpoint_with_it() {
+    let f = fixture("forgotten-endpoint");
+    let pool = create_network(&f, json!({})).unwrap();
+    create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
+    create_endpoint(&f, &pool, EP_B, Some("10.46.1.8"), json!({})).unwrap();
+    join(&f, EP_A);
+    join(&f, EP_B);
+    f.plugin.leave(&ep(EP_A)).unwrap();
+    let lost = f.plugin.delete_endpoint(&parse(json!({})));
+    assert!(lost.is_err(), "a body-less DeleteEndpoint names nothing");
+    // EP_B is still in its container: its address is not given up under it.
+    let before = f.engine.state();
+    let err = f
+        .plugin
+        .release_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.8"})))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("address 10.46.1.8 is still used by endpoint beef00000000"),
+        "{err}"
+    );
+    assert_eq!(f.engine.state(), before);
+    // EP_A left its container and Docker forgot it: its release takes it away.
+    f.plugin
+        .release_address(&parse(json!({"PoolID": pool, "Address": "10.46.1.7"})))
+        .unwrap();
+    let state = f.engine.state();
+    assert!(state.endpoint(NET, EP_A).is_none());
+    assert!(
+        !f.kernel.links().contains_key("whdabd000000"),
+        "{:?}",
+        f.kernel.links()
+    );
+    let again = create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({}));
+    assert!(again.is_ok(), "the address is free again: {again:?}");
+}

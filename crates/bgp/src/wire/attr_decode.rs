@@ -116,12 +116,14 @@ pub(crate) fn decode_attribute(
         AGGREGATOR => decode_aggregator(value, ctx.four_octet_as)
             .map(PathAttribute::Aggregator)
             .ok_or_else(|| bad("AGGREGATOR length is not 6 (8 with 4-octet AS)")),
-        COMMUNITIES if !value.is_empty() && value.len().is_multiple_of(4) => Ok(PathAttribute::Communities(
-            value
-                .chunks_exact(4)
-                .map(|c| Community(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-                .collect(),
-        )),
+        COMMUNITIES if !value.is_empty() && value.len().is_multiple_of(4) => {
+            Ok(PathAttribute::Communities(
+                value
+                    .chunks_exact(4)
+                    .map(|c| Community(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                    .collect(),
+            ))
+        }
         COMMUNITIES => Err(bad("COMMUNITIES length is 0 or not a multiple of 4")),
         ORIGINATOR_ID => ipv4_value()
             .map(PathAttribute::OriginatorId)

@@ -3,7 +3,7 @@
 
 mod attrs;
 mod messages;
-mod prop;
+mod properties;
 mod rfc7606;
 
 use super::*;

@@ -84,7 +84,7 @@ pub(crate) fn decode_attribute(
             value: value.to_vec(),
         }));
     };
-    // RFC 7606 section 3(c): Optional/Transitive in conflict makes the attribute malformed.
+    // RFC 7606 section 3: Optional/Transitive in conflict makes the attribute malformed.
     if flags & (flag::OPTIONAL | flag::TRANSITIVE) != expected {
         return Err(fault(type_code, raw, "attribute flags conflict"));
     }

@@ -41,14 +41,14 @@
 //! | Withdrawn Routes / Total Attribute Length not fitting the message | session reset (Malformed Attribute List) |
 //! | IPv4 NLRI or withdrawn prefixes unparseable (length > 32, overrun) | session reset (Invalid Network Field) |
 //! | Last attribute overrunning the attributes field, or a truncated attribute header (section 4) | treat-as-withdraw; session reset when that attribute is MP_REACH/MP_UNREACH |
-//! | Optional/Transitive flags in conflict (3(c)) | the attribute's own action below |
+//! | Optional/Transitive flags in conflict (section 3) | the attribute's own action below |
 //! | ORIGIN, AS_PATH, NEXT_HOP, MED, LOCAL_PREF, COMMUNITIES, ORIGINATOR_ID, CLUSTER_LIST malformed (7.1-7.5, 7.8-7.10) | treat-as-withdraw |
 //! | ATOMIC_AGGREGATE, AGGREGATOR (7.6, 7.7), AS4_PATH, AS4_AGGREGATOR (RFC 6793 section 6) malformed | attribute discard |
 //! | MP_REACH_NLRI next hop length wrong for its family (7.11) | treat-as-withdraw, NLRI kept |
 //! | MP_REACH/MP_UNREACH too short or with unparseable NLRI (5.3; no per-family disable here) | session reset (Optional Attribute Error) |
-//! | MP_REACH or MP_UNREACH repeated (3(g)) | session reset (Malformed Attribute List) |
-//! | Any other attribute repeated (3(g)) | later copies dropped (reported as attribute discard) |
-//! | ORIGIN/AS_PATH (and NEXT_HOP for IPv4 NLRI) missing when something is announced (3(d)) | treat-as-withdraw |
+//! | MP_REACH or MP_UNREACH repeated (section 3) | session reset (Malformed Attribute List) |
+//! | Any other attribute repeated (section 3) | later copies dropped (reported as attribute discard) |
+//! | ORIGIN/AS_PATH (and NEXT_HOP for IPv4 NLRI) missing when something is announced (section 3) | treat-as-withdraw |
 //! | Unrecognized well-known attribute (RFC 4271) | session reset |
 //!
 //! Checks that depend on the session rather than the bytes stay with the speaker: the

@@ -18,7 +18,7 @@ pub struct Update {
 }
 
 /// How a received UPDATE is to be handled (RFC 7606 section 2). When several attributes
-/// are malformed the strongest action wins (section 3(h)); the list says what was wrong.
+/// are malformed the strongest action wins (section 3); the list says what was wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateClass {
     Ok,
@@ -198,7 +198,7 @@ pub fn decode_update(body: &[u8], ctx: &Codec) -> (Update, UpdateClass) {
             break;
         };
         let raw = attrs.get(start..attrs.len() - a.remaining()).unwrap_or(&[]);
-        // RFC 7606 section 3(g): a repeated MP attribute resets; any other repeat is dropped.
+        // RFC 7606 section 3: a repeated MP attribute resets; any other repeat is dropped.
         if seen[usize::from(type_code)] {
             if type_code == attr_type::MP_REACH_NLRI || type_code == attr_type::MP_UNREACH_NLRI {
                 let n = Notification::new(
@@ -225,7 +225,7 @@ pub fn decode_update(body: &[u8], ctx: &Codec) -> (Update, UpdateClass) {
     (update, class.finish())
 }
 
-/// RFC 7606 section 3(d): a well-known mandatory attribute missing from an UPDATE that
+/// RFC 7606 section 3: a well-known mandatory attribute missing from an UPDATE that
 /// announces something is treat-as-withdraw. NEXT_HOP is only needed for the IPv4 NLRI
 /// field (MP_REACH_NLRI carries its own). An attribute that was present but malformed
 /// has been reported already.

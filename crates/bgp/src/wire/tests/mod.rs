@@ -2,6 +2,7 @@
 //! with a comment per field; they are the reference the codec is checked against.
 
 mod attrs;
+mod end_of_rib;
 mod messages;
 mod properties;
 mod rfc7606;

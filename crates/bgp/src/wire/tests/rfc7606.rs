@@ -160,7 +160,7 @@ fn route_reflection_malformed_withdraw() {
 
 #[test]
 fn flag_conflicts_take_the_attributes_action() {
-    // 3(c): ORIGIN marked optional -> withdraw; MED marked transitive -> withdraw;
+    // Section 3: ORIGIN marked optional -> withdraw; MED marked transitive -> withdraw;
     // AGGREGATOR marked well-known -> its own action, discard.
     let got = classify(
         &cat(&[&[0xc0, 0x01, 0x01, 0x00], AS_PATH, NEXT_HOP]),
@@ -174,7 +174,7 @@ fn flag_conflicts_take_the_attributes_action() {
 
 #[test]
 fn repeated_attribute_keeps_the_first() {
-    // 3(g): ORIGIN IGP then ORIGIN EGP: the first stays, the second is dropped.
+    // Section 3: ORIGIN IGP then ORIGIN EGP: the first stays, the second is dropped.
     let got = with(&[0x40, 0x01, 0x01, 0x01]);
     assert_discard(&got, 1);
     assert_eq!(
@@ -185,7 +185,7 @@ fn repeated_attribute_keeps_the_first() {
 
 #[test]
 fn repeated_mp_attributes_reset() {
-    // 3(g): MP_REACH_NLRI or MP_UNREACH_NLRI twice: Malformed Attribute List.
+    // Section 3: MP_REACH_NLRI or MP_UNREACH_NLRI twice: Malformed Attribute List.
     assert_reset(
         &classify(&cat(&[ORIGIN, AS_PATH, MP_REACH, MP_REACH]), &[], &TWO),
         1,
@@ -195,7 +195,7 @@ fn repeated_mp_attributes_reset() {
 
 #[test]
 fn missing_mandatory_withdraws() {
-    // 3(d): ORIGIN missing with IPv4 NLRI; NEXT_HOP missing with IPv4 NLRI.
+    // Section 3: ORIGIN missing with IPv4 NLRI; NEXT_HOP missing with IPv4 NLRI.
     assert_withdraw(&classify(&cat(&[AS_PATH, NEXT_HOP]), NLRI, &TWO), 1);
     assert_withdraw(&classify(&cat(&[ORIGIN, NEXT_HOP]), NLRI, &TWO), 2);
     assert_withdraw(&classify(&cat(&[ORIGIN, AS_PATH]), NLRI, &TWO), 3);
@@ -314,7 +314,7 @@ fn unrecognized_well_known_resets() {
 
 #[test]
 fn strongest_action_wins() {
-    // 3(h): a discard and a withdraw together: withdraw, both listed.
+    // Section 3: a discard and a withdraw together: withdraw, both listed.
     let got = classify(
         &cat(&[
             &[0x40, 0x06, 0x01, 0x00],

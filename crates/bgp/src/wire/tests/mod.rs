@@ -3,6 +3,7 @@
 
 mod attrs;
 mod end_of_rib;
+mod frr;
 mod messages;
 mod properties;
 mod rfc7606;

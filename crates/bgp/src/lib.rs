@@ -1,0 +1,7 @@
+//! A BGP-4 speaker for wharf's routed networks, knowing nothing about Docker.
+//!
+//! So far only its wire codec, [`wire`]: messages, attributes and capabilities to bytes
+//! and back, with RFC 7606 error handling for UPDATE. The session FSM, RIB and policy
+//! will build on it. See [`wire`] for why the codec is our own.
+
+pub mod wire;

@@ -4,4 +4,5 @@
 //! and back, with RFC 7606 error handling for UPDATE. The session FSM, RIB and policy
 //! will build on it. See [`wire`] for why the codec is our own.
 
+pub mod fsm;
 pub mod wire;

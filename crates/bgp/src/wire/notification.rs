@@ -23,6 +23,34 @@ impl Notification {
         }
     }
 
+    /// The error in words, for logs and `wharf bgp neighbors`.
+    pub fn describe(&self) -> &'static str {
+        match (self.code, self.subcode) {
+            (code::MESSAGE_HEADER, _) => "message header error",
+            (code::OPEN_MESSAGE, open::BAD_PEER_AS) => "bad peer AS",
+            (code::OPEN_MESSAGE, open::BAD_BGP_IDENTIFIER) => "bad BGP identifier",
+            (code::OPEN_MESSAGE, open::UNACCEPTABLE_HOLD_TIME) => "unacceptable hold time",
+            (code::OPEN_MESSAGE, open::UNSUPPORTED_CAPABILITY) => "unsupported capability",
+            (code::OPEN_MESSAGE, _) => "OPEN message error",
+            (code::UPDATE_MESSAGE, _) => "UPDATE message error",
+            (code::HOLD_TIMER_EXPIRED, _) => "hold timer expired",
+            (code::FSM, _) => "finite state machine error",
+            (code::CEASE, cease::MAX_PREFIXES_REACHED) => {
+                "cease: maximum number of prefixes reached"
+            }
+            (code::CEASE, cease::ADMINISTRATIVE_SHUTDOWN) => "cease: administrative shutdown",
+            (code::CEASE, cease::PEER_DECONFIGURED) => "cease: peer de-configured",
+            (code::CEASE, cease::ADMINISTRATIVE_RESET) => "cease: administrative reset",
+            (code::CEASE, cease::CONNECTION_REJECTED) => "cease: connection rejected",
+            (code::CEASE, cease::CONNECTION_COLLISION_RESOLUTION) => {
+                "cease: connection collision resolution"
+            }
+            (code::CEASE, _) => "cease",
+            (code::ROUTE_REFRESH_MESSAGE, _) => "ROUTE-REFRESH message error",
+            _ => "unknown error code",
+        }
+    }
+
     /// A Cease (code 6) with one of [`cease`]'s subcodes and no data.
     pub fn cease(subcode: u8) -> Self {
         Notification::new(code::CEASE, subcode, Vec::new())

@@ -77,10 +77,12 @@ pub enum Action {
     StopTimer(Timer),
     /// The session reached Established with these terms.
     Up(Negotiated),
-    /// The session left Established. `keep_routes`: the peer can restart gracefully, so its
-    /// routes stay (stale) for `restart_time` (RFC 4724 section 4.2).
+    /// The session ended (from any state but Idle), and why. `was_established`: its
+    /// routes are affected; `keep_routes`: the peer can restart gracefully, so its routes
+    /// stay (stale) for `restart_time` (RFC 4724 section 4.2).
     Down {
         reason: String,
+        was_established: bool,
         keep_routes: Option<Duration>,
     },
     /// Routes from the peer (Established only).
@@ -311,7 +313,8 @@ impl Session {
         }
         out.push(Action::StopTimer(Timer::Hold));
         out.push(Action::StopTimer(Timer::Keepalive));
-        if self.state == State::Established {
+        let was_established = self.state == State::Established;
+        if self.state != State::Idle {
             // A peer's routes are kept through its restart only when the connection just
             // went away (RFC 4724 section 4.2): a NOTIFICATION, sent or received, ends the
             // session the ordinary way.
@@ -319,10 +322,13 @@ impl Session {
                 .negotiated
                 .as_ref()
                 .and_then(|n| n.peer_restart.as_ref())
-                .filter(|gr| matches!(end, End::ConnectionLost) && !gr.families.is_empty())
+                .filter(|gr| {
+                    was_established && matches!(end, End::ConnectionLost) && !gr.families.is_empty()
+                })
                 .map(|gr| Duration::from_secs(u64::from(gr.restart_time)));
             out.push(Action::Down {
                 reason: end.describe(),
+                was_established,
                 keep_routes,
             });
         }

@@ -134,6 +134,13 @@ fn a_wrong_peer_as_is_refused_with_bad_peer_as() {
     );
     assert!(out.contains(&Action::Close));
     assert!(out.contains(&Action::StartTimer(Timer::ConnectRetry, RETRY)));
+    assert!(
+        out.iter().any(
+            |a| matches!(a, Action::Down { reason, was_established: false, .. }
+        if reason.contains("bad peer AS"))
+        ),
+        "{out:?}"
+    );
     assert_eq!(s.state(), State::Idle);
     // The retry timer brings it back.
     assert!(s
@@ -185,6 +192,7 @@ fn hold_timer_expiry_sends_its_notification_and_takes_the_routes_down() {
         a,
         Action::Down {
             keep_routes: None,
+            was_established: true,
             ..
         }
     )));
@@ -207,6 +215,7 @@ fn a_lost_connection_keeps_a_graceful_peers_routes_for_its_restart_time() {
     assert!(
         out.contains(&Action::Down {
             reason: "the connection was lost".into(),
+            was_established: true,
             keep_routes: Some(Duration::from_secs(120))
         }),
         "{out:?}"
@@ -219,6 +228,7 @@ fn a_lost_connection_keeps_a_graceful_peers_routes_for_its_restart_time() {
         a,
         Action::Down {
             keep_routes: None,
+            was_established: true,
             ..
         }
     )));

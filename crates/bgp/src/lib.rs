@@ -4,5 +4,11 @@
 //! and back, with RFC 7606 error handling for UPDATE. The session FSM, RIB and policy
 //! will build on it. See [`wire`] for why the codec is our own.
 
+pub mod export;
 pub mod fsm;
+pub mod import;
+pub mod peer;
+pub mod policy;
+pub mod rib;
+pub mod speaker;
 pub mod wire;

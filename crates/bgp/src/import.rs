@@ -1,0 +1,161 @@
+//! A received UPDATE into the RIB: withdrawals, RFC 7606's treat-as-withdraw, and each
+//! announced prefix through import policy, as the path the RIB compares.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::fsm::Negotiated;
+use crate::policy::{refuse, Candidate, ImportContext, PeerImport};
+use crate::rib::{Path, Rib, RouteChange};
+use crate::wire::{MpNextHop, Nlri, Origin, PathAttribute, SegmentType, Update, UpdateClass};
+
+pub struct Outcome {
+    pub changes: Vec<RouteChange>,
+    /// Prefixes the peer announced (accepted or not).
+    pub received: usize,
+    pub end_of_rib: bool,
+}
+
+fn prefixes(nlri: &Nlri) -> Vec<IpNet> {
+    match nlri {
+        Nlri::V4(p) => p.iter().map(|p| IpNet::V4(*p)).collect(),
+        Nlri::V6(p) => p.iter().map(|p| IpNet::V6(*p)).collect(),
+        Nlri::Other { .. } => Vec::new(),
+    }
+}
+
+pub fn apply(
+    ctx: &ImportContext<'_>,
+    import: &PeerImport,
+    session: &Negotiated,
+    peer: IpAddr,
+    rib: &mut Rib,
+    update: &Update,
+    class: &UpdateClass,
+) -> Outcome {
+    let mut outcome = Outcome {
+        changes: Vec::new(),
+        received: 0,
+        end_of_rib: update.is_end_of_rib().is_some(),
+    };
+    let mut withdrawn: Vec<IpNet> = update.withdrawn.iter().map(|p| IpNet::V4(*p)).collect();
+    if let Some(unreach) = update.mp_unreach() {
+        withdrawn.extend(prefixes(&unreach.withdrawn));
+    }
+    let announced: Vec<(IpNet, Option<IpAddr>)> = {
+        let mut out: Vec<(IpNet, Option<IpAddr>)> = update
+            .nlri
+            .iter()
+            .map(|p| (IpNet::V4(*p), next_hop_v4(update)))
+            .collect();
+        if let Some(reach) = update.mp_reach() {
+            let hop = match &reach.next_hop {
+                MpNextHop::V4(a) => Some(IpAddr::V4(*a)),
+                // The global address: the link-local one needs its interface, which the
+                // kernel route finds from the global one's on-link route.
+                MpNextHop::V6 { global, .. } => Some(IpAddr::V6(*global)),
+                MpNextHop::Other(_) => None,
+            };
+            out.extend(prefixes(&reach.nlri).into_iter().map(|p| (p, hop)));
+        }
+        out
+    };
+    outcome.received = announced.len();
+    if matches!(class, UpdateClass::TreatAsWithdraw(_)) {
+        tracing::warn!(%peer, ?class, "malformed UPDATE: its routes are treated as withdrawn");
+        withdrawn.extend(announced.iter().map(|(p, _)| *p));
+    }
+    for prefix in withdrawn {
+        outcome.changes.extend(rib.remove(peer, prefix));
+    }
+    if matches!(class, UpdateClass::TreatAsWithdraw(_)) {
+        return outcome;
+    }
+    let (as_path, as_path_len) = as_path(update);
+    let path = |next_hop: IpAddr| Path {
+        next_hop,
+        local_pref: update
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                PathAttribute::LocalPref(v) if session.peer_as == ctx.local_as => Some(*v),
+                _ => None,
+            })
+            .unwrap_or(100),
+        as_path_len,
+        origin: update
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                PathAttribute::Origin(o) => Some(*o),
+                _ => None,
+            })
+            .unwrap_or(Origin::Incomplete),
+        med: update
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                PathAttribute::MultiExitDisc(v) => Some(*v),
+                _ => None,
+            })
+            .unwrap_or(0),
+        neighbor_as: as_path.first().copied(),
+        ebgp: session.peer_as != ctx.local_as,
+        peer_id: session.peer_id,
+        stale: false,
+    };
+    let originator_id = update.attributes.iter().find_map(|a| match a {
+        PathAttribute::OriginatorId(id) => Some(*id),
+        _ => None,
+    });
+    for (prefix, hop) in announced {
+        let Some(hop) = hop else { continue };
+        let candidate = Candidate {
+            prefix,
+            next_hop: hop,
+            as_path: &as_path,
+            originator_id,
+        };
+        if let Some(reason) = refuse(ctx, import, &candidate) {
+            tracing::info!(%peer, %prefix, reason, "route refused");
+            outcome.changes.extend(rib.remove(peer, prefix));
+            continue;
+        }
+        outcome.changes.extend(rib.insert(peer, prefix, path(hop)));
+    }
+    outcome
+}
+
+fn next_hop_v4(update: &Update) -> Option<IpAddr> {
+    update.attributes.iter().find_map(|a| match a {
+        PathAttribute::NextHop(h) => Some(IpAddr::V4(*h)),
+        _ => None,
+    })
+}
+
+/// Every AS number of the path (for loop detection) and its length for path selection:
+/// RFC 4271 section 9.1.2.2 counts an AS_SET as one, and confederation segments not at all.
+fn as_path(update: &Update) -> (Vec<u32>, usize) {
+    let Some(path) = update.attributes.iter().find_map(|a| match a {
+        PathAttribute::AsPath(p) => Some(p),
+        _ => None,
+    }) else {
+        return (Vec::new(), 0);
+    };
+    let all = path
+        .segments
+        .iter()
+        .flat_map(|s| s.asns.iter().copied())
+        .collect();
+    let len = path
+        .segments
+        .iter()
+        .map(|s| match s.kind {
+            SegmentType::Sequence => s.asns.len(),
+            SegmentType::Set => 1,
+            SegmentType::ConfedSequence | SegmentType::ConfedSet => 0,
+        })
+        .sum();
+    (all, len)
+}

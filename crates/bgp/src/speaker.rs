@@ -1,0 +1,443 @@
+//! The speaker: its peers' tasks, the listener, the prefixes this host announces, and the
+//! RIB whose choices go to a [`RouteSink`] (the kernel, in wharf). One task owns all of it;
+//! [`Speaker`] is the handle the embedding program talks to.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::export::updates_for;
+use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
+use crate::peer::{FromPeer, PeerTask, ToPeer};
+use crate::policy::{ImportContext, PeerImport};
+use crate::rib::{Rib, RouteChange};
+use crate::wire::{Afi, Safi, Update, UpdateClass};
+
+/// Where the chosen routes go.
+pub trait RouteSink: Send + 'static {
+    fn apply(&mut self, changes: &[RouteChange]);
+}
+
+#[derive(Debug, Clone)]
+pub struct SpeakerConfig {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    /// The port peers are reached at and we listen on (179; tests use others).
+    pub port: u16,
+    /// Listen for peers' connections (on every address, IPv4 and IPv6).
+    pub listen: bool,
+    pub peers: Vec<PeerSpec>,
+    /// The host's own addresses: no learned prefix may cover one.
+    pub protected: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PeerSpec {
+    pub address: IpAddr,
+    pub asn: u32,
+    pub passive: bool,
+    pub hold_time: u16,
+    pub connect_retry: Duration,
+    /// Offer graceful restart with this restart time (seconds).
+    pub graceful_restart: Option<u16>,
+    pub import: PeerImport,
+}
+
+/// One line of `wharf bgp neighbors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighborStatus {
+    pub address: IpAddr,
+    pub asn: u32,
+    pub state: State,
+    /// How long the session has been Established.
+    pub uptime: Option<Duration>,
+    pub received: usize,
+    pub accepted: usize,
+    pub advertised: usize,
+    pub last_error: Option<String>,
+}
+
+/// One prefix of `wharf bgp routes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteStatus {
+    pub prefix: IpNet,
+    /// (peer, next hop) of every path.
+    pub paths: Vec<(IpAddr, IpAddr)>,
+    /// The next hops chosen (installed).
+    pub chosen: Vec<IpAddr>,
+}
+
+enum Command {
+    Announce(Vec<IpNet>),
+    Withdraw(Vec<IpNet>),
+    Neighbors(oneshot::Sender<Vec<NeighborStatus>>),
+    Routes(oneshot::Sender<Vec<RouteStatus>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The handle: cheap to clone, every call goes to the speaker's task.
+#[derive(Clone)]
+pub struct Speaker {
+    commands: UnboundedSender<Command>,
+}
+
+impl Speaker {
+    /// Binds the listener (if asked), starts every peer and the core task.
+    pub async fn start(
+        config: SpeakerConfig,
+        sink: Box<dyn RouteSink>,
+    ) -> std::io::Result<Speaker> {
+        let listener = if config.listen {
+            Some(TcpListener::bind(SocketAddr::from(([0u16; 8], config.port))).await?)
+        } else {
+            None
+        };
+        let (commands, receiver) = unbounded_channel();
+        let core = Core::new(config, sink);
+        tokio::spawn(core.run(receiver, listener));
+        Ok(Speaker { commands })
+    }
+
+    pub fn announce(&self, prefixes: Vec<IpNet>) {
+        let _ = self.commands.send(Command::Announce(prefixes));
+    }
+
+    pub fn withdraw(&self, prefixes: Vec<IpNet>) {
+        let _ = self.commands.send(Command::Withdraw(prefixes));
+    }
+
+    pub async fn neighbors(&self) -> Vec<NeighborStatus> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Neighbors(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    pub async fn routes(&self) -> Vec<RouteStatus> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Routes(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// Sends Cease to every peer and stops.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+struct PeerEntry {
+    spec: PeerSpec,
+    to: UnboundedSender<ToPeer>,
+    state: State,
+    up: Option<(Negotiated, IpAddr, Instant)>,
+    received: usize,
+    advertised: usize,
+    last_error: Option<String>,
+    /// Its restart time ends then: stale paths it has not sent again go.
+    restart_deadline: Option<Instant>,
+}
+
+struct Core {
+    config: SpeakerConfig,
+    peers: HashMap<IpAddr, PeerEntry>,
+    local: BTreeSet<IpNet>,
+    rib: Rib,
+    sink: Box<dyn RouteSink>,
+    from_peers: UnboundedSender<(IpAddr, FromPeer)>,
+    inbox: Option<UnboundedReceiver<(IpAddr, FromPeer)>>,
+}
+
+impl Core {
+    fn new(config: SpeakerConfig, sink: Box<dyn RouteSink>) -> Core {
+        let (from_peers, inbox) = unbounded_channel();
+        Core {
+            config,
+            peers: HashMap::new(),
+            local: BTreeSet::new(),
+            rib: Rib::default(),
+            sink,
+            from_peers,
+            inbox: Some(inbox),
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut commands: UnboundedReceiver<Command>,
+        listener: Option<TcpListener>,
+    ) {
+        for spec in self.config.peers.clone() {
+            self.spawn_peer(spec);
+        }
+        let Some(mut inbox) = self.inbox.take() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown(done)) => {
+                        self.stop_all().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => return self.stop_all().await,
+                    Some(command) => self.command(command),
+                },
+                message = inbox.recv() => {
+                    if let Some((peer, message)) = message {
+                        self.peer_said(peer, message);
+                    }
+                }
+                accepted = accept(&listener) => {
+                    if let Ok((stream, remote)) = accepted {
+                        // A dual-stack listener sees IPv4 peers as IPv4-mapped IPv6.
+                        match self.peers.get(&remote.ip().to_canonical()) {
+                            Some(peer) => { let _ = peer.to.send(ToPeer::Incoming(stream)); }
+                            None => tracing::info!(%remote, "refusing a BGP connection from an unconfigured address"),
+                        }
+                    }
+                }
+                _ = tick.tick() => self.restart_deadlines(),
+            }
+        }
+    }
+
+    async fn stop_all(&mut self) {
+        for peer in self.peers.values() {
+            let _ = peer.to.send(ToPeer::Stop);
+        }
+        // The peers' tasks send their Cease before the runtime goes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    fn spawn_peer(&mut self, spec: PeerSpec) {
+        let (to, receiver) = unbounded_channel();
+        let session = Session::new(PeerConfig {
+            local_as: self.config.asn,
+            peer_as: spec.asn,
+            router_id: self.config.router_id,
+            hold_time: spec.hold_time,
+            connect_retry: spec.connect_retry,
+            passive: spec.passive,
+            families: vec![(Afi::IPV4, Safi::UNICAST), (Afi::IPV6, Safi::UNICAST)],
+            graceful_restart: spec.graceful_restart.map(|restart_time| GracefulOffer {
+                restart_time,
+                restarting: false,
+                forwarding: false,
+            }),
+        });
+        let task = PeerTask::new(
+            spec.address,
+            self.config.port,
+            session,
+            self.from_peers.clone(),
+        );
+        tokio::spawn(task.run(receiver));
+        self.peers.insert(
+            spec.address,
+            PeerEntry {
+                spec,
+                to,
+                state: State::Idle,
+                up: None,
+                received: 0,
+                advertised: 0,
+                last_error: None,
+                restart_deadline: None,
+            },
+        );
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Announce(prefixes) => {
+                let fresh: Vec<IpNet> = prefixes
+                    .into_iter()
+                    .filter(|p| self.local.insert(*p))
+                    .collect();
+                self.send_all(&fresh, &[]);
+            }
+            Command::Withdraw(prefixes) => {
+                let gone: Vec<IpNet> = prefixes
+                    .into_iter()
+                    .filter(|p| self.local.remove(p))
+                    .collect();
+                self.send_all(&[], &gone);
+            }
+            Command::Neighbors(reply) => {
+                let _ = reply.send(self.neighbors());
+            }
+            Command::Routes(reply) => {
+                let routes = self
+                    .rib
+                    .entries()
+                    .into_iter()
+                    .map(|e| RouteStatus {
+                        prefix: e.prefix,
+                        paths: e
+                            .paths
+                            .into_iter()
+                            .map(|(peer, p)| (peer, p.next_hop))
+                            .collect(),
+                        chosen: e.chosen,
+                    })
+                    .collect();
+                let _ = reply.send(routes);
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Sends announcements and withdrawals to every Established peer.
+    fn send_all(&mut self, announce: &[IpNet], withdraw: &[IpNet]) {
+        if announce.is_empty() && withdraw.is_empty() {
+            return;
+        }
+        let (asn, peers) = (self.config.asn, &mut self.peers);
+        for peer in peers.values_mut() {
+            if let Some((negotiated, local, _)) = &peer.up {
+                let updates = updates_for(asn, negotiated, *local, announce, withdraw);
+                peer.advertised += announce.len();
+                peer.advertised = peer.advertised.saturating_sub(withdraw.len());
+                let _ = peer.to.send(ToPeer::Send(updates));
+            }
+        }
+    }
+
+    fn neighbors(&self) -> Vec<NeighborStatus> {
+        let mut out: Vec<NeighborStatus> = self
+            .peers
+            .values()
+            .map(|p| NeighborStatus {
+                address: p.spec.address,
+                asn: p.spec.asn,
+                state: p.state,
+                uptime: p.up.as_ref().map(|(_, _, since)| since.elapsed()),
+                received: p.received,
+                accepted: self.rib.prefix_count(p.spec.address),
+                advertised: p.advertised,
+                last_error: p.last_error.clone(),
+            })
+            .collect();
+        out.sort_by_key(|n| n.address);
+        out
+    }
+
+    fn peer_said(&mut self, address: IpAddr, message: FromPeer) {
+        let Some(peer) = self.peers.get_mut(&address) else {
+            return;
+        };
+        match message {
+            FromPeer::State(state) => peer.state = state,
+            FromPeer::Up { negotiated, local } => {
+                let all: Vec<IpNet> = self.local.iter().copied().collect();
+                let mut updates = updates_for(self.config.asn, &negotiated, local, &all, &[]);
+                for (afi, safi) in &negotiated.families {
+                    updates.push(Update::end_of_rib(*afi, *safi));
+                }
+                peer.advertised = all.len();
+                peer.received = 0;
+                peer.up = Some((negotiated, local, Instant::now()));
+                let _ = peer.to.send(ToPeer::Send(updates));
+            }
+            FromPeer::Down {
+                reason,
+                was_established,
+                keep_routes,
+            } => {
+                peer.up = None;
+                peer.last_error = Some(reason);
+                if !was_established {
+                    return;
+                }
+                match keep_routes {
+                    Some(time) => {
+                        peer.restart_deadline = Some(Instant::now() + time);
+                        self.rib.mark_stale(address);
+                    }
+                    None => {
+                        let changes = self.rib.remove_peer(address, false);
+                        self.sink.apply(&changes);
+                    }
+                }
+            }
+            FromPeer::Update(update, class) => self.update(address, update, class),
+            FromPeer::Refresh => {
+                if let Some((negotiated, local, _)) = &peer.up {
+                    let all: Vec<IpNet> = self.local.iter().copied().collect();
+                    let updates = updates_for(self.config.asn, negotiated, *local, &all, &[]);
+                    let _ = peer.to.send(ToPeer::Send(updates));
+                }
+            }
+        }
+    }
+
+    fn update(&mut self, address: IpAddr, update: Update, class: UpdateClass) {
+        let Some(peer) = self.peers.get_mut(&address) else {
+            return;
+        };
+        let Some((negotiated, _, _)) = &peer.up else {
+            return;
+        };
+        let ctx = ImportContext {
+            local_as: self.config.asn,
+            router_id: self.config.router_id,
+            protected: &self.config.protected,
+            local: &self.local,
+        };
+        let outcome = crate::import::apply(
+            &ctx,
+            &peer.spec.import,
+            negotiated,
+            address,
+            &mut self.rib,
+            &update,
+            &class,
+        );
+        peer.received += outcome.received;
+        let mut changes = outcome.changes;
+        if outcome.end_of_rib && peer.restart_deadline.take().is_some() {
+            // The restarted peer has sent everything again: what it did not is gone.
+            changes.extend(self.rib.remove_peer(address, true));
+        }
+        if !changes.is_empty() {
+            self.sink.apply(&changes);
+        }
+    }
+
+    fn restart_deadlines(&mut self) {
+        let now = Instant::now();
+        let over: Vec<IpAddr> = self
+            .peers
+            .iter_mut()
+            .filter(|(_, p)| p.restart_deadline.is_some_and(|d| d <= now))
+            .map(|(a, p)| {
+                p.restart_deadline = None;
+                *a
+            })
+            .collect();
+        for address in over {
+            tracing::info!(peer = %address, "graceful restart time over: removing its stale routes");
+            let changes = self.rib.remove_peer(address, true);
+            self.sink.apply(&changes);
+        }
+    }
+}
+
+async fn accept(
+    listener: &Option<TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,213 @@
+//! A two-namespace lab for the speaker against real BGP daemons: the speaker's namespace and
+//! the peer's, joined by a veth "cable" (198.51.100.1/24 and fd5f::1/64 on the speaker's side,
+//! .254 and fd5f::fe on the peer's). Everything goes on drop, panics included. The daemons
+//! come from Debian's packages: FRR's bgpd (without zebra), BIRD 2, GoBGP.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SPEAKER_V4: &str = "198.51.100.1";
+pub const PEER_V4: &str = "198.51.100.254";
+pub const SPEAKER_V6: &str = "fd5f::1";
+pub const PEER_V6: &str = "fd5f::fe";
+
+pub struct Lab {
+    pub speaker: String,
+    pub peer: String,
+    pub dir: PathBuf,
+    daemons: Vec<Child>,
+    pidfiles: Vec<PathBuf>,
+}
+
+pub fn run(program: &str, args: &[&str]) -> Output {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} {args:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+impl Lab {
+    pub fn new(name: &str) -> Lab {
+        let tag = format!("wbgp-{}-{name}", std::process::id());
+        let speaker = format!("{tag}-s");
+        let peer = format!("{tag}-p");
+        let dir = std::env::temp_dir().join(&tag);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("lab directory");
+        let lab = Lab {
+            speaker,
+            peer,
+            dir,
+            daemons: Vec::new(),
+            pidfiles: Vec::new(),
+        };
+        for ns in [&lab.speaker, &lab.peer] {
+            run("ip", &["netns", "add", ns]);
+            run("ip", &["-n", ns, "link", "set", "lo", "up"]);
+        }
+        run(
+            "ip",
+            &[
+                "-n",
+                &lab.speaker,
+                "link",
+                "add",
+                "cable",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "cable",
+                "netns",
+                &lab.peer,
+            ],
+        );
+        for (ns, v4, v6) in [
+            (&lab.speaker, SPEAKER_V4, SPEAKER_V6),
+            (&lab.peer, PEER_V4, PEER_V6),
+        ] {
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", "cable"],
+            );
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "addr",
+                    "add",
+                    &format!("{v6}/64"),
+                    "dev",
+                    "cable",
+                    "nodad",
+                ],
+            );
+            run("ip", &["-n", ns, "link", "set", "cable", "up"]);
+        }
+        lab
+    }
+
+    pub fn speaker_netns(&self) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.speaker))
+    }
+
+    /// Starts FRR's bgpd (no zebra) in the peer's namespace with `config`.
+    pub fn frr(&mut self, config: &str) {
+        let dir = self.dir.join("frr");
+        std::fs::create_dir_all(&dir).expect("frr directory");
+        let conf = dir.join("bgpd.conf");
+        std::fs::write(&conf, config).expect("frr config");
+        run(
+            "chown",
+            &["-R", "frr:frr", dir.to_str().unwrap_or_default()],
+        );
+        let pid = dir.join("bgpd.pid");
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.peer,
+                "/usr/lib/frr/bgpd",
+                "-Z",
+                "-S",
+                "-d",
+                "-f",
+                conf.to_str().unwrap_or_default(),
+                "-i",
+                pid.to_str().unwrap_or_default(),
+                "--vty_socket",
+                dir.to_str().unwrap_or_default(),
+            ],
+        );
+        self.pidfiles.push(pid);
+    }
+
+    /// vtysh against the lab's bgpd.
+    pub fn vtysh(&self, command: &str) -> String {
+        let dir = self.dir.join("frr");
+        let output = Command::new("ip")
+            .args(["netns", "exec", &self.peer, "vtysh", "--vty_socket"])
+            .arg(&dir)
+            .args(["-c", command])
+            .output()
+            .expect("vtysh");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// A line of bgpd configuration under `router bgp 65000`.
+    pub fn vtysh_config(&self, line: &str) {
+        let dir = self.dir.join("frr");
+        let status = Command::new("ip")
+            .args(["netns", "exec", &self.peer, "vtysh", "--vty_socket"])
+            .arg(&dir)
+            .args([
+                "-c",
+                "configure terminal",
+                "-c",
+                "router bgp 65000",
+                "-c",
+                line,
+            ])
+            .status()
+            .expect("vtysh");
+        assert!(status.success(), "vtysh: {line}");
+    }
+
+    /// Starts a process in the peer's namespace, killed on drop.
+    pub fn spawn_in_peer(&mut self, program: &str, args: &[&str]) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.peer, program])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        self.daemons.push(child);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for pid in &self.pidfiles {
+            if let Ok(text) = std::fs::read_to_string(pid) {
+                let _ = Command::new("kill").arg(text.trim()).status();
+            }
+        }
+        for child in &mut self.daemons {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in [&self.speaker, &self.peer] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `check` every 100 ms until it is true or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}

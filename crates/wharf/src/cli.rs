@@ -89,6 +89,19 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub sandbox_timeout: u64,
     /// Log every plugin call and kernel change.
+    /// Run a BGP speaker with this AS number: container addresses are announced to the
+    /// peers, their routes installed (needs --bgp-router-id and a --bgp-peer).
+    #[arg(long, value_name = "ASN", requires_all = ["bgp_router_id", "bgp_peers"])]
+    pub bgp_asn: Option<u32>,
+    /// The speaker's BGP identifier (an IPv4 address of this host, by convention).
+    #[arg(long, value_name = "IPV4")]
+    pub bgp_router_id: Option<std::net::Ipv4Addr>,
+    /// A BGP neighbour, ADDRESS@ASN; repeatable.
+    #[arg(long = "bgp-peer", value_name = "ADDRESS@ASN", value_parser = parse_bgp_peer)]
+    pub bgp_peers: Vec<(std::net::IpAddr, u32)>,
+    /// The TCP port of BGP sessions, listened on and connected to.
+    #[arg(long, default_value_t = 179, hide = true)]
+    pub bgp_port: u16,
     /// dockerd's API socket, read for network names (which `accept_from` may use).
     #[arg(long, default_value = "/var/run/docker.sock", value_name = "PATH")]
     pub docker_socket: PathBuf,
@@ -289,5 +302,35 @@ mod tests {
         };
         let err = args.engine_config().unwrap_err();
         assert!(err.contains("outside --ipvlan-subnet"), "{err}");
+    }
+}
+
+/// `ADDRESS@ASN`, as `--bgp-peer` takes it.
+fn parse_bgp_peer(text: &str) -> Result<(std::net::IpAddr, u32), String> {
+    let (address, asn) = text
+        .split_once('@')
+        .ok_or_else(|| format!("{text:?}: a BGP peer is ADDRESS@ASN, e.g. 198.51.100.254@65000"))?;
+    let address = address
+        .parse()
+        .map_err(|_| format!("{address:?} is not an IP address (in --bgp-peer {text})"))?;
+    let asn = asn
+        .parse()
+        .map_err(|_| format!("{asn:?} is not an AS number 0-4294967295 (in --bgp-peer {text})"))?;
+    Ok((address, asn))
+}
+
+impl ServeArgs {
+    /// The BGP speaker's settings, when `--bgp-asn` asks for one.
+    pub fn bgp_settings(&self) -> Option<crate::routing::BgpSettings> {
+        let asn = self.bgp_asn?;
+        let router_id = self.bgp_router_id?;
+        Some(crate::routing::BgpSettings {
+            asn,
+            router_id,
+            peers: self.bgp_peers.clone(),
+            port: self.bgp_port,
+            hold_time: 90,
+            connect_retry: std::time::Duration::from_secs(5),
+        })
     }
 }

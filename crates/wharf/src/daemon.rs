@@ -78,8 +78,18 @@ pub fn serve(
         if let Some(id) = engine.state().networks.values().find(|n| n.name.is_none()) {
             names.learn(&engine, &id.id);
         }
+        let speaker = match args.bgp_settings() {
+            Some(settings) => Some(
+                crate::routing::start(&settings, &engine, dataplane.learned.clone()).await?,
+            ),
+            None => None,
+        };
         let plugin = Arc::new(Plugin::new(engine).with_names(names));
         server::serve(listener, plugin, shutdown_signal()).await;
+        if let Some(speaker) = speaker {
+            // Cease to every peer: they withdraw this host's routes now, not at hold time.
+            speaker.shutdown().await;
+        }
         let _ = std::fs::remove_file(&args.socket);
         tracing::info!("wharf stopped");
         Ok(())

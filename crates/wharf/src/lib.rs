@@ -7,4 +7,5 @@ pub mod engine;
 pub mod model;
 pub mod modes;
 pub mod protocol;
+pub mod routing;
 pub mod store;

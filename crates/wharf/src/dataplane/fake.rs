@@ -46,6 +46,8 @@ struct Host {
     crash_before_alias: bool,
     /// wharf's nftables table, as last synced.
     fences: super::fence::Fences,
+    /// Learned routes: prefix -> next hops.
+    learned: BTreeMap<IpNet, Vec<std::net::IpAddr>>,
 }
 
 /// The host as the fakes see it.
@@ -63,6 +65,7 @@ pub fn recording() -> (Dataplane, Arc<FakeKernel>) {
         neighbours: Arc::new(FakeNeighbours(kernel.clone())),
         firewall: Arc::new(FakeFirewall(kernel.clone())),
         sandbox: Arc::new(FakeSandbox(kernel.clone())),
+        learned: Arc::new(FakeSandbox(kernel.clone())),
     };
     (dataplane, kernel)
 }
@@ -392,5 +395,36 @@ impl Sandbox for FakeSandbox {
                 "configure_sandbox",
             )
             .map(drop)
+    }
+}
+
+impl super::LearnedRoutes for FakeSandbox {
+    fn apply_learned(&self, routes: &[super::LearnedRoute]) -> Result<()> {
+        let mut host = self.0.host();
+        for route in routes {
+            if route.next_hops.is_empty() {
+                host.learned.remove(&route.prefix);
+            } else {
+                host.learned.insert(route.prefix, route.next_hops.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn learned_routes(&self) -> Result<Vec<super::LearnedRoute>> {
+        Ok(self
+            .0
+            .host()
+            .learned
+            .iter()
+            .map(|(prefix, next_hops)| super::LearnedRoute {
+                prefix: *prefix,
+                next_hops: next_hops.clone(),
+            })
+            .collect())
+    }
+
+    fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {
+        Ok(Vec::new())
     }
 }

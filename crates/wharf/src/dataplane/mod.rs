@@ -34,6 +34,9 @@ pub const CONTAINER_LINK_PREFIX: &str = "wc";
 /// Route protocol number marking wharf's routes (`ip route ... proto 87`; 87 is ASCII 'W').
 /// Not assigned in the kernel's rtnetlink.h nor in iproute2's rt_protos.
 pub const DEFAULT_ROUTE_PROTOCOL: u8 = 87;
+/// Route protocol number marking routes learned from routing peers (BGP): 88, next to 87 and
+/// likewise unassigned, distinct from FRR's (186) and BIRD's (12).
+pub const DEFAULT_LEARNED_PROTOCOL: u8 = 88;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DataplaneError {
@@ -148,6 +151,25 @@ pub trait Firewall: Send + Sync {
     fn sync_fences(&self, fences: &fence::Fences) -> Result<()>;
 }
 
+/// A route learned from a routing peer: its prefix and next hops (none: no route).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedRoute {
+    pub prefix: IpNet,
+    pub next_hops: Vec<std::net::IpAddr>,
+}
+
+/// Routes learned from routing peers (BGP), in the main table with a protocol number of their
+/// own, never taken for wharf's container routes (reconciliation looks only at those).
+pub trait LearnedRoutes: Send + Sync {
+    /// Installs, replaces (several next hops: one multipath route) or removes (no next hop)
+    /// routes, in batches.
+    fn apply_learned(&self, routes: &[LearnedRoute]) -> Result<()>;
+    /// The learned routes the kernel has (after a restart: the ones kept forwarding).
+    fn learned_routes(&self) -> Result<Vec<LearnedRoute>>;
+    /// The host's own addresses on links wharf did not make: no learned route may cover one.
+    fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>>;
+}
+
 /// Inside a container's network namespace.
 pub trait Sandbox: Send + Sync {
     /// Waits until a link with `mac` exists in the namespace, then adds the addresses to it
@@ -163,20 +185,22 @@ pub struct Dataplane {
     pub neighbours: Arc<dyn Neighbours>,
     pub firewall: Arc<dyn Firewall>,
     pub sandbox: Arc<dyn Sandbox>,
+    pub learned: Arc<dyn LearnedRoutes>,
 }
 
 impl Dataplane {
     /// Every capability from one implementation (the Linux one, or a test's).
     pub fn from_one<T>(implementation: Arc<T>) -> Dataplane
     where
-        T: Links + Routes + Neighbours + Firewall + Sandbox + 'static,
+        T: Links + Routes + Neighbours + Firewall + Sandbox + LearnedRoutes + 'static,
     {
         Dataplane {
             links: implementation.clone(),
             routes: implementation.clone(),
             neighbours: implementation.clone(),
             firewall: implementation.clone(),
-            sandbox: implementation,
+            sandbox: implementation.clone(),
+            learned: implementation,
         }
     }
 }

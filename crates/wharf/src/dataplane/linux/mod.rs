@@ -8,6 +8,7 @@
 
 mod devices;
 mod firewall;
+mod learned;
 mod links;
 mod neighbours;
 mod nftables;
@@ -33,6 +34,8 @@ pub struct LinuxConfig {
     /// Netlink sockets kept open: this many kernel requests can be in flight at once, so
     /// one container's set-up does not wait for another's.
     pub sockets: usize,
+    /// Protocol number on routes learned from routing peers (`proto 88`).
+    pub learned_protocol: u8,
 }
 
 impl Default for LinuxConfig {
@@ -40,6 +43,7 @@ impl Default for LinuxConfig {
         LinuxConfig {
             route_protocol: DEFAULT_ROUTE_PROTOCOL,
             sockets: 4,
+            learned_protocol: super::DEFAULT_LEARNED_PROTOCOL,
         }
     }
 }
@@ -187,6 +191,22 @@ impl Firewall for LinuxDataplane {
 
     fn sync_fences(&self, fences: &super::fence::Fences) -> Result<()> {
         self.fences.sync(fences)
+    }
+}
+
+impl super::LearnedRoutes for LinuxDataplane {
+    fn apply_learned(&self, routes: &[super::LearnedRoute]) -> Result<()> {
+        let protocol = self.config.learned_protocol;
+        self.with_netlink(|netlink| learned::apply(netlink, protocol, routes))
+    }
+
+    fn learned_routes(&self) -> Result<Vec<super::LearnedRoute>> {
+        let protocol = self.config.learned_protocol;
+        self.with_netlink(|netlink| learned::learned(netlink, protocol))
+    }
+
+    fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {
+        self.with_netlink(learned::host_addresses)
     }
 }
 

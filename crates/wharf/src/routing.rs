@@ -1,0 +1,161 @@
+//! Multi-host routing through the embedded BGP speaker (crate `wharf-bgp`, which knows
+//! nothing of Docker): the addresses the engine says are reachable here are announced as
+//! host prefixes (/32, /128), withdrawn when they go; the routes the speaker chooses among its
+//! peers' are installed in the kernel ([`LearnedRoutes`], `proto 88`). Learned routes a
+//! previous run left are kept forwarding while the sessions come back, and go once the
+//! speaker has had time to learn them again (`STALE_AFTER`) if it did not.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use wharf_bgp::policy::PeerImport;
+use wharf_bgp::rib::RouteChange;
+use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
+
+use crate::dataplane::{LearnedRoute, LearnedRoutes};
+use crate::engine::Engine;
+use crate::model::Event;
+
+/// How long learned routes of a previous run stay before they must have been learned again.
+const STALE_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct BgpSettings {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub peers: Vec<(IpAddr, u32)>,
+    pub port: u16,
+    pub hold_time: u16,
+    pub connect_retry: Duration,
+}
+
+/// The speaker's choices, into the kernel.
+struct KernelRoutes(Arc<dyn LearnedRoutes>);
+
+impl RouteSink for KernelRoutes {
+    fn apply(&mut self, changes: &[RouteChange]) {
+        let routes: Vec<LearnedRoute> = changes
+            .iter()
+            .map(|c| LearnedRoute {
+                prefix: c.prefix,
+                next_hops: c.next_hops.clone(),
+            })
+            .collect();
+        if let Err(error) = self.0.apply_learned(&routes) {
+            tracing::error!(%error, "installing learned routes failed");
+        }
+    }
+}
+
+/// Starts the speaker and the tasks that feed it; call inside the runtime.
+pub async fn start(
+    settings: &BgpSettings,
+    engine: &Arc<Engine>,
+    learned: Arc<dyn LearnedRoutes>,
+) -> Result<Speaker, String> {
+    let mut protected = learned
+        .host_addresses()
+        .map_err(|e| format!("reading the host's addresses: {e}"))?;
+    protected.push(IpAddr::V4(settings.router_id));
+    let config = SpeakerConfig {
+        asn: settings.asn,
+        router_id: settings.router_id,
+        port: settings.port,
+        listen: true,
+        peers: settings
+            .peers
+            .iter()
+            .map(|(address, asn)| PeerSpec {
+                address: *address,
+                asn: *asn,
+                passive: false,
+                hold_time: settings.hold_time,
+                connect_retry: settings.connect_retry,
+                graceful_restart: Some(STALE_AFTER.as_secs() as u16),
+                import: PeerImport::default(),
+            })
+            .collect(),
+        protected,
+    };
+    let kept = learned.learned_routes().unwrap_or_default();
+    let speaker = Speaker::start(config, Box::new(KernelRoutes(learned.clone())))
+        .await
+        .map_err(|e| format!("starting BGP on port {}: {e}", settings.port))?;
+    tracing::info!(asn = settings.asn, router_id = %settings.router_id,
+        peers = settings.peers.len(), kept = kept.len(), "BGP speaker started");
+    tokio::spawn(announce(engine.subscribe(), speaker.clone()));
+    if !kept.is_empty() {
+        tokio::spawn(drop_stale(kept, speaker.clone(), learned));
+    }
+    Ok(speaker)
+}
+
+/// Host prefixes of addresses.
+fn host_prefixes(addresses: &[IpNet]) -> Vec<IpNet> {
+    addresses.iter().map(|a| IpNet::from(a.addr())).collect()
+}
+
+/// Follows the engine's events: what becomes reachable here is announced, what stops being
+/// reachable is withdrawn.
+async fn announce(mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, speaker: Speaker) {
+    let mut announced: BTreeSet<IpNet> = BTreeSet::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::Snapshot { endpoints, .. } => {
+                let now: BTreeSet<IpNet> = endpoints
+                    .iter()
+                    .flat_map(|e| host_prefixes(&e.addresses))
+                    .collect();
+                speaker.withdraw(announced.difference(&now).copied().collect());
+                speaker.announce(now.difference(&announced).copied().collect());
+                announced = now;
+            }
+            Event::AddressesAdded(endpoint) => {
+                let fresh = host_prefixes(&endpoint.addresses);
+                announced.extend(fresh.iter().copied());
+                speaker.announce(fresh);
+            }
+            Event::AddressesRemoved(endpoint) => {
+                let gone = host_prefixes(&endpoint.addresses);
+                for prefix in &gone {
+                    announced.remove(prefix);
+                }
+                speaker.withdraw(gone);
+            }
+            Event::NetworkAdded(_) | Event::NetworkRemoved(_) => {}
+        }
+    }
+}
+
+/// Removes the learned routes a previous run left that the speaker has not chosen again.
+async fn drop_stale(kept: Vec<LearnedRoute>, speaker: Speaker, learned: Arc<dyn LearnedRoutes>) {
+    tokio::time::sleep(STALE_AFTER).await;
+    let chosen: BTreeSet<IpNet> = speaker
+        .routes()
+        .await
+        .into_iter()
+        .filter(|r| !r.chosen.is_empty())
+        .map(|r| r.prefix)
+        .collect();
+    let stale: Vec<LearnedRoute> = kept
+        .into_iter()
+        .filter(|r| !chosen.contains(&r.prefix))
+        .map(|r| LearnedRoute {
+            prefix: r.prefix,
+            next_hops: Vec::new(),
+        })
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    tracing::info!(
+        routes = stale.len(),
+        "removing learned routes no peer sent again"
+    );
+    if let Err(error) = learned.apply_learned(&stale) {
+        tracing::warn!(%error, "removing stale learned routes failed");
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Multi-host routing with the embedded BGP speaker against FRR's bgpd (Debian's frr) in a
+# namespace standing for a router: wharf peers with it (eBGP), announces each container's
+# address as a /32 while the container runs, and installs the router's routes in the host
+# (`proto 88`), through which a container reaches an address behind the router. A wharf
+# shutdown tells the router (Cease).
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+PEER_NS=e2e-bgp-peer-$$ WIRE=e2ebgp0 FRR_DIR=$(mktemp -d /tmp/wharf-e2e-frr.XXXXXX)
+bgp_cleanup() {
+  [[ -s $FRR_DIR/bgpd.pid ]] && kill "$(<"$FRR_DIR/bgpd.pid")" 2>/dev/null
+  ip netns del "$PEER_NS" 2>/dev/null
+  ip link del "$WIRE" 2>/dev/null
+  # Learned routes stay through a wharf restart by design; the case takes its own away.
+  ip route flush proto 88 2>/dev/null
+  rm -rf "$FRR_DIR"
+}
+e2e_begin t_bgp
+e2e_at_exit bgp_cleanup
+vtysh_peer() { ip netns exec "$PEER_NS" vtysh --vty_socket "$FRR_DIR" -c "$1" 2>&1; }
+
+if ! { ip netns add "$PEER_NS" && ip link add "$WIRE" type veth peer name bgp1 netns "$PEER_NS" &&
+  ip addr add 198.51.100.1/24 dev "$WIRE" && ip link set "$WIRE" up &&
+  ip -n "$PEER_NS" addr add 198.51.100.254/24 dev bgp1 && ip -n "$PEER_NS" link set bgp1 up &&
+  ip -n "$PEER_NS" link set lo up && ip -n "$PEER_NS" addr add 10.62.0.1/32 dev lo &&
+  ip -n "$PEER_NS" route add 10.60.0.0/24 via 198.51.100.1; }; then
+  fail "cannot make the router's namespace"
+  exit 1
+fi
+cat >"$FRR_DIR/bgpd.conf" <<CONF
+frr defaults traditional
+hostname router
+router bgp 65000
+ bgp router-id 198.51.100.254
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 198.51.100.1 remote-as 65001
+ neighbor 198.51.100.1 timers connect 1
+ address-family ipv4 unicast
+  network 10.62.0.0/24
+ exit-address-family
+CONF
+chown -R frr:frr "$FRR_DIR"
+check "FRR bgpd starts in the router's namespace" ip netns exec "$PEER_NS" /usr/lib/frr/bgpd -Z -S -d \
+  -f "$FRR_DIR/bgpd.conf" -i "$FRR_DIR/bgpd.pid" --vty_socket "$FRR_DIR" || exit 1
+
+wharf_kill TERM
+wharf_start --bgp-asn 65001 --bgp-router-id 198.51.100.1 --bgp-peer 198.51.100.254@65000 || exit 1
+if retry 30 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp neighbors 198.51.100.1' | grep -q 'BGP state = Established'"; then
+  pass "the session with FRR is Established"
+else
+  fail "no session with FRR"
+  show "$(vtysh_peer 'show bgp summary')"
+  exit 1
+fi
+if retry 15 bash -c "ip route show proto 88 | grep -q '^10.62.0.0/24 via 198.51.100.254'"; then
+  pass "FRR's 10.62.0.0/24 is in the host's kernel (proto 88, via the router)"
+else
+  fail "FRR's route is not in the kernel"
+  show "$(ip route show proto 88)"
+fi
+
+check "network create routed 10.60.0.0/24" dk_net_create e2e-bgpnet -d wharf --ipam-driver wharf --subnet 10.60.0.0/24 || exit 1
+check "run c1 at 10.60.0.7" dk_run e2e-c1 --net e2e-bgpnet --ip 10.60.0.7 "$IMAGE" sleep 1d
+if retry 15 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast 10.60.0.7/32' | grep -q '198.51.100.1 from 198.51.100.1'"; then
+  pass "FRR learned c1's 10.60.0.7/32 from wharf, next hop this host"
+else
+  fail "FRR has no route for c1"
+  show "$(vtysh_peer 'show bgp ipv4 unicast')"
+fi
+check_out_match "FRR's path shows wharf's AS" '^  65001$' vtysh_peer 'show bgp ipv4 unicast 10.60.0.7/32'
+check_ping "c1 reaches 10.62.0.1 behind the router, through the learned route" e2e-c1 10.62.0.1
+check_out_no_match "FRR's copy of c1's route, sent back, is not installed" '10\.60\.0\.7' ip route show proto 88
+
+check "docker rm c1" "$DOCKER" rm -f e2e-c1
+if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.60.0.7/32'"; then
+  pass "c1's route is withdrawn at FRR once c1 is gone"
+else
+  fail "FRR still has c1's route"
+fi
+wharf_kill TERM
+if retry 10 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp neighbors 198.51.100.1' | grep -qi 'Administrative Shutdown'"; then
+  pass "a wharf shutdown sends FRR a Cease"
+else
+  fail "FRR did not hear a Cease"
+  show "$(vtysh_peer 'show bgp neighbors 198.51.100.1' | grep -i -A2 'notification\|last reset')"
+fi
+wharf_start || exit 1
+e2e_end

@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the plugin daemon (as root); Docker finds it through its socket.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Show networks, endpoints, addresses and host routes (from the running daemon, or from
     /// the state file when it is down).
     Status(StatusArgs),
@@ -213,6 +213,36 @@ impl ServeArgs {
     }
 }
 
+/// `ADDRESS@ASN`, as `--bgp-peer` takes it.
+fn parse_bgp_peer(text: &str) -> Result<(std::net::IpAddr, u32), String> {
+    let (address, asn) = text
+        .split_once('@')
+        .ok_or_else(|| format!("{text:?}: a BGP peer is ADDRESS@ASN, e.g. 198.51.100.254@65000"))?;
+    let address = address
+        .parse()
+        .map_err(|_| format!("{address:?} is not an IP address (in --bgp-peer {text})"))?;
+    let asn = asn
+        .parse()
+        .map_err(|_| format!("{asn:?} is not an AS number 0-4294967295 (in --bgp-peer {text})"))?;
+    Ok((address, asn))
+}
+
+impl ServeArgs {
+    /// The BGP speaker's settings, when `--bgp-asn` asks for one.
+    pub fn bgp_settings(&self) -> Option<crate::routing::BgpSettings> {
+        let asn = self.bgp_asn?;
+        let router_id = self.bgp_router_id?;
+        Some(crate::routing::BgpSettings {
+            asn,
+            router_id,
+            peers: self.bgp_peers.clone(),
+            port: self.bgp_port,
+            hold_time: 90,
+            connect_retry: std::time::Duration::from_secs(5),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,35 +332,5 @@ mod tests {
         };
         let err = args.engine_config().unwrap_err();
         assert!(err.contains("outside --ipvlan-subnet"), "{err}");
-    }
-}
-
-/// `ADDRESS@ASN`, as `--bgp-peer` takes it.
-fn parse_bgp_peer(text: &str) -> Result<(std::net::IpAddr, u32), String> {
-    let (address, asn) = text
-        .split_once('@')
-        .ok_or_else(|| format!("{text:?}: a BGP peer is ADDRESS@ASN, e.g. 198.51.100.254@65000"))?;
-    let address = address
-        .parse()
-        .map_err(|_| format!("{address:?} is not an IP address (in --bgp-peer {text})"))?;
-    let asn = asn
-        .parse()
-        .map_err(|_| format!("{asn:?} is not an AS number 0-4294967295 (in --bgp-peer {text})"))?;
-    Ok((address, asn))
-}
-
-impl ServeArgs {
-    /// The BGP speaker's settings, when `--bgp-asn` asks for one.
-    pub fn bgp_settings(&self) -> Option<crate::routing::BgpSettings> {
-        let asn = self.bgp_asn?;
-        let router_id = self.bgp_router_id?;
-        Some(crate::routing::BgpSettings {
-            asn,
-            router_id,
-            peers: self.bgp_peers.clone(),
-            port: self.bgp_port,
-            hold_time: 90,
-            connect_retry: std::time::Duration::from_secs(5),
-        })
     }
 }

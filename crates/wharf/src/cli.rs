@@ -37,6 +37,28 @@ pub enum Command {
     /// Show networks, endpoints, addresses and host routes (from the running daemon, or from
     /// the state file when it is down).
     Status(StatusArgs),
+    /// The BGP speaker's neighbors or routes (from the running daemon).
+    Bgp(BgpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BgpArgs {
+    #[arg(value_enum)]
+    pub what: BgpQuery,
+    /// The daemon's socket.
+    #[arg(long, default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum BgpQuery {
+    /// One line per peer: address, AS, state, uptime, prefixes received/accepted/advertised.
+    Neighbors,
+    /// Per prefix: its paths and the ones installed.
+    Routes,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

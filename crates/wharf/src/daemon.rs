@@ -84,7 +84,11 @@ pub fn serve(
             ),
             None => None,
         };
-        let plugin = Arc::new(Plugin::new(engine).with_names(names));
+        let plugin = Arc::new(
+            Plugin::new(engine)
+                .with_names(names)
+                .with_speaker(speaker.clone()),
+        );
         server::serve(listener, plugin, shutdown_signal()).await;
         if let Some(speaker) = speaker {
             // Cease to every peer: they withdraw this host's routes now, not at hold time.
@@ -137,4 +141,39 @@ pub fn status(args: &StatusArgs) -> Result<String, String> {
     } else {
         Ok(status::render(&report))
     }
+}
+
+/// `wharf bgp neighbors|routes`: asks the running daemon.
+pub fn bgp(args: &crate::cli::BgpArgs) -> Result<String, String> {
+    let (path, what) = match args.what {
+        crate::cli::BgpQuery::Neighbors => ("/Wharf.BgpNeighbors", "neighbors"),
+        crate::cli::BgpQuery::Routes => ("/Wharf.BgpRoutes", "routes"),
+    };
+    let body = match client::post(&args.socket, path, "") {
+        Ok((200, body)) => body,
+        Ok((_, body)) => {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("Err").and_then(|e| e.as_str()).map(String::from))
+                .unwrap_or(body);
+            return Err(message);
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    if args.json {
+        return Ok(format!("{body}\n"));
+    }
+    let invalid = |e: serde_json::Error| format!("wharf's {what} answer is not valid: {e}");
+    Ok(match args.what {
+        crate::cli::BgpQuery::Neighbors => {
+            let neighbors: Vec<crate::routing::NeighborReport> =
+                serde_json::from_str(&body).map_err(invalid)?;
+            crate::routing::render_neighbors(&neighbors)
+        }
+        crate::cli::BgpQuery::Routes => {
+            let routes: Vec<crate::routing::RouteReport> =
+                serde_json::from_str(&body).map_err(invalid)?;
+            crate::routing::render_routes(&routes)
+        }
+    })
 }

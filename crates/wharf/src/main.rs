@@ -25,6 +25,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Status(args) => daemon::status(args).map(|text| print!("{text}")),
+        Command::Bgp(args) => daemon::bgp(args).map(|text| print!("{text}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -159,3 +159,98 @@ async fn drop_stale(kept: Vec<LearnedRoute>, speaker: Speaker, learned: Arc<dyn 
         tracing::warn!(%error, "removing stale learned routes failed");
     }
 }
+
+/// One line of `wharf bgp neighbors`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NeighborReport {
+    pub address: IpAddr,
+    pub asn: u32,
+    /// RFC 4271's name of the session's state (`Established`, `Active`, ...).
+    pub state: String,
+    pub uptime_secs: Option<u64>,
+    pub received: usize,
+    pub accepted: usize,
+    pub advertised: usize,
+    pub last_error: Option<String>,
+}
+
+/// One prefix of `wharf bgp routes`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RouteReport {
+    pub prefix: IpNet,
+    /// (peer, next hop) of each path.
+    pub paths: Vec<(IpAddr, IpAddr)>,
+    /// The next hops installed in the kernel (the best paths).
+    pub installed: Vec<IpAddr>,
+}
+
+pub async fn neighbors(speaker: &Speaker) -> Vec<NeighborReport> {
+    speaker
+        .neighbors()
+        .await
+        .into_iter()
+        .map(|n| NeighborReport {
+            address: n.address,
+            asn: n.asn,
+            state: n.state.to_string(),
+            uptime_secs: n.uptime.map(|u| u.as_secs()),
+            received: n.received,
+            accepted: n.accepted,
+            advertised: n.advertised,
+            last_error: n.last_error,
+        })
+        .collect()
+}
+
+pub async fn routes(speaker: &Speaker) -> Vec<RouteReport> {
+    speaker
+        .routes()
+        .await
+        .into_iter()
+        .map(|r| RouteReport {
+            prefix: r.prefix,
+            paths: r.paths,
+            installed: r.chosen,
+        })
+        .collect()
+}
+
+pub fn render_neighbors(neighbors: &[NeighborReport]) -> String {
+    let mut out = format!(
+        "{:<40} {:>10} {:<12} {:>9} {:>8} {:>8} {:>10}  {}\n",
+        "neighbor", "AS", "state", "up", "received", "accepted", "advertised", "last error"
+    );
+    for n in neighbors {
+        let up = n
+            .uptime_secs
+            .map(|s| format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60))
+            .unwrap_or_else(|| "never".into());
+        out.push_str(&format!(
+            "{:<40} {:>10} {:<12} {:>9} {:>8} {:>8} {:>10}  {}\n",
+            n.address,
+            n.asn,
+            n.state,
+            up,
+            n.received,
+            n.accepted,
+            n.advertised,
+            n.last_error.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+pub fn render_routes(routes: &[RouteReport]) -> String {
+    let mut out = String::new();
+    for r in routes {
+        out.push_str(&format!("{}\n", r.prefix));
+        for (peer, hop) in &r.paths {
+            let mark = if r.installed.contains(hop) { "*" } else { " " };
+            out.push_str(&format!("  {mark} via {hop} from {peer}\n"));
+        }
+    }
+    if routes.is_empty() {
+        out.push_str("no routes learned\n");
+    }
+    out
+}

@@ -31,6 +31,7 @@ const DOCKER_MTU_OPTION: &str = "com.docker.network.driver.mtu";
 pub struct Plugin {
     engine: Arc<Engine>,
     names: Option<Arc<NameLearner>>,
+    speaker: Option<wharf_bgp::speaker::Speaker>,
 }
 
 /// Docker sends booleans as JSON booleans, older versions as strings.
@@ -173,7 +174,18 @@ impl Plugin {
         Plugin {
             engine,
             names: None,
+            speaker: None,
         }
+    }
+
+    /// The BGP speaker, for `wharf bgp`'s questions.
+    pub fn with_speaker(mut self, speaker: Option<wharf_bgp::speaker::Speaker>) -> Plugin {
+        self.speaker = speaker;
+        self
+    }
+
+    pub fn speaker(&self) -> Option<&wharf_bgp::speaker::Speaker> {
+        self.speaker.as_ref()
     }
 
     /// Learns networks' names from dockerd at `socket` (for `accept_from`).

@@ -222,6 +222,17 @@ async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> Answer {
             call!(plugin, path, body, |e, r| empty(e.release_address(r)))
         }
         "/Wharf.Status" => blocking(plugin, (), |p, ()| p.status()).await,
+        "/Wharf.BgpNeighbors" | "/Wharf.BgpRoutes" => match plugin.speaker() {
+            Some(speaker) if path == "/Wharf.BgpNeighbors" => {
+                ok(crate::routing::neighbors(speaker).await)
+            }
+            Some(speaker) => ok(crate::routing::routes(speaker).await),
+            None => error(
+                "BGP is not running: start wharf serve with --bgp-asn, --bgp-router-id and \
+                 --bgp-peer"
+                    .into(),
+            ),
+        },
         other => (
             StatusCode::NOT_FOUND,
             json!({ "Err": format!("wharf does not implement {other}") }),

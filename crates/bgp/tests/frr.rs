@@ -5,38 +5,13 @@
 mod support;
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ipnet::IpNet;
+use support::speaker::*;
 use support::*;
 use wharf_bgp::fsm::State;
-use wharf_bgp::policy::PeerImport;
-use wharf_bgp::rib::RouteChange;
-use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
+use wharf_bgp::speaker::Speaker;
 use wharf_netlink::netns::run_in_netns;
-
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<RouteChange>>>);
-
-impl RouteSink for Collect {
-    fn apply(&mut self, changes: &[RouteChange]) {
-        self.0.lock().unwrap().extend_from_slice(changes);
-    }
-}
-
-impl Collect {
-    fn next_hops(&self, prefix: &str) -> Option<Vec<IpAddr>> {
-        let prefix: IpNet = prefix.parse().unwrap();
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|c| c.prefix == prefix)
-            .map(|c| c.next_hops.clone())
-    }
-}
 
 fn frr_config(extra: &str) -> String {
     format!(
@@ -56,54 +31,6 @@ router bgp 65000
  exit-address-family
 "
     )
-}
-
-fn speaker_config(passive: bool, peer_as: u32) -> SpeakerConfig {
-    SpeakerConfig {
-        asn: 65001,
-        router_id: SPEAKER_V4.parse().unwrap(),
-        port: 179,
-        listen: true,
-        peers: vec![PeerSpec {
-            address: PEER_V4.parse().unwrap(),
-            asn: peer_as,
-            passive,
-            hold_time: 9,
-            connect_retry: Duration::from_secs(1),
-            graceful_restart: Some(30),
-            import: PeerImport::default(),
-        }],
-        protected: vec![SPEAKER_V4.parse().unwrap()],
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn state(speaker: &Speaker) -> State {
-    speaker
-        .neighbors()
-        .await
-        .first()
-        .map(|n| n.state)
-        .unwrap_or(State::Idle)
-}
-
-async fn wait_for(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let end = tokio::time::Instant::now() + limit;
-    loop {
-        if check().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn session_with_frr(passive: bool) {

@@ -4,6 +4,8 @@
 //! come from Debian's packages: FRR's bgpd (without zebra), BIRD 2, GoBGP.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod speaker;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

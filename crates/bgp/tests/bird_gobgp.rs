@@ -1,0 +1,152 @@
+//! The speaker against BIRD 2 and GoBGP (Debian's bird2 and gobgpd), in namespaces: a
+//! session, our route in the peer's own table (`birdc show route`, `gobgp global rib`), the
+//! peer's route in ours, a withdraw. Needs root: `cargo test -p wharf-bgp -- --include-ignored`.
+
+mod support;
+
+use std::net::IpAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use support::speaker::*;
+use support::*;
+use wharf_bgp::fsm::State;
+use wharf_bgp::speaker::Speaker;
+use wharf_netlink::netns::run_in_netns;
+
+/// Runs a command in the peer's namespace; its standard output.
+fn peer_output(lab: &Lab, program: &str, args: &[&str]) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", &lab.peer, program])
+        .args(args)
+        .output()
+        .expect("peer command");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Establishes, exchanges routes both ways, withdraws; `table` lists the peer's routes.
+fn exchange(lab: &Lab, passive: bool, peer_prefix: &str, table: &(dyn Fn() -> String + Sync)) {
+    let routes = Collect::default();
+    let seen = routes.clone();
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let speaker = Speaker::start(speaker_config(passive, 65000), Box::new(seen))
+                .await
+                .expect("speaker starts");
+            assert!(
+                wait_for(Duration::from_secs(30), async || state(&speaker).await
+                    == State::Established)
+                .await,
+                "Established: {:?}",
+                speaker.neighbors().await
+            );
+            speaker.announce(vec!["10.60.0.7/32".parse().unwrap()]);
+            assert!(
+                wait_for(Duration::from_secs(10), async || table()
+                    .contains("10.60.0.7/32"))
+                .await,
+                "the peer has our route:\n{}",
+                table()
+            );
+            let hop: IpAddr = PEER_V4.parse().unwrap();
+            assert!(
+                wait_for(Duration::from_secs(10), async || routes
+                    .next_hops(peer_prefix)
+                    .is_some_and(|h| h == vec![hop]))
+                .await,
+                "we learned {peer_prefix}: {:?}",
+                speaker.routes().await
+            );
+            speaker.withdraw(vec!["10.60.0.7/32".parse().unwrap()]);
+            assert!(
+                wait_for(Duration::from_secs(10), async || !table()
+                    .contains("10.60.0.7/32"))
+                .await,
+                "the peer lost the withdrawn route:\n{}",
+                table()
+            );
+            speaker.shutdown().await;
+        });
+    })
+    .expect("speaker namespace");
+}
+
+#[test]
+#[ignore = "needs root and BIRD; run by scripts/test"]
+fn bird_exchanges_routes_with_the_speaker() {
+    let mut lab = Lab::new("bird");
+    let conf = lab.dir.join("bird.conf");
+    let socket = lab.dir.join("bird.ctl");
+    std::fs::write(
+        &conf,
+        format!(
+            "router id {PEER_V4};
+protocol device {{}}
+protocol static {{ ipv4; route 10.63.0.0/24 blackhole; }}
+protocol bgp wharf {{
+  local {PEER_V4} as 65000;
+  neighbor {SPEAKER_V4} as 65001;
+  connect retry time 1;
+  ipv4 {{ import all; export where source = RTS_STATIC; }};
+}}
+"
+        ),
+    )
+    .unwrap();
+    let (conf, socket) = (conf.display().to_string(), socket.display().to_string());
+    lab.spawn_in_peer("bird", &["-f", "-c", &conf, "-s", &socket]);
+    exchange(&lab, false, "10.63.0.0/24", &|| {
+        peer_output(
+            &lab,
+            "birdc",
+            &["-s", &socket, "show", "route", "protocol", "wharf"],
+        )
+    });
+}
+
+#[test]
+#[ignore = "needs root and GoBGP; run by scripts/test"]
+fn gobgp_exchanges_routes_with_the_speaker() {
+    let mut lab = Lab::new("gobgp");
+    let conf = lab.dir.join("gobgpd.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[global.config]
+  as = 65000
+  router-id = \"{PEER_V4}\"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = \"{SPEAKER_V4}\"
+    peer-as = 65001
+  [neighbors.timers.config]
+    connect-retry = 1
+"
+        ),
+    )
+    .unwrap();
+    let conf = conf.display().to_string();
+    lab.spawn_in_peer("gobgpd", &["-f", &conf, "--api-hosts", "127.0.0.1:50051"]);
+    // Until gobgpd answers, adding the route fails: retry.
+    assert!(
+        eventually(Duration::from_secs(10), || Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.peer,
+                "gobgp",
+                "global",
+                "rib",
+                "add",
+                "10.64.0.0/24",
+                "-a",
+                "ipv4"
+            ])
+            .status()
+            .is_ok_and(|s| s.success())),
+        "gobgp takes the route"
+    );
+    exchange(&lab, true, "10.64.0.0/24", &|| {
+        peer_output(&lab, "gobgp", &["global", "rib", "-a", "ipv4"])
+    });
+}

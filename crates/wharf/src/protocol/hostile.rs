@@ -31,6 +31,7 @@ use crate::store::Store;
 
 mod bodies;
 mod orders;
+mod regressions;
 mod socket;
 
 pub const NET: &str = "71c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -89,21 +90,21 @@ pub fn populated(name: &str) -> Host {
     .expect("pool");
     p.request_address(&parse(json!({"PoolID": POOL, "Address": "10.46.0.1",
         "Options": {"RequestAddressType": "com.docker.network.gateway"}})))
-    .expect("gateway");
+        .expect("gateway");
     p.create_network(&parse(json!({"NetworkID": NET,
         "Options": {"com.docker.network.enable_ipv6": false, "com.docker.network.generic": {}},
         "IPv4Data": [{"AddressSpace": "local", "Gateway": "10.46.0.1/16", "Pool": "10.46.0.0/16"}],
         "IPv6Data": []})))
-    .expect("network");
+        .expect("network");
     p.request_address(&parse(json!({"PoolID": POOL, "Address": "10.46.1.7"})))
         .expect("address");
     p.create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
         "Interface": {"Address": "10.46.1.7/16", "AddressIPv6": "", "MacAddress": ""},
         "Options": {"wharf.addresses": "10.46.2.1"}})))
-    .expect("endpoint");
+        .expect("endpoint");
     p.join(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
         "SandboxKey": "/var/run/docker/netns/x"})))
-    .expect("join");
+        .expect("join");
     h
 }
 
@@ -198,14 +199,17 @@ pub fn check_state(state: &State) -> Result<(), String> {
                 return Err(format!("{address} allocated outside pool {}", pool.subnet));
             }
             let owner_exists = match allocation {
-                Allocation::Extra { endpoint } => state
-                    .endpoints()
-                    .any(|(_, e)| &e.id == endpoint && e.extra.iter().any(|x| x.address == *address)),
+                Allocation::Extra { endpoint } => state.endpoints().any(|(_, e)| {
+                    &e.id == endpoint && e.extra.iter().any(|x| x.address == *address)
+                }),
                 Allocation::Shim { network } => state.networks.contains_key(network),
                 Allocation::Gateway | Allocation::Docker => true,
             };
             if !owner_exists {
-                return Err(format!("{address} in {} is {allocation:?}, whose owner is gone", pool.id));
+                return Err(format!(
+                    "{address} in {} is {allocation:?}, whose owner is gone",
+                    pool.id
+                ));
             }
         }
     }

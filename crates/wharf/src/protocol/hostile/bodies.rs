@@ -138,10 +138,30 @@ pub fn arbitrary_json() -> impl Strategy<Value = Value> {
 fn field_name() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::sample::select(vec![
-            "NetworkID", "EndpointID", "PoolID", "Pool", "SubPool", "Address", "AddressIPv6",
-            "MacAddress", "Interface", "Options", "IPv4Data", "IPv6Data", "Gateway", "V6",
-            "SandboxKey", "AddressSpace", "com.docker.network.generic", "mode", "mtu", "parent",
-            "wharf.addresses", "RequestAddressType", "accept_from", "ipvlan_mode",
+            "NetworkID",
+            "EndpointID",
+            "PoolID",
+            "Pool",
+            "SubPool",
+            "Address",
+            "AddressIPv6",
+            "MacAddress",
+            "Interface",
+            "Options",
+            "IPv4Data",
+            "IPv6Data",
+            "Gateway",
+            "V6",
+            "SandboxKey",
+            "AddressSpace",
+            "com.docker.network.generic",
+            "mode",
+            "mtu",
+            "parent",
+            "wharf.addresses",
+            "RequestAddressType",
+            "accept_from",
+            "ipvlan_mode",
         ])
         .prop_map(String::from),
         "[A-Za-z.]{0,12}",
@@ -274,8 +294,19 @@ fn send(path: &str, body: Vec<u8>) -> Result<(), TestCaseError> {
     check_answer(path, status, &answer).map_err(TestCaseError::fail)?;
     let after = h.engine.state();
     if status != StatusCode::OK {
-        prop_assert_eq!(&after, &before, "{} refused ({}) but changed the state", path, answer);
-        prop_assert_eq!(h.kernel.calls().len(), calls, "{} refused but asked the kernel", path);
+        prop_assert_eq!(
+            &after,
+            &before,
+            "{} refused ({}) but changed the state",
+            path,
+            answer
+        );
+        prop_assert_eq!(
+            h.kernel.calls().len(),
+            calls,
+            "{} refused but asked the kernel",
+            path
+        );
     }
     check_state(&after).map_err(|e| TestCaseError::fail(format!("after {path}: {e}")))?;
     Ok(())

@@ -31,7 +31,7 @@ const SUBNETS: [&str; 5] = [
     "fd4e:46::/64",
     "",
 ];
-/// Pool IDs as wharf names them for SUBNETS (the first default pool last), and a stranger.
+/// Pool IDs as wharf names them for SUBNETS ("": the first default pool), and a stranger.
 const POOLS: [&str; 6] = [
     "local/10.46.0.0/24",
     "local/10.46.1.0/24",
@@ -40,121 +40,296 @@ const POOLS: [&str; 6] = [
     "local/10.47.0.0/24",
     "local/10.99.0.0/24",
 ];
-/// Addresses in, between and outside those subnets; "" asks for any.
-const ADDRESSES: [&str; 8] = [
-    "",
-    "10.46.0.1",
-    "10.46.0.7",
-    "10.46.1.7",
-    "10.47.0.5",
-    "fd4e:46::7",
-    "10.46.0.255",
-    "10.99.0.1",
-];
+/// Host numbers inside a subnet: its network address, its first, two ordinary ones, and
+/// 255 (the broadcast address of a /24, an ordinary one in the /16 that overlaps it).
+const HOSTS: [u32; 5] = [0, 1, 7, 200, 255];
 const MODES: [&str; 3] = ["routed", "macvlan", "ipvlan"];
 
-#[derive(Debug, Clone)]
-enum Op {
-    RequestPool { subnet: usize, range: bool },
-    ReleasePool { pool: usize },
-    RequestAddress { pool: usize, address: usize, gateway: bool },
-    ReleaseAddress { pool: usize, address: usize },
-    CreateNetwork { net: usize, subnet: usize, gateway: usize, mode: usize },
-    DeleteNetwork { net: usize },
-    CreateEndpoint { net: usize, ep: usize, address: usize, extra: usize },
-    DeleteEndpoint { net: usize, ep: usize },
-    Join { net: usize, ep: usize },
-    Leave { net: usize, ep: usize },
-    OperInfo { net: usize, ep: usize },
-}
+/// An address: host `.1` of subnet `.0` (of POOLS, so the stranger's lies outside them all),
+/// or none at all.
+#[derive(Debug, Clone, Copy)]
+struct Addr(usize, usize);
 
-fn op() -> impl Strategy<Value = Op> {
-    let (n, e, s, p, a, m) = (0..NETS.len(), 0..EPS.len(), 0..SUBNETS.len(), 0..POOLS.len(),
-        0..ADDRESSES.len(), 0..MODES.len());
-    prop_oneof![
-        1 => (s.clone(), any::<bool>()).prop_map(|(subnet, range)| Op::RequestPool { subnet, range }),
-        1 => p.clone().prop_map(|pool| Op::ReleasePool { pool }),
-        1 => (p.clone(), a.clone(), any::<bool>())
-            .prop_map(|(pool, address, gateway)| Op::RequestAddress { pool, address, gateway }),
-        1 => (p, a.clone()).prop_map(|(pool, address)| Op::ReleaseAddress { pool, address }),
-        3 => (n.clone(), s, a.clone(), m)
-            .prop_map(|(net, subnet, gateway, mode)| Op::CreateNetwork { net, subnet, gateway, mode }),
-        1 => n.clone().prop_map(|net| Op::DeleteNetwork { net }),
-        3 => (n.clone(), e.clone(), a.clone(), a)
-            .prop_map(|(net, ep, address, extra)| Op::CreateEndpoint { net, ep, address, extra }),
-        2 => (n.clone(), e.clone()).prop_map(|(net, ep)| Op::DeleteEndpoint { net, ep }),
-        2 => (n.clone(), e.clone()).prop_map(|(net, ep)| Op::Join { net, ep }),
-        1 => (n.clone(), e.clone()).prop_map(|(net, ep)| Op::Leave { net, ep }),
-        1 => (n, e).prop_map(|(net, ep)| Op::OperInfo { net, ep }),
-    ]
-}
+impl Addr {
+    fn text(self) -> String {
+        let subnet: ipnet::IpNet = match POOLS[self.0].split_once('/') {
+            Some((_, prefix)) => prefix.parse().unwrap_or_else(|_| unreachable!()),
+            None => unreachable!(),
+        };
+        match subnet.network() {
+            std::net::IpAddr::V4(a) => {
+                std::net::Ipv4Addr::from(u32::from(a) + HOSTS[self.1]).to_string()
+            }
+            std::net::IpAddr::V6(a) => {
+                std::net::Ipv6Addr::from(u128::from(a) + u128::from(HOSTS[self.1])).to_string()
+            }
+        }
+    }
 
-/// The prefix length an address of `text`'s family gets (Docker sends the pool's).
-fn with_length(text: &str) -> String {
-    match text {
-        "" => String::new(),
-        t if t.contains(':') => format!("{t}/64"),
-        t => format!("{t}/24"),
+    /// With the prefix length Docker sends: the pool's.
+    fn cidr(self) -> String {
+        let length = POOLS[self.0].rsplit('/').next().unwrap_or_default();
+        format!("{}/{length}", self.text())
     }
 }
 
-/// Runs `op` through the plugin, as dockerd would send it.
+#[derive(Debug, Clone)]
+enum Op {
+    RequestPool {
+        subnet: usize,
+        range: bool,
+    },
+    ReleasePool {
+        pool: usize,
+    },
+    RequestAddress {
+        pool: usize,
+        address: Option<Addr>,
+        gateway: bool,
+    },
+    ReleaseAddress {
+        pool: usize,
+        address: Addr,
+    },
+    CreateNetwork {
+        net: usize,
+        subnet: usize,
+        gateway: Option<Addr>,
+        mode: usize,
+    },
+    DeleteNetwork {
+        net: usize,
+    },
+    CreateEndpoint {
+        net: usize,
+        ep: usize,
+        address: Option<Addr>,
+        extra: Option<Addr>,
+    },
+    DeleteEndpoint {
+        net: usize,
+        ep: usize,
+    },
+    Join {
+        net: usize,
+        ep: usize,
+    },
+    Leave {
+        net: usize,
+        ep: usize,
+    },
+    OperInfo {
+        net: usize,
+        ep: usize,
+    },
+    /// What dockerd sends for `docker network create`: a pool, its gateway, the network.
+    Provision {
+        net: usize,
+        subnet: usize,
+        mode: usize,
+    },
+    /// What dockerd sends for `docker run --ip`: the address, the endpoint, the Join.
+    Attach {
+        net: usize,
+        ep: usize,
+        address: Addr,
+        extra: Option<Addr>,
+    },
+    /// What dockerd sends when that container goes: Leave, the endpoint, its address.
+    Detach {
+        net: usize,
+        ep: usize,
+        address: Addr,
+    },
+}
+
+fn addr() -> impl Strategy<Value = Addr> {
+    (0..POOLS.len(), 0..HOSTS.len()).prop_map(|(s, h)| Addr(s, h))
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // Mostly the two Docker IDs, so that networks get made and then used.
+    let n = || prop_oneof![4 => Just(0usize), 3 => Just(1usize), 1 => Just(2usize)];
+    let e = || 0..EPS.len();
+    let s = || 0..SUBNETS.len();
+    let p = || 0..POOLS.len();
+    let m = || 0..MODES.len();
+    let maybe = || prop::option::weighted(0.8, addr());
+    let extra = || prop::option::weighted(0.3, addr());
+    prop_oneof![
+        2 => (s(), any::<bool>()).prop_map(|(subnet, range)| Op::RequestPool { subnet, range }),
+        1 => p().prop_map(|pool| Op::ReleasePool { pool }),
+        2 => (p(), maybe(), any::<bool>())
+            .prop_map(|(pool, address, gateway)| Op::RequestAddress { pool, address, gateway }),
+        2 => (p(), addr()).prop_map(|(pool, address)| Op::ReleaseAddress { pool, address }),
+        2 => (n(), s(), maybe(), m())
+            .prop_map(|(net, subnet, gateway, mode)| Op::CreateNetwork { net, subnet, gateway, mode }),
+        2 => n().prop_map(|net| Op::DeleteNetwork { net }),
+        2 => (n(), e(), maybe(), extra())
+            .prop_map(|(net, ep, address, extra)| Op::CreateEndpoint { net, ep, address, extra }),
+        2 => (n(), e()).prop_map(|(net, ep)| Op::DeleteEndpoint { net, ep }),
+        2 => (n(), e()).prop_map(|(net, ep)| Op::Join { net, ep }),
+        1 => (n(), e()).prop_map(|(net, ep)| Op::Leave { net, ep }),
+        1 => (n(), e()).prop_map(|(net, ep)| Op::OperInfo { net, ep }),
+        3 => (n(), s(), m()).prop_map(|(net, subnet, mode)| Op::Provision { net, subnet, mode }),
+        4 => (n(), e(), addr(), extra())
+            .prop_map(|(net, ep, address, extra)| Op::Attach { net, ep, address, extra }),
+        2 => (n(), e(), addr()).prop_map(|(net, ep, address)| Op::Detach { net, ep, address }),
+    ]
+}
+
+/// A composite operation as the calls dockerd makes for it, each checked on its own.
+fn calls(op: &Op) -> Vec<Op> {
+    match *op {
+        Op::Provision { net, subnet, mode } => {
+            let pool = if SUBNETS[subnet].is_empty() {
+                4
+            } else {
+                subnet
+            };
+            let gateway = Some(Addr(pool, 1));
+            vec![
+                Op::RequestPool {
+                    subnet,
+                    range: false,
+                },
+                Op::RequestAddress {
+                    pool,
+                    address: gateway,
+                    gateway: true,
+                },
+                Op::CreateNetwork {
+                    net,
+                    subnet,
+                    gateway,
+                    mode,
+                },
+            ]
+        }
+        Op::Attach {
+            net,
+            ep,
+            address,
+            extra,
+        } => vec![
+            Op::RequestAddress {
+                pool: address.0,
+                address: Some(address),
+                gateway: false,
+            },
+            Op::CreateEndpoint {
+                net,
+                ep,
+                address: Some(address),
+                extra,
+            },
+            Op::Join { net, ep },
+        ],
+        Op::Detach { net, ep, address } => vec![
+            Op::Leave { net, ep },
+            Op::DeleteEndpoint { net, ep },
+            Op::ReleaseAddress {
+                pool: address.0,
+                address,
+            },
+        ],
+        ref other => vec![other.clone()],
+    }
+}
+
+/// Runs one call through the plugin, as dockerd would send it.
 fn run(p: &Plugin, op: &Op) -> Result<()> {
     let ids = |net: usize, ep: usize| parse(json!({"NetworkID": NETS[net], "EndpointID": EPS[ep]}));
+    let text = |a: Option<Addr>| a.map(Addr::text).unwrap_or_default();
     match *op {
         Op::RequestPool { subnet, range } => {
             let text = SUBNETS[subnet];
-            let sub = if range && !text.is_empty() { text.replace("/24", "/25") } else { String::new() };
-            p.request_pool(&parse(json!({"AddressSpace": "", "Pool": text, "SubPool": sub,
-                "V6": text.contains(':')})))
+            let sub = if range && !text.is_empty() {
+                text.replace("/24", "/25")
+            } else {
+                String::new()
+            };
+            p.request_pool(&parse(
+                json!({"AddressSpace": "", "Pool": text, "SubPool": sub,
+                "V6": text.contains(':')}),
+            ))
             .map(drop)
         }
         Op::ReleasePool { pool } => p.release_pool(&parse(json!({"PoolID": POOLS[pool]}))),
-        Op::RequestAddress { pool, address, gateway } => {
-            let options = gateway.then(|| json!({"RequestAddressType": "com.docker.network.gateway"}));
-            p.request_address(&parse(json!({"PoolID": POOLS[pool], "Address": ADDRESSES[address],
-                "Options": options})))
+        Op::RequestAddress {
+            pool,
+            address,
+            gateway,
+        } => {
+            let options =
+                gateway.then(|| json!({"RequestAddressType": "com.docker.network.gateway"}));
+            p.request_address(&parse(
+                json!({"PoolID": POOLS[pool], "Address": text(address),
+                "Options": options}),
+            ))
             .map(drop)
         }
         Op::ReleaseAddress { pool, address } => p.release_address(&parse(
-            json!({"PoolID": POOLS[pool], "Address": ADDRESSES[address]}),
+            json!({"PoolID": POOLS[pool], "Address": address.text()}),
         )),
-        Op::CreateNetwork { net, subnet, gateway, mode } => {
-            let text = match SUBNETS[subnet] {
+        Op::CreateNetwork {
+            net,
+            subnet,
+            gateway,
+            mode,
+        } => {
+            let prefix = match SUBNETS[subnet] {
                 "" => "10.47.0.0/24",
                 t => t,
             };
-            let data = json!([{"AddressSpace": "local", "Pool": text,
-                "Gateway": with_length(ADDRESSES[gateway])}]);
-            let (v4, v6) = if text.contains(':') { (json!([]), data) } else { (data, json!([])) };
+            let data = json!([{"AddressSpace": "local", "Pool": prefix,
+                "Gateway": gateway.map(Addr::cidr).unwrap_or_default()}]);
+            let v6 = prefix.contains(':');
+            let (v4, v6data) = if v6 {
+                (json!([]), data)
+            } else {
+                (data, json!([]))
+            };
             let mut generic = json!({"mode": MODES[mode]});
             if MODES[mode] != "routed" {
                 generic["parent"] = json!("eth1");
             }
             p.create_network(&parse(json!({"NetworkID": NETS[net],
-                "Options": {"com.docker.network.enable_ipv6": text.contains(':'),
+                "Options": {"com.docker.network.enable_ipv6": v6,
                     "com.docker.network.generic": generic},
-                "IPv4Data": v4, "IPv6Data": v6})))
+                "IPv4Data": v4, "IPv6Data": v6data})))
         }
         Op::DeleteNetwork { net } => p.delete_network(&parse(json!({"NetworkID": NETS[net]}))),
-        Op::CreateEndpoint { net, ep, address, extra } => {
-            let address = ADDRESSES[address];
-            let (v4, v6) = match address.contains(':') {
-                true => (String::new(), with_length(address)),
-                false => (with_length(address), String::new()),
+        Op::CreateEndpoint {
+            net,
+            ep,
+            address,
+            extra,
+        } => {
+            let cidr = address.map(Addr::cidr).unwrap_or_default();
+            let (v4, v6) = match cidr.contains(':') {
+                true => (String::new(), cidr),
+                false => (cidr, String::new()),
             };
-            p.create_endpoint(&parse(json!({"NetworkID": NETS[net], "EndpointID": EPS[ep],
+            p.create_endpoint(&parse(
+                json!({"NetworkID": NETS[net], "EndpointID": EPS[ep],
                 "Interface": {"Address": v4, "AddressIPv6": v6, "MacAddress": ""},
-                "Options": {"wharf.addresses": ADDRESSES[extra]}})))
+                "Options": {"wharf.addresses": text(extra)}}),
+            ))
             .map(drop)
         }
         Op::DeleteEndpoint { net, ep } => p.delete_endpoint(&ids(net, ep)),
         Op::Join { net, ep } => p
-            .join(&parse(json!({"NetworkID": NETS[net], "EndpointID": EPS[ep],
-                "SandboxKey": "/var/run/docker/netns/x"})))
+            .join(&parse(
+                json!({"NetworkID": NETS[net], "EndpointID": EPS[ep],
+                "SandboxKey": "/var/run/docker/netns/x"}),
+            ))
             .map(drop),
         Op::Leave { net, ep } => p.leave(&ids(net, ep)),
         Op::OperInfo { net, ep } => p.endpoint_info(&ids(net, ep)).map(drop),
+        Op::Provision { .. } | Op::Attach { .. } | Op::Detach { .. } => {
+            unreachable!("expanded by calls()")
+        }
     }
 }
 
@@ -185,12 +360,12 @@ fn teardown(p: &Plugin, state: &State) -> Result<()> {
 proptest! {
     #![proptest_config(config("arbitrary_call_orders", 400))]
     #[test]
-    fn arbitrary_call_orders(ops in prop::collection::vec(op(), 1..40)) {
+    fn arbitrary_call_orders(ops in prop::collection::vec(op(), 1..50)) {
         let h = host("orders");
-        for (step, op) in ops.iter().enumerate() {
+        for (step, op) in ops.iter().flat_map(calls).enumerate() {
             let before = h.engine.state();
             let calls = h.kernel.calls().len();
-            let outcome = run(&h.plugin, op);
+            let outcome = run(&h.plugin, &op);
             let after = h.engine.state();
             if let Err(error) = &outcome {
                 check_error_text(&error.to_string()).map_err(TestCaseError::fail)?;

@@ -60,7 +60,8 @@ fn served() -> Served {
 #[test]
 fn raw_bytes_over_the_socket() {
     let daemon = served();
-    let mut runner = proptest::test_runner::TestRunner::new(config("raw_bytes_over_the_socket", 150));
+    let mut runner =
+        proptest::test_runner::TestRunner::new(config("raw_bytes_over_the_socket", 150));
     let strategy = (
         prop::sample::select(PATHS),
         prop_oneof![

@@ -100,6 +100,9 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let (status, body) = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => dispatch(plugin, &path, collected.to_bytes()).await,
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => error(format!(
+            "the {path} request is larger than wharf takes ({MAX_BODY} bytes); Docker's are a few kilobytes"
+        )),
         Err(e) => error(format!("reading the {path} request failed: {e}")),
     };
     if status != StatusCode::OK {

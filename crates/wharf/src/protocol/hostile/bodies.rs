@@ -308,7 +308,7 @@ fn send(path: &str, body: Vec<u8>) -> Result<(), TestCaseError> {
             path
         );
     }
-    check_state(&after).map_err(|e| TestCaseError::fail(format!("after {path}: {e}")))?;
+    check_settled(&after).map_err(|e| TestCaseError::fail(format!("after {path}: {e}")))?;
     Ok(())
 }
 

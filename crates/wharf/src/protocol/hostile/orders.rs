@@ -374,7 +374,7 @@ proptest! {
                 prop_assert_eq!(h.kernel.calls().len(), calls,
                     "step {} {:?} refused ({}) but asked the kernel", step, op, error);
             }
-            check_state(&after)
+            check_settled(&after)
                 .map_err(|e| TestCaseError::fail(format!("after step {step} {op:?}: {e}")))?;
         }
         let last = h.engine.state();

@@ -81,7 +81,7 @@ fn raw_bytes_over_the_socket() {
             prop_assert_eq!(&after, &before, "{} refused but changed the state", path);
             prop_assert_eq!(daemon.host.kernel.calls().len(), calls);
         }
-        check_state(&after).map_err(TestCaseError::fail)?;
+        check_settled(&after).map_err(TestCaseError::fail)?;
         Ok(())
     });
     if let Err(failure) = outcome {

@@ -27,6 +27,9 @@ pub enum EngineError {
     Dataplane(#[from] DataplaneError),
     #[error("saving wharf's state failed, nothing was changed: {0}")]
     Store(#[from] StoreError),
+    /// The saved state could not be read at start (not a save that failed).
+    #[error("wharf's saved state cannot be loaded, and nothing on the host was touched: {0}")]
+    Load(StoreError),
     /// A change that does not fit the state: a bug, reported rather than applied.
     #[error("internal error, nothing was changed: {0}")]
     Misfit(#[from] Misfit),

@@ -72,6 +72,12 @@ pub enum IpamError {
     Exhausted { pool: IpNet, usable: u128 },
     #[error("address {address} is not allocated in pool {pool}")]
     NotAllocated { address: IpAddr, pool: IpNet },
+    #[error("pool {pool} still holds extra address {address} of endpoint {}: remove the endpoint first (docker network disconnect)", short_id(.endpoint))]
+    HeldByEndpoint {
+        pool: IpNet,
+        address: IpAddr,
+        endpoint: String,
+    },
     #[error("internal error: {0}")]
     Misfit(#[from] Misfit),
 }
@@ -195,6 +201,19 @@ pub fn release_pool(draft: &mut Draft, id: &str) -> Result<Pool, IpamError> {
         .get(id)
         .cloned()
         .ok_or_else(|| IpamError::UnknownPool(id.into()))?;
+    // An endpoint's extra addresses are wharf's, given back with the endpoint (dockerd removes
+    // endpoints before it releases their pool). A pool released under them would forget them,
+    // and a new pool of the same subnet would hand them to another container.
+    if let Some((address, endpoint)) = pool.allocations.iter().find_map(|(a, k)| match k {
+        Allocation::Extra { endpoint } => Some((*a, endpoint.clone())),
+        _ => None,
+    }) {
+        return Err(IpamError::HeldByEndpoint {
+            pool: pool.subnet,
+            address,
+            endpoint,
+        });
+    }
     draft.record(Change::PoolRemoved { id: id.into() })?;
     Ok(pool)
 }

@@ -128,15 +128,16 @@ impl Engine {
         dataplane: Dataplane,
         store: Store,
     ) -> Result<Self> {
-        let state = store.load()?;
+        let state = store.load().map_err(EngineError::Load)?;
         if let Some(network) = state
             .networks
             .values()
             .find(|n| modes.get(&n.mode).is_none())
         {
             return Err(error::invalid(format!(
-                "the saved state has network {} in mode {:?}, which this wharf does not know \
+                "the saved state in {} has network {} in mode {:?}, which this wharf does not know \
                  (it knows {}): run the wharf that made it",
+                store.dir().display(),
                 crate::model::short_id(&network.id),
                 network.mode,
                 modes.names().join(", ")

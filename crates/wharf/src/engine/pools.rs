@@ -75,9 +75,33 @@ impl Engine {
         Ok(address)
     }
 
+    /// Gives back an address the runtime asked for. Addresses wharf took itself (an endpoint's
+    /// extras, a network's shim) are given back with their owner, never on request: released
+    /// early, they would be handed to another container while their owner still uses them.
     pub fn release_address(&self, pool_id: &str, address: IpAddr) -> Result<()> {
         self.release_holder(pool_id, address)?;
         let mut core = self.lock();
+        let held = core
+            .state
+            .pools
+            .get(pool_id)
+            .and_then(|p| p.allocations.get(&address));
+        let owner = match held {
+            Some(Allocation::Extra { endpoint }) => Some(format!(
+                "an extra address of endpoint {}",
+                short_id(endpoint)
+            )),
+            Some(Allocation::Shim { network }) => Some(format!(
+                "the host's address on network {}",
+                short_id(network)
+            )),
+            _ => None,
+        };
+        if let Some(owner) = owner {
+            return Err(invalid(format!(
+                "address {address} is {owner}: wharf gives it back when that goes, not on request"
+            )));
+        }
         let mut draft = Draft::new(core.state.clone());
         ipam::release_address(&mut draft, pool_id, address)?;
         self.commit(&mut core, draft, Durability::Synced)?;

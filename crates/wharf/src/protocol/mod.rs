@@ -8,4 +8,6 @@ pub mod server;
 pub mod types;
 
 #[cfg(test)]
+mod hostile;
+#[cfg(test)]
 mod sequences;

@@ -26,7 +26,7 @@ use super::types::*;
 use crate::engine::{EngineError, GLOBAL_ADDRESS_SPACE, LOCAL_ADDRESS_SPACE};
 
 /// Largest request body accepted; Docker's are a few kilobytes.
-const MAX_BODY: usize = 1 << 20;
+pub(super) const MAX_BODY: usize = 1 << 20;
 const CONTENT_TYPE: &str = "application/vnd.docker.plugins.v1.2+json";
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ pub async fn serve(
     }
 }
 
-type Answer = (StatusCode, Value);
+pub(super) type Answer = (StatusCode, Value);
 
 async fn handle(
     plugin: Arc<Plugin>,
@@ -100,6 +100,9 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let (status, body) = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => dispatch(plugin, &path, collected.to_bytes()).await,
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => error(format!(
+            "the {path} request is larger than wharf takes ({MAX_BODY} bytes); Docker's are a few kilobytes"
+        )),
         Err(e) => error(format!("reading the {path} request failed: {e}")),
     };
     if status != StatusCode::OK {
@@ -117,7 +120,33 @@ async fn handle(
     Ok(response)
 }
 
+/// Longest error text sent back. Messages quote the offending input so the user sees what
+/// was wrong, and a hostile or broken client's input may be up to MAX_BODY long: Docker shows
+/// the text to a user and the log keeps it, where the first kilobytes tell all there is.
+const MAX_ERROR: usize = 1024;
+
+/// An error text fit for a terminal and a log line: control characters a quoted input may
+/// carry (some, like DEL, survive JSON and Debug quoting) are escaped, and the text is cut
+/// to MAX_ERROR.
+fn readable(message: String) -> String {
+    let total = message.len();
+    let mut out = String::new();
+    for c in message.chars() {
+        if out.len() >= MAX_ERROR {
+            out.push_str(&format!("... ({total} bytes in all)"));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn error(message: String) -> Answer {
+    let message = readable(message);
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         json!({ "Err": message, "Error": message }),
@@ -172,7 +201,8 @@ fn empty(result: Result<(), EngineError>) -> Result<Value, EngineError> {
     result.map(|()| json!({}))
 }
 
-async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> Answer {
+/// Answers one call; the hostile-input tests drive it directly, without a socket.
+pub(super) async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> Answer {
     match path {
         "/Plugin.Activate" => ok(ActivateResponse {
             implements: vec!["NetworkDriver", "IpamDriver"],
@@ -235,7 +265,7 @@ async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> Answer {
         },
         other => (
             StatusCode::NOT_FOUND,
-            json!({ "Err": format!("wharf does not implement {other}") }),
+            json!({ "Err": readable(format!("wharf does not implement {other}")) }),
         ),
     }
 }

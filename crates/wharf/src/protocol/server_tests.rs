@@ -243,3 +243,46 @@ fn gateway_allocation_check_as_dockerd_28_sends_it() {
         "the first address goes to a container"
     );
 }
+
+/// POSTs `body` and reads the answer even when the server stops reading before the body's
+/// end (it answers and closes as soon as the limit is passed, so the write may break).
+fn post_ignoring_write_errors(d: &Daemon, path: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(&d.socket).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: plugin\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|()| stream.write_all(body));
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok());
+    (
+        code.unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_naming_it_and_the_daemon_keeps_serving() {
+    let d = daemon("limit");
+    let huge = format!("{{\"Pool\": \"{}\"}}", "x".repeat(2 << 20));
+    let (code, body) = post_ignoring_write_errors(&d, "/IpamDriver.RequestPool", huge.as_bytes());
+    assert_eq!(code, 500, "{body}");
+    let err = body["Err"].as_str().unwrap();
+    assert!(err.contains(&MAX_BODY.to_string()), "{err}");
+    // Just under the limit is read (and refused for what it says, not for its size).
+    let big = format!("{{\"Pool\": \"{}\"}}", "x".repeat(MAX_BODY - 20));
+    let (code, body) = call(&d, "/IpamDriver.RequestPool", &big);
+    assert_eq!(code, 500);
+    assert!(
+        body["Err"].as_str().unwrap().contains("invalid pool"),
+        "{body}"
+    );
+    let (code, _) = call(&d, "/Plugin.Activate", "");
+    assert_eq!(code, 200);
+}

@@ -21,6 +21,14 @@ const LOCK_FILE: &str = "lock";
 /// Journal size past which the next save writes a fresh snapshot instead.
 const DEFAULT_COMPACT_AT: u64 = 4 << 20;
 
+/// What to do about a snapshot that does not load: wharf would not guess at a damaged one.
+const SNAPSHOT_ADVICE: &str = "restore it from a backup, or move it (and the journal beside it) \
+    aside to start with an empty state: wharf then forgets its networks, and dockerd's networks of \
+    this driver must be removed and made again";
+/// What to do about a journal line that does not load (a torn last line is not one of them).
+const JOURNAL_ADVICE: &str = "restore it from a backup, or move it aside to start from the \
+    snapshot beside it: the changes made since that snapshot are then forgotten";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("state directory {dir}: {source}")]
@@ -35,10 +43,12 @@ pub enum StoreError {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "state file {file} is not valid ({reason}); move it away to start with an empty state"
-    )]
-    Corrupt { file: PathBuf, reason: String },
+    #[error("state file {file} is not valid ({reason}); {advice}")]
+    Corrupt {
+        file: PathBuf,
+        reason: String,
+        advice: &'static str,
+    },
     #[error("write {file}: {source}")]
     Write {
         file: PathBuf,
@@ -123,6 +133,11 @@ impl Store {
         }
     }
 
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }
@@ -145,6 +160,7 @@ impl Store {
             let corrupt = |reason: String| StoreError::Corrupt {
                 file: file.clone(),
                 reason: format!("line {}: {reason}", number + 1),
+                advice: JOURNAL_ADVICE,
             };
             match serde_json::from_str::<Vec<Change>>(line) {
                 Ok(changes) => state
@@ -168,6 +184,7 @@ impl Store {
         let mut state: State = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             file: file.clone(),
             reason: e.to_string(),
+            advice: SNAPSHOT_ADVICE,
         })?;
         if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&state.version) {
             return Err(StoreError::Corrupt {
@@ -176,6 +193,7 @@ impl Store {
                     "version {} where this wharf reads versions {OLDEST_STATE_VERSION} to {STATE_VERSION}",
                     state.version
                 ),
+                advice: "run the wharf that wrote it, or a newer one",
             });
         }
         // An older layout was converted as it was read; it is written back in this one.
@@ -437,7 +455,10 @@ mod tests {
         let store = Store::open_exclusive(&dir).unwrap();
         fs::write(store.path(), b"{not json").unwrap();
         let err = store.load().unwrap_err();
-        assert!(err.to_string().contains("move it away"), "{err}");
+        assert!(
+            err.to_string().contains("move it (and the journal"),
+            "{err}"
+        );
         fs::write(store.path(), br#"{"version":99,"pools":{},"networks":{}}"#).unwrap();
         assert!(store.load().unwrap_err().to_string().contains("version 99"));
         fs::remove_dir_all(&dir).unwrap();

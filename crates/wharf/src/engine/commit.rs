@@ -123,9 +123,9 @@ fn index_names(core: &mut Core, changes: &[Change]) {
                 for name in claimed_names(endpoint) {
                     core.names.insert(name.to_owned(), endpoint.id.clone());
                 }
-                for address in &endpoint.primary {
+                for address in endpoint.addresses() {
                     core.holders
-                        .entry(address.addr())
+                        .entry(address)
                         .or_default()
                         .push((network.clone(), endpoint.id.clone()));
                 }
@@ -137,11 +137,11 @@ fn index_names(core: &mut Core, changes: &[Change]) {
                 for name in claimed_names(endpoint) {
                     core.names.remove(name);
                 }
-                for address in &endpoint.primary {
-                    if let Some(holders) = core.holders.get_mut(&address.addr()) {
+                for address in endpoint.addresses() {
+                    if let Some(holders) = core.holders.get_mut(&address) {
                         holders.retain(|(n, e)| !(n == network && e == id));
                         if holders.is_empty() {
-                            core.holders.remove(&address.addr());
+                            core.holders.remove(&address);
                         }
                     }
                 }
@@ -155,9 +155,9 @@ fn index_names(core: &mut Core, changes: &[Change]) {
 pub(super) fn holders_of(state: &State) -> HashMap<IpAddr, Vec<(String, String)>> {
     let mut holders: HashMap<IpAddr, Vec<(String, String)>> = HashMap::new();
     for (network, endpoint) in state.endpoints() {
-        for address in &endpoint.primary {
+        for address in endpoint.addresses() {
             holders
-                .entry(address.addr())
+                .entry(address)
                 .or_default()
                 .push((network.id.clone(), endpoint.id.clone()));
         }

@@ -96,29 +96,35 @@ fn allocate_extras(
 /// Refuses an address that another endpoint of the network has. Docker's IPAM hands each
 /// address out once, but a caller that skips it (or an IPAM driver that lost track) could give
 /// two endpoints one address: two host routes for one /32, the later one taking the earlier
-/// one's traffic. One pass over the network's endpoints, under the lock: checked when the
-/// endpoint is decided, and again at its commit, when others may have been made meanwhile.
-fn check_addresses_free(network: &Network, request: &EndpointSpec) -> Result<()> {
-    let wanted: Vec<IpAddr> = request
+/// one's traffic. Looked up in the index of endpoints' addresses (extra addresses come from
+/// wharf's pools, which never hand one out twice), under the lock: when the endpoint is
+/// decided, and again at its commit, when others may have been made meanwhile.
+fn check_addresses_free(
+    holders: &HashMap<IpAddr, Vec<(String, String)>>,
+    network: &Network,
+    request: &EndpointSpec,
+) -> Result<()> {
+    let wanted = request
         .addresses
         .iter()
         .map(IpNet::addr)
-        .chain(request.extra.iter().copied())
-        .collect();
-    // The same endpoint again is refused by its ID, with the message that says so.
-    let holder = network
-        .endpoints
-        .values()
-        .filter(|e| e.id != request.id)
-        .find_map(|e| Some((e.addresses().find(|a| wanted.contains(a))?, &e.id)));
-    match holder {
-        Some((address, other)) => Err(invalid(format!(
-            "address {address} is in use by endpoint {} on network {}: give the endpoint another one",
-            short_id(other),
-            short_id(&network.id)
-        ))),
-        None => Ok(()),
+        .chain(request.extra.iter().copied());
+    for address in wanted {
+        // The same endpoint again is refused by its ID, with the message that says so.
+        let other = holders
+            .get(&address)
+            .into_iter()
+            .flatten()
+            .find(|(n, e)| *n == network.id && *e != request.id);
+        if let Some((_, other)) = other {
+            return Err(invalid(format!(
+                "address {address} is in use by endpoint {} on network {}: give the endpoint another one",
+                short_id(other),
+                short_id(&network.id)
+            )));
+        }
     }
+    Ok(())
 }
 
 /// An endpoint's ID and links, which no other endpoint may have.
@@ -180,7 +186,7 @@ impl Engine {
                     short_id(&net.id)
                 )));
             }
-            check_addresses_free(&net, request)?;
+            check_addresses_free(&core.holders, &net, request)?;
             // A dry run of the extra addresses: refused now rather than after the kernel work.
             let mut trial = Draft::new(core.state.clone());
             let extra = allocate_extras(&mut trial, &net, &request.id, &request.extra)?;
@@ -218,7 +224,7 @@ impl Engine {
                     short_id(&request.id)
                 )));
             }
-            check_addresses_free(current, request)?;
+            check_addresses_free(&core.holders, current, request)?;
             let mut draft = Draft::new(core.state.clone());
             allocate_extras(&mut draft, current, &request.id, &request.extra)?;
             draft.record(Change::EndpointAdded {

@@ -104,8 +104,8 @@ struct Core {
     /// Every endpoint's ID and link names, to the endpoint's ID: a clash is found without
     /// looking at every endpoint. Kept by the commit path.
     names: HashMap<String, String>,
-    /// Every endpoint's primary addresses, to its network and ID: an address Docker releases
-    /// while an endpoint still holds it is found without looking at every endpoint.
+    /// Every endpoint's addresses (primary and extra), to its network and ID: an address in
+    /// use is found without looking at every endpoint. Kept by the commit path.
     holders: HashMap<IpAddr, Vec<(String, String)>>,
 }
 

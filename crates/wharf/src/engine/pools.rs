@@ -127,10 +127,14 @@ impl Engine {
                         .iter()
                         .any(|s| s.pool_id.as_deref() == Some(pool_id))
                 });
+                // Only a primary address is Docker's to release; an extra one is wharf's.
+                let holds_as_primary =
+                    |e: &&crate::model::Endpoint| e.primary.iter().any(|p| p.addr() == address);
                 if uses_pool {
                     found = core
                         .state
                         .endpoint(network, endpoint)
+                        .filter(holds_as_primary)
                         .map(|e| (network.clone(), e.clone()));
                     break;
                 }

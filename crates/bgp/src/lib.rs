@@ -10,5 +10,6 @@ pub mod import;
 pub mod peer;
 pub mod policy;
 pub mod rib;
+pub mod sockopt;
 pub mod speaker;
 pub mod wire;

@@ -50,9 +50,44 @@ pub enum FromPeer {
     Refresh,
 }
 
+/// How the peer's TCP connections are protected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transport {
+    /// TCP MD5 signature password (RFC 2385).
+    pub password: Option<String>,
+    /// GTSM (RFC 5082): send with TTL 255, accept only 254 and above.
+    pub ttl_security: bool,
+}
+
+impl Transport {
+    /// Applies what concerns one socket toward `peer` (before it connects, or as soon as it
+    /// is accepted).
+    pub fn prepare(&self, fd: std::os::fd::BorrowedFd<'_>, peer: IpAddr) -> std::io::Result<()> {
+        if let Some(password) = &self.password {
+            crate::sockopt::set_md5_key(fd, peer, password.as_bytes())?;
+        }
+        if self.ttl_security {
+            crate::sockopt::set_ttl(fd, peer.is_ipv6(), 255)?;
+            crate::sockopt::set_min_ttl(fd, peer.is_ipv6(), 254)?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to the peer with the transport's options set before the first segment.
+async fn connect(target: SocketAddr, transport: Transport) -> std::io::Result<TcpStream> {
+    let socket = match target {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    transport.prepare(std::os::fd::AsFd::as_fd(&socket), target.ip())?;
+    socket.connect(target).await
+}
+
 pub struct PeerTask {
     address: IpAddr,
     port: u16,
+    transport: Transport,
     session: Session,
     reader: Option<OwnedReadHalf>,
     writer: Option<OwnedWriteHalf>,
@@ -70,12 +105,14 @@ impl PeerTask {
     pub fn new(
         address: IpAddr,
         port: u16,
+        transport: Transport,
         session: Session,
         core: UnboundedSender<(IpAddr, FromPeer)>,
     ) -> PeerTask {
         PeerTask {
             address,
             port,
+            transport,
             session,
             reader: None,
             writer: None,
@@ -238,7 +275,7 @@ impl PeerTask {
         match action {
             Action::Connect => {
                 let target = SocketAddr::new(self.address, self.port);
-                self.connecting = Some(tokio::spawn(TcpStream::connect(target)));
+                self.connecting = Some(tokio::spawn(connect(target, self.transport.clone())));
             }
             Action::Send(message) => self.write(&message).await,
             Action::Close => {

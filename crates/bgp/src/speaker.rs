@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::export::updates_for;
 use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
-use crate::peer::{FromPeer, PeerTask, ToPeer};
+use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
 use crate::policy::{ImportContext, PeerImport};
 use crate::rib::{Rib, RouteChange};
 use crate::wire::{Afi, Safi, Update, UpdateClass};
@@ -47,6 +47,8 @@ pub struct PeerSpec {
     /// Offer graceful restart with this restart time (seconds).
     pub graceful_restart: Option<u16>,
     pub import: PeerImport,
+    /// TCP MD5 password and GTSM.
+    pub transport: Transport,
 }
 
 /// One line of `wharf bgp neighbors`.
@@ -94,7 +96,7 @@ impl Speaker {
         sink: Box<dyn RouteSink>,
     ) -> std::io::Result<Speaker> {
         let listener = if config.listen {
-            Some(TcpListener::bind(SocketAddr::from(([0u16; 8], config.port))).await?)
+            Some(listen(&config)?)
         } else {
             None
         };
@@ -238,6 +240,7 @@ impl Core {
         let task = PeerTask::new(
             spec.address,
             self.config.port,
+            spec.transport.clone(),
             session,
             self.from_peers.clone(),
         );
@@ -431,6 +434,31 @@ impl Core {
             self.sink.apply(&changes);
         }
     }
+}
+
+/// The dual-stack listener, with every peer's MD5 key and GTSM set on it (IPv4 peers by
+/// their IPv4-mapped address, which is how such a socket sees them).
+fn listen(config: &SpeakerConfig) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v6()?;
+    socket.set_reuseaddr(true)?;
+    for peer in &config.peers {
+        let seen_as = match peer.address {
+            IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+            v6 => v6,
+        };
+        let transport = Transport {
+            ttl_security: false,
+            ..peer.transport.clone()
+        };
+        transport.prepare(std::os::fd::AsFd::as_fd(&socket), seen_as)?;
+    }
+    if config.peers.iter().any(|p| p.transport.ttl_security) {
+        // GTSM on the listener covers the handshake; a peer without it cannot connect to us
+        // from afar, which is the point (RFC 5082 section 3).
+        crate::sockopt::set_min_ttl(std::os::fd::AsFd::as_fd(&socket), true, 254)?;
+    }
+    socket.bind(SocketAddr::from(([0u16; 8], config.port)))?;
+    socket.listen(64)
 }
 
 async fn accept(

@@ -163,3 +163,36 @@ fn a_peer_with_the_wrong_as_never_establishes() {
     })
     .unwrap();
 }
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn a_tcp_md5_password_must_match_frrs() {
+    let mut lab = Lab::new("frr-md5");
+    lab.frr(&frr_config(&format!(
+        " neighbor {SPEAKER_V4} password s3cret-pw"
+    )));
+    for (password, establishes) in [("wrong-pw", false), ("s3cret-pw", true)] {
+        run_in_netns(&lab.speaker_netns(), || {
+            runtime().block_on(async {
+                let mut config = speaker_config(false, 65000);
+                config.peers[0].transport.password = Some(password.into());
+                let speaker = Speaker::start(config, Box::new(Collect::default()))
+                    .await
+                    .unwrap();
+                let up = wait_for(
+                    Duration::from_secs(if establishes { 20 } else { 6 }),
+                    async || state(&speaker).await == State::Established,
+                )
+                .await;
+                assert_eq!(
+                    up,
+                    establishes,
+                    "password {password}: {:?}",
+                    speaker.neighbors().await
+                );
+                speaker.shutdown().await;
+            })
+        })
+        .unwrap();
+    }
+}

@@ -76,6 +76,7 @@ pub async fn start(
                 connect_retry: settings.connect_retry,
                 graceful_restart: Some(STALE_AFTER.as_secs() as u16),
                 import: PeerImport::default(),
+                transport: Default::default(),
             })
             .collect(),
         protected,

@@ -49,6 +49,7 @@ pub fn speaker_config(passive: bool, peer_as: u32) -> SpeakerConfig {
             connect_retry: Duration::from_secs(1),
             graceful_restart: Some(30),
             import: PeerImport::default(),
+            transport: Default::default(),
         }],
         protected: vec![SPEAKER_V4.parse().unwrap()],
     }

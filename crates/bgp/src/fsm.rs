@@ -48,6 +48,9 @@ pub enum Event {
     ManualStart,
     /// Event 2: the operator or the speaker's shutdown.
     ManualStop,
+    /// The speaker ends the session with a Cease of this subcode (the peer sent more prefixes
+    /// than allowed, RFC 4486) and tries again after the ConnectRetry time.
+    Cease(u8),
     /// Event 9.
     ConnectRetryTimerExpires,
     /// Event 10.
@@ -205,6 +208,9 @@ impl Session {
                 let cease = Notification::cease(cease::ADMINISTRATIVE_SHUTDOWN);
                 self.stop(&mut out, End::Sent(cease), false);
                 out.push(Action::StopTimer(Timer::ConnectRetry));
+            }
+            (_, Event::Cease(subcode)) => {
+                self.stop(&mut out, End::Sent(Notification::cease(subcode)), true)
             }
             (State::Connect | State::Active, Event::ConnectRetryTimerExpires) => {
                 if self.state == State::Connect {

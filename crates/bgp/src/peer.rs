@@ -30,6 +30,8 @@ pub enum ToPeer {
     Send(Vec<Update>),
     /// Send Cease and stop for good.
     Stop,
+    /// Send a Cease of this subcode, and come back after the ConnectRetry time.
+    Cease(u8),
 }
 
 /// What a peer's task tells the core.
@@ -137,6 +139,7 @@ impl PeerTask {
                 command = commands.recv() => match command {
                     Some(ToPeer::Incoming(stream)) => self.incoming(stream).await,
                     Some(ToPeer::Send(updates)) => self.send_updates(updates).await,
+                    Some(ToPeer::Cease(subcode)) => self.feed(Event::Cease(subcode)).await,
                     Some(ToPeer::Stop) | None => {
                         self.feed(Event::ManualStop).await;
                         return;

@@ -49,6 +49,8 @@ pub struct PeerSpec {
     pub import: PeerImport,
     /// TCP MD5 password and GTSM.
     pub transport: Transport,
+    /// More accepted prefixes than this end the session (Cease, RFC 4486); None: no limit.
+    pub max_prefixes: Option<usize>,
 }
 
 /// One line of `wharf bgp neighbors`.
@@ -408,6 +410,14 @@ impl Core {
         );
         peer.received += outcome.received;
         let mut changes = outcome.changes;
+        if let Some(limit) = peer.spec.max_prefixes {
+            if self.rib.prefix_count(address) > limit {
+                tracing::warn!(peer = %address, limit, "the peer sent more prefixes than allowed: ending the session");
+                let _ = peer
+                    .to
+                    .send(ToPeer::Cease(crate::wire::cease::MAX_PREFIXES_REACHED));
+            }
+        }
         if outcome.end_of_rib && peer.restart_deadline.take().is_some() {
             // The restarted peer has sent everything again: what it did not is gone.
             changes.extend(self.rib.remove_peer(address, true));

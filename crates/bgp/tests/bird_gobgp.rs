@@ -71,18 +71,20 @@ fn exchange(lab: &Lab, passive: bool, peer_prefix: &str, table: &(dyn Fn() -> St
     .expect("speaker namespace");
 }
 
-#[test]
-#[ignore = "needs root and BIRD; run by scripts/test"]
-fn bird_exchanges_routes_with_the_speaker() {
-    let mut lab = Lab::new("bird");
+/// BIRD in the peer's namespace, announcing `routes` (static blackholes) to the speaker.
+fn bird(lab: &mut Lab, routes: &[&str]) -> String {
     let conf = lab.dir.join("bird.conf");
     let socket = lab.dir.join("bird.ctl");
+    let statics: String = routes
+        .iter()
+        .map(|r| format!(" route {r} blackhole;"))
+        .collect();
     std::fs::write(
         &conf,
         format!(
             "router id {PEER_V4};
 protocol device {{}}
-protocol static {{ ipv4; route 10.63.0.0/24 blackhole; }}
+protocol static {{ ipv4;{statics} }}
 protocol bgp wharf {{
   local {PEER_V4} as 65000;
   neighbor {SPEAKER_V4} as 65001;
@@ -95,6 +97,14 @@ protocol bgp wharf {{
     .unwrap();
     let (conf, socket) = (conf.display().to_string(), socket.display().to_string());
     lab.spawn_in_peer("bird", &["-f", "-c", &conf, "-s", &socket]);
+    socket
+}
+
+#[test]
+#[ignore = "needs root and BIRD; run by scripts/test"]
+fn bird_exchanges_routes_with_the_speaker() {
+    let mut lab = Lab::new("bird");
+    let socket = bird(&mut lab, &["10.63.0.0/24"]);
     exchange(&lab, false, "10.63.0.0/24", &|| {
         peer_output(
             &lab,
@@ -102,6 +112,46 @@ protocol bgp wharf {{
             &["-s", &socket, "show", "route", "protocol", "wharf"],
         )
     });
+}
+
+#[test]
+#[ignore = "needs root and BIRD; run by scripts/test"]
+fn a_peer_past_its_max_prefixes_is_ceased_and_its_routes_go() {
+    let mut lab = Lab::new("bird-max");
+    bird(&mut lab, &["10.63.0.0/24", "10.63.1.0/24", "10.63.2.0/24"]);
+    let routes = Collect::default();
+    let seen = routes.clone();
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let mut config = speaker_config(false, 65000);
+            config.peers[0].max_prefixes = Some(2);
+            let speaker = Speaker::start(config, Box::new(seen)).await.unwrap();
+            assert!(
+                wait_for(Duration::from_secs(20), async || speaker.neighbors().await
+                    [0]
+                .last_error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("maximum number of prefixes"))
+                .await,
+                "{:?}",
+                speaker.neighbors().await
+            );
+            assert!(
+                speaker.routes().await.is_empty(),
+                "{:?}",
+                speaker.routes().await
+            );
+            speaker.shutdown().await;
+        })
+    })
+    .unwrap();
+    assert!(
+        routes
+            .next_hops("10.63.0.0/24")
+            .is_none_or(|h| h.is_empty()),
+        "installed, then taken away"
+    );
 }
 
 #[test]

@@ -77,6 +77,7 @@ pub async fn start(
                 graceful_restart: Some(STALE_AFTER.as_secs() as u16),
                 import: PeerImport::default(),
                 transport: Default::default(),
+                max_prefixes: None,
             })
             .collect(),
         protected,

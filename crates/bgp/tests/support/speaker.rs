@@ -50,6 +50,7 @@ pub fn speaker_config(passive: bool, peer_as: u32) -> SpeakerConfig {
             graceful_restart: Some(30),
             import: PeerImport::default(),
             transport: Default::default(),
+            max_prefixes: None,
         }],
         protected: vec![SPEAKER_V4.parse().unwrap()],
     }

@@ -65,7 +65,7 @@ fi
 # nothing of the refused container stays.
 taken=$(container_ip e2e-a "$net")
 check_fails "an extra address already used by a is refused" \
-  "address ${taken//./\\.} is already in use in pool 10\\.46\\.0\\.0/16" \
+  "wharf.addresses: address ${taken//./\\.} is in use by endpoint [0-9a-f]{12} on network [0-9a-f]{12}" \
   connect_with_opts e2e-e "wharf.addresses=$taken"
 check_fails "an extra address outside the network is refused" \
   '10\.99\.0\.1 is outside the network.s subnets \(10\.46\.0\.0/16\)' \

@@ -111,9 +111,13 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 30)]
     pub sandbox_timeout: u64,
     /// Log every plugin call and kernel change.
+    /// A TOML file with what flags cannot carry comfortably (BGP peers' passwords, filters,
+    /// limits); flags given as well override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Run a BGP speaker with this AS number: container addresses are announced to the
     /// peers, their routes installed (needs --bgp-router-id and a --bgp-peer).
-    #[arg(long, value_name = "ASN", requires_all = ["bgp_router_id", "bgp_peers"])]
+    #[arg(long, value_name = "ASN")]
     pub bgp_asn: Option<u32>,
     /// The speaker's BGP identifier (an IPv4 address of this host, by convention).
     #[arg(long, value_name = "IPV4")]
@@ -250,18 +254,20 @@ fn parse_bgp_peer(text: &str) -> Result<(std::net::IpAddr, u32), String> {
 }
 
 impl ServeArgs {
-    /// The BGP speaker's settings, when `--bgp-asn` asks for one.
-    pub fn bgp_settings(&self) -> Option<crate::routing::BgpSettings> {
-        let asn = self.bgp_asn?;
-        let router_id = self.bgp_router_id?;
-        Some(crate::routing::BgpSettings {
-            asn,
-            router_id,
-            peers: self.bgp_peers.clone(),
-            port: self.bgp_port,
-            hold_time: 90,
-            connect_retry: std::time::Duration::from_secs(5),
-        })
+    /// The BGP speaker's settings, from `--config` and the flags; None when BGP is not asked
+    /// for.
+    pub fn bgp_settings(&self) -> Result<Option<crate::routing::BgpSettings>, String> {
+        let file = match &self.config {
+            Some(path) => crate::config::FileConfig::load(path)?,
+            None => crate::config::FileConfig::default(),
+        };
+        crate::config::bgp_settings(
+            file.bgp.as_ref(),
+            self.bgp_asn,
+            self.bgp_router_id,
+            &self.bgp_peers,
+            self.bgp_port,
+        )
     }
 }
 

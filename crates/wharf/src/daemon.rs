@@ -41,6 +41,8 @@ pub fn serve(
         return Err("wharf serve must run as root: it creates links, addresses and routes".into());
     }
     let config = args.engine_config()?;
+    // A mistake in the BGP settings stops the start, before anything is touched.
+    let bgp = args.bgp_settings()?;
     let modes = ModeRegistry::standard(&args.mode_defaults());
     let store = Store::open_exclusive(&args.state_dir).map_err(|e| e.to_string())?;
     let dataplane = make_dataplane()?;
@@ -78,7 +80,7 @@ pub fn serve(
         if let Some(id) = engine.state().networks.values().find(|n| n.name.is_none()) {
             names.learn(&engine, &id.id);
         }
-        let speaker = match args.bgp_settings() {
+        let speaker = match bgp {
             Some(settings) => Some(
                 crate::routing::start(&settings, &engine, dataplane.learned.clone()).await?,
             ),

@@ -1,6 +1,7 @@
 //! wharf: a Docker network and IPAM plugin daemon.
 
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod dataplane;
 pub mod engine;

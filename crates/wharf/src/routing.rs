@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use wharf_bgp::peer::Transport;
 use wharf_bgp::policy::PeerImport;
 use wharf_bgp::rib::RouteChange;
 use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
@@ -26,10 +27,43 @@ const STALE_AFTER: Duration = Duration::from_secs(120);
 pub struct BgpSettings {
     pub asn: u32,
     pub router_id: Ipv4Addr,
-    pub peers: Vec<(IpAddr, u32)>,
+    pub peers: Vec<PeerSettings>,
     pub port: u16,
-    pub hold_time: u16,
     pub connect_retry: Duration,
+}
+
+/// One neighbour, as `--bgp-peer` or a `[[bgp.peer]]` table gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSettings {
+    pub address: IpAddr,
+    pub asn: u32,
+    pub password: Option<String>,
+    pub hold_time: u16,
+    pub passive: bool,
+    /// The restart time offered (seconds); None: graceful restart not offered.
+    pub graceful_restart: Option<u16>,
+    pub ttl_security: bool,
+    pub allow_default: bool,
+    pub import: Vec<wharf_bgp::policy::PrefixFilter>,
+    pub max_prefixes: Option<usize>,
+}
+
+impl PeerSettings {
+    /// A peer with every default: hold time 90, graceful restart offered (120 s).
+    pub fn new(address: IpAddr, asn: u32) -> PeerSettings {
+        PeerSettings {
+            address,
+            asn,
+            password: None,
+            hold_time: 90,
+            passive: false,
+            graceful_restart: Some(STALE_AFTER.as_secs() as u16),
+            ttl_security: false,
+            allow_default: false,
+            import: Vec::new(),
+            max_prefixes: None,
+        }
+    }
 }
 
 /// The speaker's choices, into the kernel.
@@ -68,16 +102,22 @@ pub async fn start(
         peers: settings
             .peers
             .iter()
-            .map(|(address, asn)| PeerSpec {
-                address: *address,
-                asn: *asn,
-                passive: false,
-                hold_time: settings.hold_time,
+            .map(|peer| PeerSpec {
+                address: peer.address,
+                asn: peer.asn,
+                passive: peer.passive,
+                hold_time: peer.hold_time,
                 connect_retry: settings.connect_retry,
-                graceful_restart: Some(STALE_AFTER.as_secs() as u16),
-                import: PeerImport::default(),
-                transport: Default::default(),
-                max_prefixes: None,
+                graceful_restart: peer.graceful_restart,
+                import: PeerImport {
+                    allow_default: peer.allow_default,
+                    only: peer.import.clone(),
+                },
+                transport: Transport {
+                    password: peer.password.clone(),
+                    ttl_security: peer.ttl_security,
+                },
+                max_prefixes: peer.max_prefixes,
             })
             .collect(),
         protected,

@@ -104,12 +104,13 @@ fn check_addresses_free(
     network: &Network,
     request: &EndpointSpec,
 ) -> Result<()> {
-    let wanted = request
-        .addresses
-        .iter()
-        .map(IpNet::addr)
-        .chain(request.extra.iter().copied());
-    for address in wanted {
+    let wanted = request.addresses.iter().map(|a| (a.addr(), "")).chain(
+        request
+            .extra
+            .iter()
+            .map(|a| (*a, "option wharf.addresses: ")),
+    );
+    for (address, asked_by) in wanted {
         // The same endpoint again is refused by its ID, with the message that says so.
         let other = holders
             .get(&address)
@@ -118,7 +119,7 @@ fn check_addresses_free(
             .find(|(n, e)| *n == network.id && *e != request.id);
         if let Some((_, other)) = other {
             return Err(invalid(format!(
-                "address {address} is in use by endpoint {} on network {}: give the endpoint another one",
+                "{asked_by}address {address} is in use by endpoint {} on network {}: give the endpoint another one",
                 short_id(other),
                 short_id(&network.id)
             )));

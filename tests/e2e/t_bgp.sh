@@ -79,6 +79,31 @@ check_out_match "wharf bgp routes: 10.62.0.0/24 installed via the router" \
 check_out_match "wharf bgp neighbors --json" '"state":"Established"' "$WHARF_BIN" bgp neighbors --json
 check_out_no_match "FRR's copy of c1's route, sent back, is not installed" '10\.60\.0\.7' ip route show proto 88
 
+# advertise=subnet: the subnet, once; advertise=none: nothing.
+check "network create 10.61.0.0/24 -o advertise=subnet" dk_net_create e2e-bgpsub -d wharf \
+  --ipam-driver wharf --subnet 10.61.0.0/24 -o advertise=subnet
+check "run s1 on it" dk_run e2e-s1 --net e2e-bgpsub "$IMAGE" sleep 1d
+check "network create 10.65.0.0/24 -o advertise=none" dk_net_create e2e-bgpnone -d wharf \
+  --ipam-driver wharf --subnet 10.65.0.0/24 -o advertise=none
+check "run n1 on it" dk_run e2e-n1 --net e2e-bgpnone "$IMAGE" sleep 1d
+if retry 15 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.0/24'"; then
+  pass "FRR learned the advertise=subnet network's 10.61.0.0/24"
+else
+  fail "FRR has no 10.61.0.0/24"
+fi
+table=$(vtysh_peer 'show bgp ipv4 unicast')
+check_no_match "FRR has no /32 of the advertise=subnet network" '10\.61\.0\.[0-9]+/32' "$table"
+check_no_match "FRR has nothing of the advertise=none network" '10\.65\.' "$table"
+check_fails "advertise=bogus is refused" 'option advertise: "bogus" is not host, subnet or none' \
+  "$DOCKER" network create -d wharf --subnet 10.66.0.0/24 -o advertise=bogus e2e-bgpbad
+check "docker rm s1, n1" "$DOCKER" rm -f e2e-s1 e2e-n1
+check "network rm the advertise=subnet network" "$DOCKER" network rm e2e-bgpsub
+if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.0/24'"; then
+  pass "10.61.0.0/24 is withdrawn with its network"
+else
+  fail "FRR still has 10.61.0.0/24"
+fi
+
 check "docker rm c1" "$DOCKER" rm -f e2e-c1
 if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.60.0.7/32'"; then
   pass "c1's route is withdrawn at FRR once c1 is gone"

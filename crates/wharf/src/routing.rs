@@ -5,7 +5,7 @@
 //! previous run left are kept forwarding while the sessions come back, and go once the
 //! speaker has had time to learn them again (`STALE_AFTER`) if it did not.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
 
 use crate::dataplane::{LearnedRoute, LearnedRoutes};
 use crate::engine::Engine;
-use crate::model::Event;
+use crate::model::{Advertise, Event};
 
 /// How long learned routes of a previous run stay before they must have been learned again.
 const STALE_AFTER: Duration = Duration::from_secs(120);
@@ -140,34 +140,94 @@ fn host_prefixes(addresses: &[IpNet]) -> Vec<IpNet> {
     addresses.iter().map(|a| IpNet::from(a.addr())).collect()
 }
 
-/// Follows the engine's events: what becomes reachable here is announced, what stops being
-/// reachable is withdrawn.
-async fn announce(mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, speaker: Speaker) {
-    let mut announced: BTreeSet<IpNet> = BTreeSet::new();
-    while let Some(event) = events.recv().await {
+/// What this host announces, kept from the engine's events: each network's `advertise`
+/// (host: its endpoints' addresses; subnet: its prefixes; none: nothing).
+#[derive(Debug, Default)]
+struct Announcements {
+    advertise: HashMap<String, Advertise>,
+    announced: BTreeSet<IpNet>,
+}
+
+impl Announcements {
+    /// What to withdraw and what to announce for one event.
+    fn apply(&mut self, event: Event) -> (Vec<IpNet>, Vec<IpNet>) {
         match event {
-            Event::Snapshot { endpoints, .. } => {
-                let now: BTreeSet<IpNet> = endpoints
+            Event::Snapshot {
+                networks,
+                endpoints,
+            } => {
+                self.advertise = networks
                     .iter()
-                    .flat_map(|e| host_prefixes(&e.addresses))
+                    .map(|n| (n.network.clone(), n.advertise))
                     .collect();
-                speaker.withdraw(announced.difference(&now).copied().collect());
-                speaker.announce(now.difference(&announced).copied().collect());
-                announced = now;
+                let mut now: BTreeSet<IpNet> = networks
+                    .iter()
+                    .filter(|n| n.advertise == Advertise::Subnet)
+                    .flat_map(|n| n.prefixes.iter().map(IpNet::trunc))
+                    .collect();
+                now.extend(
+                    endpoints
+                        .iter()
+                        .filter(|e| self.advertised_per_host(&e.network))
+                        .flat_map(|e| host_prefixes(&e.addresses)),
+                );
+                let gone = self.announced.difference(&now).copied().collect();
+                let fresh = now.difference(&self.announced).copied().collect();
+                self.announced = now;
+                (gone, fresh)
             }
-            Event::AddressesAdded(endpoint) => {
+            Event::NetworkAdded(network) => {
+                self.advertise
+                    .insert(network.network.clone(), network.advertise);
+                if network.advertise != Advertise::Subnet {
+                    return (Vec::new(), Vec::new());
+                }
+                let fresh: Vec<IpNet> = network.prefixes.iter().map(IpNet::trunc).collect();
+                self.announced.extend(fresh.iter().copied());
+                (Vec::new(), fresh)
+            }
+            Event::NetworkRemoved(network) => {
+                self.advertise.remove(&network.network);
+                if network.advertise != Advertise::Subnet {
+                    return (Vec::new(), Vec::new());
+                }
+                let gone: Vec<IpNet> = network.prefixes.iter().map(IpNet::trunc).collect();
+                for prefix in &gone {
+                    self.announced.remove(prefix);
+                }
+                (gone, Vec::new())
+            }
+            Event::AddressesAdded(endpoint) if self.advertised_per_host(&endpoint.network) => {
                 let fresh = host_prefixes(&endpoint.addresses);
-                announced.extend(fresh.iter().copied());
-                speaker.announce(fresh);
+                self.announced.extend(fresh.iter().copied());
+                (Vec::new(), fresh)
             }
-            Event::AddressesRemoved(endpoint) => {
+            Event::AddressesRemoved(endpoint) if self.advertised_per_host(&endpoint.network) => {
                 let gone = host_prefixes(&endpoint.addresses);
                 for prefix in &gone {
-                    announced.remove(prefix);
+                    self.announced.remove(prefix);
                 }
-                speaker.withdraw(gone);
+                (gone, Vec::new())
             }
-            Event::NetworkAdded(_) | Event::NetworkRemoved(_) => {}
+            Event::AddressesAdded(_) | Event::AddressesRemoved(_) => (Vec::new(), Vec::new()),
+        }
+    }
+
+    fn advertised_per_host(&self, network: &str) -> bool {
+        self.advertise.get(network).copied().unwrap_or_default() == Advertise::Host
+    }
+}
+
+/// Follows the engine's events into announcements and withdrawals.
+async fn announce(mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, speaker: Speaker) {
+    let mut state = Announcements::default();
+    while let Some(event) = events.recv().await {
+        let (gone, fresh) = state.apply(event);
+        if !gone.is_empty() {
+            speaker.withdraw(gone);
+        }
+        if !fresh.is_empty() {
+            speaker.announce(fresh);
         }
     }
 }
@@ -295,4 +355,79 @@ pub fn render_routes(routes: &[RouteReport]) -> String {
         out.push_str("no routes learned\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EndpointAddresses, NetworkPrefixes};
+
+    fn network(id: &str, prefix: &str, advertise: Advertise) -> NetworkPrefixes {
+        NetworkPrefixes {
+            network: id.into(),
+            mode: "routed".into(),
+            prefixes: vec![prefix.parse().unwrap()],
+            advertise,
+        }
+    }
+
+    fn endpoint(network: &str, address: &str) -> EndpointAddresses {
+        EndpointAddresses {
+            network: network.into(),
+            endpoint: format!("ep-{address}"),
+            addresses: vec![address.parse().unwrap()],
+            link: "wh0".into(),
+        }
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|p| p.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn each_network_is_announced_as_it_asks() {
+        let mut a = Announcements::default();
+        let (gone, fresh) = a.apply(Event::Snapshot {
+            networks: vec![
+                network("h", "10.60.0.0/24", Advertise::Host),
+                network("s", "10.61.0.0/24", Advertise::Subnet),
+                network("n", "10.65.0.0/24", Advertise::None),
+            ],
+            endpoints: vec![
+                endpoint("h", "10.60.0.7/24"),
+                endpoint("s", "10.61.0.7/24"),
+                endpoint("n", "10.65.0.7/24"),
+            ],
+        });
+        assert!(gone.is_empty());
+        assert_eq!(fresh, nets(&["10.60.0.7/32", "10.61.0.0/24"]));
+        assert_eq!(
+            a.apply(Event::AddressesAdded(endpoint("n", "10.65.0.8/24"))),
+            (vec![], vec![]),
+            "advertise=none announces nothing"
+        );
+        assert_eq!(
+            a.apply(Event::AddressesAdded(endpoint("s", "10.61.0.8/24"))),
+            (vec![], vec![]),
+            "a subnet is announced once, not per container"
+        );
+        assert_eq!(
+            a.apply(Event::AddressesRemoved(endpoint("h", "10.60.0.7/24"))),
+            (nets(&["10.60.0.7/32"]), vec![])
+        );
+        assert_eq!(
+            a.apply(Event::NetworkRemoved(network(
+                "s",
+                "10.61.0.0/24",
+                Advertise::Subnet
+            ))),
+            (nets(&["10.61.0.0/24"]), vec![])
+        );
+        // A new snapshot (after reconciliation) withdraws what is no longer there.
+        let (gone, fresh) = a.apply(Event::Snapshot {
+            networks: vec![network("h", "10.60.0.0/24", Advertise::Host)],
+            endpoints: vec![],
+        });
+        assert!(gone.is_empty() && fresh.is_empty(), "{gone:?} {fresh:?}");
+    }
 }

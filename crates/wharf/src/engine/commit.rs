@@ -61,7 +61,7 @@ impl Engine {
 
     fn snapshot_event(&self, state: &State) -> Event {
         Event::Snapshot {
-            networks: state.networks.values().map(prefixes).collect(),
+            networks: state.networks.values().map(|n| self.prefixes(n)).collect(),
             endpoints: state
                 .endpoints()
                 .filter_map(|(network, endpoint)| self.reachable(network, endpoint))
@@ -88,11 +88,11 @@ impl Engine {
         for change in changes {
             match change {
                 Change::NetworkAdded { network } => {
-                    events.push(Event::NetworkAdded(prefixes(network)));
+                    events.push(Event::NetworkAdded(self.prefixes(network)));
                 }
                 Change::NetworkRemoved { id } => {
                     if let Some(network) = before.network(id) {
-                        events.push(Event::NetworkRemoved(prefixes(network)));
+                        events.push(Event::NetworkRemoved(self.prefixes(network)));
                     }
                 }
                 Change::EndpointAdded { network, endpoint } => {
@@ -165,10 +165,17 @@ pub(super) fn holders_of(state: &State) -> HashMap<IpAddr, Vec<(String, String)>
     holders
 }
 
-fn prefixes(network: &Network) -> NetworkPrefixes {
-    NetworkPrefixes {
-        network: network.id.clone(),
-        mode: network.mode.clone(),
-        prefixes: network.prefixes(),
+impl Engine {
+    fn prefixes(&self, network: &Network) -> NetworkPrefixes {
+        NetworkPrefixes {
+            network: network.id.clone(),
+            mode: network.mode.clone(),
+            prefixes: network.prefixes(),
+            advertise: self
+                .modes
+                .get(&network.mode)
+                .map(|m| m.advertise(network))
+                .unwrap_or_default(),
+        }
     }
 }

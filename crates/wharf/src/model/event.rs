@@ -12,6 +12,22 @@ pub struct NetworkPrefixes {
     pub network: String,
     pub mode: String,
     pub prefixes: Vec<IpNet>,
+    /// What of the network a routing daemon should announce.
+    #[serde(default)]
+    pub advertise: Advertise,
+}
+
+/// What of a network is announced to routing peers (`-o advertise=`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Advertise {
+    /// Each reachable endpoint address, as a /32 or /128.
+    #[default]
+    Host,
+    /// The network's subnets, once, whatever its endpoints.
+    Subnet,
+    /// Nothing.
+    None,
 }
 
 /// Addresses of one endpoint reachable through a host link (a routed endpoint's host end, an

@@ -6,7 +6,7 @@ pub mod event;
 pub mod state;
 
 pub use change::{Change, Misfit};
-pub use event::{EndpointAddresses, Event, NetworkPrefixes};
+pub use event::{Advertise, EndpointAddresses, Event, NetworkPrefixes};
 pub use state::{
     short_id, Allocation, Endpoint, ExtraAddress, Network, Pool, State, Subnet,
     OLDEST_STATE_VERSION, STATE_VERSION,

@@ -195,6 +195,12 @@ pub trait NetworkMode: Send + Sync {
         None
     }
 
+    /// What of the network routing peers hear of (`-o advertise=`, where the mode takes it).
+    fn advertise(&self, network: &Network) -> crate::model::Advertise {
+        let _ = network;
+        crate::model::Advertise::Host
+    }
+
     /// Whether the network needs the host to forward: Some(ipv6 too) or None.
     fn forwarding(&self, network: &Network) -> Option<bool> {
         let _ = network;

@@ -30,6 +30,8 @@ use crate::model::{Endpoint, Network};
 
 /// The option naming the networks whose containers may reach this network's.
 pub const ACCEPT_FROM: &str = "accept_from";
+/// The option saying what routing peers hear of the network: host, subnet or none.
+pub const ADVERTISE: &str = "advertise";
 
 pub struct Routed {
     default_mtu: u32,
@@ -70,7 +72,7 @@ impl NetworkMode for Routed {
     }
 
     fn option_keys(&self) -> &'static [&'static str] {
-        &[ACCEPT_FROM]
+        &[ACCEPT_FROM, ADVERTISE]
     }
 
     fn plan_network(
@@ -79,15 +81,38 @@ impl NetworkMode for Routed {
         _host: &dyn HostView,
         _addresses: &mut dyn HostAddressPool,
     ) -> Result<NetworkPlan> {
-        if let Some(key) = draft.options.keys().find(|k| *k != ACCEPT_FROM) {
+        if let Some(key) = draft
+            .options
+            .keys()
+            .find(|k| *k != ACCEPT_FROM && *k != ADVERTISE)
+        {
             return Err(invalid(format!("option {key:?} is not a routed network's")));
         }
-        let config = match draft.options.get(ACCEPT_FROM) {
-            None => Value::Null,
-            Some(value) => match AcceptFrom::parse(value, draft.internal)? {
-                AcceptFrom::Everywhere => json!({ ACCEPT_FROM: "*" }),
-                AcceptFrom::Networks(names) => json!({ ACCEPT_FROM: names }),
-            },
+        let mut config = serde_json::Map::new();
+        if let Some(value) = draft.options.get(ACCEPT_FROM) {
+            let accept = match AcceptFrom::parse(value, draft.internal)? {
+                AcceptFrom::Everywhere => json!("*"),
+                AcceptFrom::Networks(names) => json!(names),
+            };
+            config.insert(ACCEPT_FROM.into(), accept);
+        }
+        if let Some(value) = draft.options.get(ADVERTISE) {
+            let advertise = match value.trim() {
+                "host" => "host",
+                "subnet" => "subnet",
+                "none" => "none",
+                other => {
+                    return Err(invalid(format!(
+                        "option advertise: {other:?} is not host, subnet or none"
+                    )))
+                }
+            };
+            config.insert(ADVERTISE.into(), json!(advertise));
+        }
+        let config = if config.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(config)
         };
         Ok(NetworkPlan {
             mtu: draft.mtu.unwrap_or(self.default_mtu),
@@ -204,6 +229,14 @@ impl NetworkMode for Routed {
 
     fn forwarding(&self, network: &Network) -> Option<bool> {
         Some(network.ipv6)
+    }
+
+    fn advertise(&self, network: &Network) -> crate::model::Advertise {
+        match network.config.get(ADVERTISE).and_then(Value::as_str) {
+            Some("subnet") => crate::model::Advertise::Subnet,
+            Some("none") => crate::model::Advertise::None,
+            _ => crate::model::Advertise::Host,
+        }
     }
 
     fn fence(&self, network: &Network) -> Option<AcceptFrom> {

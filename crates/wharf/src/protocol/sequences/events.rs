@@ -18,6 +18,7 @@ fn drain(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
 
 fn network_prefixes(id: &str, mode: &str, prefixes: &[&str]) -> NetworkPrefixes {
     NetworkPrefixes {
+        advertise: Default::default(),
         network: id.into(),
         mode: mode.into(),
         prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),

@@ -40,6 +40,7 @@ router bgp 65000
  neighbor 198.51.100.1 timers connect 1
  address-family ipv4 unicast
   network 10.62.0.0/24
+  network 10.65.0.7/32
  exit-address-family
 CONF
 chown -R frr:frr "$FRR_DIR"
@@ -85,15 +86,23 @@ check "network create 10.61.0.0/24 -o advertise=subnet" dk_net_create e2e-bgpsub
 check "run s1 on it" dk_run e2e-s1 --net e2e-bgpsub "$IMAGE" sleep 1d
 check "network create 10.65.0.0/24 -o advertise=none" dk_net_create e2e-bgpnone -d wharf \
   --ipam-driver wharf --subnet 10.65.0.0/24 -o advertise=none
-check "run n1 on it" dk_run e2e-n1 --net e2e-bgpnone "$IMAGE" sleep 1d
+check "run n1 on it at 10.65.0.7, an address the router announces too" \
+  dk_run e2e-n1 --net e2e-bgpnone --ip 10.65.0.7 "$IMAGE" sleep 1d
+sleep 1
+check_out_match "n1's own host route holds (proto 87), not the router's" '^10\.65\.0\.7 dev wh[0-9a-f]+ proto 87' \
+  ip route show 10.65.0.7/32
+check_out_no_match "the router's 10.65.0.7/32 is not installed while n1 uses it" '10\.65\.0\.7' \
+  ip route show proto 88
 if retry 15 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.0/24'"; then
   pass "FRR learned the advertise=subnet network's 10.61.0.0/24"
 else
   fail "FRR has no 10.61.0.0/24"
 fi
-table=$(vtysh_peer 'show bgp ipv4 unicast')
-check_no_match "FRR has no /32 of the advertise=subnet network" '10\.61\.0\.[0-9]+/32' "$table"
-check_no_match "FRR has nothing of the advertise=none network" '10\.65\.' "$table"
+# What FRR received from wharf (its own 10.65.0.7/32 is in its table, not in this list).
+from_wharf=$(vtysh_peer 'show bgp ipv4 unicast neighbors 198.51.100.1 routes')
+check_has "FRR's list of wharf's routes has the subnet" 10.61.0.0/24 "$from_wharf"
+check_no_match "FRR has no /32 of the advertise=subnet network" '10\.61\.0\.[0-9]+/32' "$from_wharf"
+check_no_match "FRR has nothing of the advertise=none network" '10\.65\.' "$from_wharf"
 check_fails "advertise=bogus is refused" 'option advertise: "bogus" is not host, subnet or none' \
   "$DOCKER" network create -d wharf --subnet 10.66.0.0/24 -o advertise=bogus e2e-bgpbad
 check "docker rm s1, n1" "$DOCKER" rm -f e2e-s1 e2e-n1

@@ -66,19 +66,36 @@ impl PeerSettings {
     }
 }
 
+/// Every address a local container uses, as a host prefix, whatever its network announces: a
+/// learned route for one must never replace the container's own host route.
+type LocalHosts = Arc<std::sync::Mutex<BTreeSet<IpNet>>>;
+
 /// The speaker's choices, into the kernel.
-struct KernelRoutes(Arc<dyn LearnedRoutes>);
+struct KernelRoutes {
+    learned: Arc<dyn LearnedRoutes>,
+    local: LocalHosts,
+}
 
 impl RouteSink for KernelRoutes {
     fn apply(&mut self, changes: &[RouteChange]) {
+        let local = self.local.lock().unwrap_or_else(|e| e.into_inner());
         let routes: Vec<LearnedRoute> = changes
             .iter()
+            .filter(|c| {
+                let conflict = local.contains(&c.prefix) && !c.next_hops.is_empty();
+                if conflict {
+                    tracing::warn!(prefix = %c.prefix,
+                        "a peer routes an address a local container uses: not installed");
+                }
+                !conflict
+            })
             .map(|c| LearnedRoute {
                 prefix: c.prefix,
                 next_hops: c.next_hops.clone(),
             })
             .collect();
-        if let Err(error) = self.0.apply_learned(&routes) {
+        drop(local);
+        if let Err(error) = self.learned.apply_learned(&routes) {
             tracing::error!(%error, "installing learned routes failed");
         }
     }
@@ -123,12 +140,17 @@ pub async fn start(
         protected,
     };
     let kept = learned.learned_routes().unwrap_or_default();
-    let speaker = Speaker::start(config, Box::new(KernelRoutes(learned.clone())))
+    let local = LocalHosts::default();
+    let sink = KernelRoutes {
+        learned: learned.clone(),
+        local: local.clone(),
+    };
+    let speaker = Speaker::start(config, Box::new(sink))
         .await
         .map_err(|e| format!("starting BGP on port {}: {e}", settings.port))?;
     tracing::info!(asn = settings.asn, router_id = %settings.router_id,
         peers = settings.peers.len(), kept = kept.len(), "BGP speaker started");
-    tokio::spawn(announce(engine.subscribe(), speaker.clone()));
+    tokio::spawn(announce(engine.subscribe(), speaker.clone(), local));
     if !kept.is_empty() {
         tokio::spawn(drop_stale(kept, speaker.clone(), learned));
     }
@@ -219,9 +241,14 @@ impl Announcements {
 }
 
 /// Follows the engine's events into announcements and withdrawals.
-async fn announce(mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, speaker: Speaker) {
+async fn announce(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    speaker: Speaker,
+    local: LocalHosts,
+) {
     let mut state = Announcements::default();
     while let Some(event) = events.recv().await {
+        track_local(&local, &event);
         let (gone, fresh) = state.apply(event);
         if !gone.is_empty() {
             speaker.withdraw(gone);
@@ -229,6 +256,26 @@ async fn announce(mut events: tokio::sync::mpsc::UnboundedReceiver<Event>, speak
         if !fresh.is_empty() {
             speaker.announce(fresh);
         }
+    }
+}
+
+/// Keeps the set of local containers' host prefixes in step with the events.
+fn track_local(local: &LocalHosts, event: &Event) {
+    let mut local = local.lock().unwrap_or_else(|e| e.into_inner());
+    match event {
+        Event::Snapshot { endpoints, .. } => {
+            *local = endpoints
+                .iter()
+                .flat_map(|e| host_prefixes(&e.addresses))
+                .collect();
+        }
+        Event::AddressesAdded(e) => local.extend(host_prefixes(&e.addresses)),
+        Event::AddressesRemoved(e) => {
+            for prefix in host_prefixes(&e.addresses) {
+                local.remove(&prefix);
+            }
+        }
+        Event::NetworkAdded(_) | Event::NetworkRemoved(_) => {}
     }
 }
 

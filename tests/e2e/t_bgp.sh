@@ -73,8 +73,9 @@ else
 fi
 check_out_match "FRR's path shows wharf's AS" '^  65001$' vtysh_peer 'show bgp ipv4 unicast 10.60.0.7/32'
 check_ping "c1 reaches 10.62.0.1 behind the router, through the learned route" e2e-c1 10.62.0.1
-check_out_match "wharf bgp neighbors: the router, Established, 1 accepted, 1 advertised" \
-  '^198\.51\.100\.254 +65000 Established +[0-9:]+ +[0-9]+ +1 +1 ' "$WHARF_BIN" bgp neighbors
+# Accepted: 10.62.0.0/24 and 10.65.0.7/32 (FRR's copy of c1's route is refused); advertised: c1's.
+check_out_match "wharf bgp neighbors: the router, Established, 2 accepted, 1 advertised" \
+  '^198\.51\.100\.254 +65000 Established +[0-9:]+ +[0-9]+ +2 +1 ' "$WHARF_BIN" bgp neighbors
 check_out_match "wharf bgp routes: 10.62.0.0/24 installed via the router" \
   '^  \* via 198\.51\.100\.254 from 198\.51\.100\.254$' "$WHARF_BIN" bgp routes
 check_out_match "wharf bgp neighbors --json" '"state":"Established"' "$WHARF_BIN" bgp neighbors --json

@@ -126,7 +126,7 @@ pub struct ServeArgs {
     #[arg(long = "bgp-peer", value_name = "ADDRESS@ASN", value_parser = parse_bgp_peer)]
     pub bgp_peers: Vec<(std::net::IpAddr, u32)>,
     /// The TCP port of BGP sessions, listened on and connected to.
-    #[arg(long, default_value_t = 179, hide = true)]
+    #[arg(long, default_value_t = wharf_bgp::peer::BGP_PORT, hide = true)]
     pub bgp_port: u16,
     /// dockerd's API socket, read for network names (which `accept_from` may use).
     #[arg(long, default_value = "/var/run/docker.sock", value_name = "PATH")]

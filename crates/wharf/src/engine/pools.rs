@@ -119,6 +119,17 @@ impl Engine {
     fn release_holder(&self, pool_id: &str, address: IpAddr) -> Result<()> {
         let holder = {
             let core = self.lock();
+            // Only an address Docker holds in this pool can be released; any other release is
+            // refused below and must leave everything as it was, its holder too.
+            let held_by_docker = core
+                .state
+                .pools
+                .get(pool_id)
+                .and_then(|p| p.allocations.get(&address))
+                == Some(&Allocation::Docker);
+            if !held_by_docker {
+                return Ok(());
+            }
             let held = core.holders.get(&address).into_iter().flatten();
             let mut found = None;
             for (network, endpoint) in held {

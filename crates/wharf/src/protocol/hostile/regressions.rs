@@ -126,3 +126,25 @@ fn two_endpoints_of_a_network_cannot_share_an_address() {
         assert_eq!(h.kernel.calls().len(), calls);
     }
 }
+
+/// An endpoint created with an address nobody requested from the pool, then a release of
+/// that address: the release was refused (not allocated) but had already deleted the
+/// endpoint as one Docker forgot. A refused call changes nothing.
+#[test]
+fn a_refused_release_leaves_the_endpoint_that_uses_the_address() {
+    let h = populated("release-unallocated");
+    let p = &h.plugin;
+    p.create_endpoint(&parse(json!({"NetworkID": NET, "EndpointID": EP_B,
+        "Interface": {"Address": "10.46.3.3/16"}})))
+        .expect("endpoint without a requested address");
+    let before = h.engine.state();
+    let (status, body) = send(
+        &h,
+        "/IpamDriver.ReleaseAddress",
+        json!({"PoolID": POOL, "Address": "10.46.3.3"}),
+    );
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let err = body["Err"].as_str().expect("Err");
+    assert!(err.contains("not allocated"), "{err}");
+    assert_eq!(h.engine.state(), before);
+}

@@ -82,3 +82,41 @@ fn stale_paths_go_when_the_restart_ends_unless_sent_again() {
     assert_eq!(gone[0].prefix, b);
     assert_eq!(rib.prefix_count(peer), 1);
 }
+
+#[test]
+fn prefixes_share_their_attributes_and_next_hops_and_leave_nothing_behind() {
+    let mut rib = Rib::default();
+    let (one, two) = (ip("198.51.100.2"), ip("198.51.100.3"));
+    let prefixes: Vec<IpNet> = (0..10_000u32)
+        .map(|i| IpNet::from(IpAddr::from(Ipv4Addr::from(0x0a40_0000 + i))))
+        .collect();
+    for prefix in &prefixes {
+        rib.insert(one, *prefix, path("198.51.100.2", 1, 2));
+        rib.insert(two, *prefix, path("198.51.100.3", 1, 3));
+    }
+    assert_eq!(rib.attributes.len(), 2, "one attribute set per peer");
+    assert_eq!(rib.prefix_count(one), 10_000);
+    rib.mark_stale(one);
+    rib.insert(one, prefixes[0], path("198.51.100.2", 1, 2));
+    let changes = rib.remove_peer(one, true);
+    assert_eq!(
+        changes.len(),
+        9_999,
+        "the stale paths went, each leaving one hop"
+    );
+    assert!(changes.iter().all(|c| c.next_hops == vec![two]));
+    assert_eq!(rib.prefix_count(one), 1);
+    let changes = rib.remove_peer(two, false);
+    assert_eq!(changes.len(), 10_000);
+    rib.remove(one, prefixes[0]);
+    assert!(rib.v4.is_empty() && rib.attributes.is_empty());
+    assert_eq!((rib.prefix_count(one), rib.prefix_count(two)), (0, 0));
+}
+
+#[test]
+fn a_prefix_costs_the_rib_a_few_bytes() {
+    // The map's bucket: the prefix and its paths. Guards against a field that would grow
+    // every one of 100,000 entries.
+    assert_eq!(std::mem::size_of::<Paths>(), 16);
+    assert_eq!(std::mem::size_of::<(Ipv4Net, Paths)>(), 24);
+}

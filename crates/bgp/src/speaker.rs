@@ -12,6 +12,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::changes::ChangeBatch;
 use crate::export::updates_for;
 use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
 use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
@@ -82,6 +83,7 @@ enum Command {
     Withdraw(Vec<IpNet>),
     Neighbors(oneshot::Sender<Vec<NeighborStatus>>),
     Routes(oneshot::Sender<Vec<RouteStatus>>),
+    ForgetUnrouted(Vec<IpNet>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -128,6 +130,13 @@ impl Speaker {
         rx.await.unwrap_or_default()
     }
 
+    /// Removes (through the sink) those of `prefixes` no peer routes now: the routes a
+    /// previous run left in the kernel that were not learned again. Done by the speaker's
+    /// task, in order with its other changes, so it cannot remove a route chosen just now.
+    pub fn forget_unrouted(&self, prefixes: Vec<IpNet>) {
+        let _ = self.commands.send(Command::ForgetUnrouted(prefixes));
+    }
+
     /// Sends Cease to every peer and stops.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -154,6 +163,8 @@ struct Core {
     peers: HashMap<IpAddr, PeerEntry>,
     local: BTreeSet<IpNet>,
     rib: Rib,
+    /// Changes not yet given to the sink: see [`ChangeBatch`].
+    pending: ChangeBatch,
     sink: Box<dyn RouteSink>,
     from_peers: UnboundedSender<(IpAddr, FromPeer)>,
     inbox: Option<UnboundedReceiver<(IpAddr, FromPeer)>>,
@@ -167,6 +178,7 @@ impl Core {
             peers: HashMap::new(),
             local: BTreeSet::new(),
             rib: Rib::default(),
+            pending: ChangeBatch::default(),
             sink,
             from_peers,
             inbox: Some(inbox),
@@ -200,6 +212,11 @@ impl Core {
                     if let Some((peer, message)) = message {
                         self.peer_said(peer, message);
                     }
+                    // What else the peers have sent meanwhile joins the same batch.
+                    while !self.pending.is_full() {
+                        let Ok((peer, message)) = inbox.try_recv() else { break };
+                        self.peer_said(peer, message);
+                    }
                 }
                 accepted = accept(&listener) => {
                     if let Ok((stream, remote)) = accepted {
@@ -211,6 +228,9 @@ impl Core {
                     }
                 }
                 _ = tick.tick() => self.restart_deadlines(),
+            }
+            if !self.pending.is_empty() {
+                self.sink.apply(&self.pending.take());
             }
         }
     }
@@ -298,6 +318,13 @@ impl Core {
                     .collect();
                 let _ = reply.send(routes);
             }
+            Command::ForgetUnrouted(prefixes) => {
+                let unrouted = prefixes.into_iter().filter(|p| !self.rib.is_routed(p));
+                self.pending.extend(unrouted.map(|prefix| RouteChange {
+                    prefix,
+                    next_hops: Vec::new(),
+                }));
+            }
             Command::Shutdown(_) => {}
         }
     }
@@ -371,7 +398,7 @@ impl Core {
                     }
                     None => {
                         let changes = self.rib.remove_peer(address, false);
-                        self.sink.apply(&changes);
+                        self.pending.extend(changes);
                     }
                 }
             }
@@ -418,13 +445,15 @@ impl Core {
                     .send(ToPeer::Cease(crate::wire::cease::MAX_PREFIXES_REACHED));
             }
         }
+        if outcome.end_of_rib {
+            tracing::info!(peer = %address, prefixes = self.rib.prefix_count(address),
+                "End-of-RIB: the peer has sent its whole table");
+        }
         if outcome.end_of_rib && peer.restart_deadline.take().is_some() {
             // The restarted peer has sent everything again: what it did not is gone.
             changes.extend(self.rib.remove_peer(address, true));
         }
-        if !changes.is_empty() {
-            self.sink.apply(&changes);
-        }
+        self.pending.extend(changes);
     }
 
     fn restart_deadlines(&mut self) {
@@ -441,7 +470,7 @@ impl Core {
         for address in over {
             tracing::info!(peer = %address, "graceful restart time over: removing its stale routes");
             let changes = self.rib.remove_peer(address, true);
-            self.sink.apply(&changes);
+            self.pending.extend(changes);
         }
     }
 }

@@ -53,7 +53,7 @@ pub enum PathAttribute {
     Unknown(UnknownAttribute),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
     Igp = 0,
     Egp = 1,

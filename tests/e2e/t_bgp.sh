@@ -40,7 +40,7 @@ router bgp 65000
  neighbor 198.51.100.1 timers connect 1
  address-family ipv4 unicast
   network 10.62.0.0/24
-  network 10.65.0.7/32
+  network 10.65.0.2/32
  exit-address-family
 CONF
 chown -R frr:frr "$FRR_DIR"
@@ -48,7 +48,8 @@ check "FRR bgpd starts in the router's namespace" ip netns exec "$PEER_NS" /usr/
   -f "$FRR_DIR/bgpd.conf" -i "$FRR_DIR/bgpd.pid" --vty_socket "$FRR_DIR" || exit 1
 
 wharf_kill TERM
-wharf_start --bgp-asn 65001 --bgp-router-id 198.51.100.1 --bgp-peer 198.51.100.254@65000 || exit 1
+wharf_start --bgp-asn 65001 --bgp-router-id 198.51.100.1 --bgp-peer 198.51.100.254@65000 \
+  --host-block 10.61.0.128/25 || exit 1
 if retry 30 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp neighbors 198.51.100.1' | grep -q 'BGP state = Established'"; then
   pass "the session with FRR is Established"
 else
@@ -73,7 +74,7 @@ else
 fi
 check_out_match "FRR's path shows wharf's AS" '^  65001$' vtysh_peer 'show bgp ipv4 unicast 10.60.0.7/32'
 check_ping "c1 reaches 10.62.0.1 behind the router, through the learned route" e2e-c1 10.62.0.1
-# Accepted: 10.62.0.0/24 and 10.65.0.7/32 (FRR's copy of c1's route is refused); advertised: c1's.
+# Accepted: 10.62.0.0/24 and 10.65.0.2/32 (FRR's copy of c1's route is refused); advertised: c1's.
 check_out_match "wharf bgp neighbors: the router, Established, 2 accepted, 1 advertised" \
   '^198\.51\.100\.254 +65000 Established +[0-9:]+ +[0-9]+ +2 +1 ' "$WHARF_BIN" bgp neighbors
 check_out_match "wharf bgp routes: 10.62.0.0/24 installed via the router" \
@@ -81,37 +82,54 @@ check_out_match "wharf bgp routes: 10.62.0.0/24 installed via the router" \
 check_out_match "wharf bgp neighbors --json" '"state":"Established"' "$WHARF_BIN" bgp neighbors --json
 check_out_no_match "FRR's copy of c1's route, sent back, is not installed" '10\.60\.0\.7' ip route show proto 88
 
-# advertise=subnet: the subnet, once; advertise=none: nothing.
+# advertise=subnet: the subnet (this host's --host-block of it), once; advertise=none: nothing.
 check "network create 10.61.0.0/24 -o advertise=subnet" dk_net_create e2e-bgpsub -d wharf \
   --ipam-driver wharf --subnet 10.61.0.0/24 -o advertise=subnet
 check "run s1 on it" dk_run e2e-s1 --net e2e-bgpsub "$IMAGE" sleep 1d
+check_out_match "s1's address comes from this host's block 10.61.0.128/25" '^10\.61\.0\.129$' \
+  "$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' e2e-s1
 check "network create 10.65.0.0/24 -o advertise=none" dk_net_create e2e-bgpnone -d wharf \
   --ipam-driver wharf --subnet 10.65.0.0/24 -o advertise=none
-check "run n1 on it at 10.65.0.7, an address the router announces too" \
-  dk_run e2e-n1 --net e2e-bgpnone --ip 10.65.0.7 "$IMAGE" sleep 1d
-sleep 1
-check_out_match "n1's own host route holds (proto 87), not the router's" '^10\.65\.0\.7 dev wh[0-9a-f]+ proto 87' \
-  ip route show 10.65.0.7/32
-check_out_no_match "the router's 10.65.0.7/32 is not installed while n1 uses it" '10\.65\.0\.7' \
-  ip route show proto 88
-if retry 15 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.0/24'"; then
-  pass "FRR learned the advertise=subnet network's 10.61.0.0/24"
+check "run n1 on it" dk_run e2e-n1 --net e2e-bgpnone "$IMAGE" sleep 1d
+check_out_match "n1 got 10.65.0.3: the router routes 10.65.0.2 to another host" '^10\.65\.0\.3$' \
+  "$DOCKER" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' e2e-n1
+check_fails "run n2 --ip 10.65.0.2 is refused: another host uses it" 'used on another host' \
+  "$DOCKER" run -d --name e2e-n2 --net e2e-bgpnone --ip 10.65.0.2 "$IMAGE" sleep 1d
+"$DOCKER" rm -f e2e-n2 >/dev/null 2>&1
+# The router now announces n1's own address: a conflict, reported, and n1 keeps its route.
+ip netns exec "$PEER_NS" vtysh --vty_socket "$FRR_DIR" -c 'configure terminal' -c 'router bgp 65000' \
+  -c 'address-family ipv4 unicast' -c 'network 10.65.0.3/32' >/dev/null 2>&1
+if retry 15 bash -c "'$WHARF_BIN' status | grep -q 'CONFLICT 10.65.0.3'"; then
+  pass "wharf status reports n1's 10.65.0.3 as announced by a peer too"
 else
-  fail "FRR has no 10.61.0.0/24"
+  fail "wharf status shows no conflict"
+  show "$("$WHARF_BIN" status)"
 fi
-# What FRR received from wharf (its own 10.65.0.7/32 is in its table, not in this list).
+check_out_match "wharf bgp routes marks 10.65.0.3/32 as a conflict" '^10\.65\.0\.3/32  CONFLICT' \
+  "$WHARF_BIN" bgp routes
+check_out_match "n1's own host route holds (proto 87), not the router's" '^10\.65\.0\.3 dev wh[0-9a-f]+ proto 87' \
+  ip route show 10.65.0.3/32
+check_out_no_match "the router's 10.65.0.3/32 is not installed while n1 uses it" '10\.65\.0\.3' \
+  ip route show proto 88
+if retry 15 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.128/25'"; then
+  pass "FRR learned the advertise=subnet network's block 10.61.0.128/25"
+else
+  fail "FRR has no 10.61.0.128/25"
+fi
+# What FRR received from wharf (its own 10.65.0.x/32 are in its table, not in this list).
 from_wharf=$(vtysh_peer 'show bgp ipv4 unicast neighbors 198.51.100.1 routes')
-check_has "FRR's list of wharf's routes has the subnet" 10.61.0.0/24 "$from_wharf"
+check_has "FRR's list of wharf's routes has the block" 10.61.0.128/25 "$from_wharf"
+check_no_match "FRR has not the whole subnet" '10\.61\.0\.0/24' "$from_wharf"
 check_no_match "FRR has no /32 of the advertise=subnet network" '10\.61\.0\.[0-9]+/32' "$from_wharf"
 check_no_match "FRR has nothing of the advertise=none network" '10\.65\.' "$from_wharf"
 check_fails "advertise=bogus is refused" 'option advertise: "bogus" is not host, subnet or none' \
   "$DOCKER" network create -d wharf --subnet 10.66.0.0/24 -o advertise=bogus e2e-bgpbad
 check "docker rm s1, n1" "$DOCKER" rm -f e2e-s1 e2e-n1
 check "network rm the advertise=subnet network" "$DOCKER" network rm e2e-bgpsub
-if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.0/24'"; then
-  pass "10.61.0.0/24 is withdrawn with its network"
+if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.61.0.128/25'"; then
+  pass "10.61.0.128/25 is withdrawn with its network"
 else
-  fail "FRR still has 10.61.0.0/24"
+  fail "FRR still has 10.61.0.128/25"
 fi
 
 check "docker rm c1" "$DOCKER" rm -f e2e-c1

@@ -104,6 +104,11 @@ pub struct ServeArgs {
     /// Prefix length of each IPv6 default pool.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u8).range(1..=126))]
     pub default_pool_v6_size: u8,
+    /// This host's block of a subnet that spans hosts (repeatable, IPv4 or IPv6): a network
+    /// whose subnet holds it gives out addresses from the block only (its gateway aside),
+    /// unless it names its own --ip-range. Give each host a different block.
+    #[arg(long = "host-block", value_name = "CIDR", value_parser = any_prefix)]
+    pub host_blocks: Vec<IpNet>,
     /// Route protocol number that marks wharf's host routes (`ip route show proto N`).
     #[arg(long, default_value_t = DEFAULT_ROUTE_PROTOCOL, value_parser = clap::value_parser!(u8).range(5..=255))]
     pub route_protocol: u8,
@@ -178,6 +183,10 @@ fn prefix(text: &str, v6: bool) -> Result<IpNet, String> {
     Ok(net)
 }
 
+fn any_prefix(text: &str) -> Result<IpNet, String> {
+    crate::engine::ipam::parse_prefix("block", text).map_err(|e| e.to_string())
+}
+
 fn ipv4_prefix(text: &str) -> Result<IpNet, String> {
     prefix(text, false)
 }
@@ -213,6 +222,16 @@ impl ServeArgs {
                 ));
             }
         }
+        for (i, block) in self.host_blocks.iter().enumerate() {
+            if let Some(other) = self.host_blocks[..i]
+                .iter()
+                .find(|b| b.contains(block) || block.contains(*b))
+            {
+                return Err(format!(
+                    "--host-block {block} overlaps --host-block {other}: a subnet has one block per host"
+                ));
+            }
+        }
         let (mode, _) = &self.mode;
         Ok(EngineConfig {
             default_mode: mode.clone(),
@@ -225,6 +244,7 @@ impl ServeArgs {
                 preferred_gateway: self.gateway,
             },
             sandbox_timeout: std::time::Duration::from_secs(self.sandbox_timeout),
+            host_blocks: self.host_blocks.clone(),
         })
     }
 

@@ -70,14 +70,20 @@ impl PeerSettings {
 /// learned route for one must never replace the container's own host route.
 type LocalHosts = Arc<std::sync::Mutex<BTreeSet<IpNet>>>;
 
-/// The speaker's choices, into the kernel.
+/// The speaker's choices, into the kernel; the host prefixes among them to the engine,
+/// whose IPAM must not give out an address a container elsewhere uses.
 struct KernelRoutes {
     learned: Arc<dyn LearnedRoutes>,
     local: LocalHosts,
+    engine: Arc<Engine>,
 }
 
 impl RouteSink for KernelRoutes {
     fn apply(&mut self, changes: &[RouteChange]) {
+        note_remote_hosts(
+            &self.engine,
+            changes.iter().map(|c| (c.prefix, !c.next_hops.is_empty())),
+        );
         let local = self.local.lock().unwrap_or_else(|e| e.into_inner());
         let routes: Vec<LearnedRoute> = changes
             .iter()
@@ -95,9 +101,11 @@ impl RouteSink for KernelRoutes {
             })
             .collect();
         drop(local);
+        let started = std::time::Instant::now();
         if let Err(error) = self.learned.apply_learned(&routes) {
             tracing::error!(%error, "installing learned routes failed");
         }
+        tracing::debug!(routes = routes.len(), took = ?started.elapsed(), "learned routes written");
     }
 }
 
@@ -140,10 +148,13 @@ pub async fn start(
         protected,
     };
     let kept = learned.learned_routes().unwrap_or_default();
+    // Routes kept from a previous run still lead to containers elsewhere.
+    note_remote_hosts(engine, kept.iter().map(|r| (r.prefix, true)));
     let local = LocalHosts::default();
     let sink = KernelRoutes {
         learned: learned.clone(),
         local: local.clone(),
+        engine: engine.clone(),
     };
     let speaker = Speaker::start(config, Box::new(sink))
         .await
@@ -152,9 +163,28 @@ pub async fn start(
         peers = settings.peers.len(), kept = kept.len(), "BGP speaker started");
     tokio::spawn(announce(engine.subscribe(), speaker.clone(), local));
     if !kept.is_empty() {
-        tokio::spawn(drop_stale(kept, speaker.clone(), learned));
+        tokio::spawn(drop_stale(kept, speaker.clone()));
     }
     Ok(speaker)
+}
+
+/// Tells the engine which host prefixes (/32, /128) peers now route here (true) or no
+/// longer do (false).
+fn note_remote_hosts(engine: &Engine, changes: impl Iterator<Item = (IpNet, bool)>) {
+    let (mut learned, mut gone) = (Vec::new(), Vec::new());
+    for (prefix, routed) in changes {
+        if prefix.prefix_len() != prefix.max_prefix_len() {
+            continue;
+        }
+        if routed {
+            learned.push(prefix.addr());
+        } else {
+            gone.push(prefix.addr());
+        }
+    }
+    if !learned.is_empty() || !gone.is_empty() {
+        engine.note_remote_hosts(&learned, &gone);
+    }
 }
 
 /// Host prefixes of addresses.
@@ -167,6 +197,9 @@ fn host_prefixes(addresses: &[IpNet]) -> Vec<IpNet> {
 #[derive(Debug, Default)]
 struct Announcements {
     advertise: HashMap<String, Advertise>,
+    /// The blocks each advertise=subnet network announced: withdrawn as they were, since
+    /// a network's pool (and so its block) can be gone before the network is.
+    blocks: HashMap<String, Vec<IpNet>>,
     announced: BTreeSet<IpNet>,
 }
 
@@ -182,10 +215,15 @@ impl Announcements {
                     .iter()
                     .map(|n| (n.network.clone(), n.advertise))
                     .collect();
+                self.blocks = networks
+                    .iter()
+                    .filter(|n| n.advertise == Advertise::Subnet)
+                    .map(|n| (n.network.clone(), n.blocks.clone()))
+                    .collect();
                 let mut now: BTreeSet<IpNet> = networks
                     .iter()
                     .filter(|n| n.advertise == Advertise::Subnet)
-                    .flat_map(|n| n.prefixes.iter().map(IpNet::trunc))
+                    .flat_map(|n| n.blocks.iter().copied())
                     .collect();
                 now.extend(
                     endpoints
@@ -204,7 +242,8 @@ impl Announcements {
                 if network.advertise != Advertise::Subnet {
                     return (Vec::new(), Vec::new());
                 }
-                let fresh: Vec<IpNet> = network.prefixes.iter().map(IpNet::trunc).collect();
+                let fresh: Vec<IpNet> = network.blocks.clone();
+                self.blocks.insert(network.network.clone(), fresh.clone());
                 self.announced.extend(fresh.iter().copied());
                 (Vec::new(), fresh)
             }
@@ -213,7 +252,7 @@ impl Announcements {
                 if network.advertise != Advertise::Subnet {
                     return (Vec::new(), Vec::new());
                 }
-                let gone: Vec<IpNet> = network.prefixes.iter().map(IpNet::trunc).collect();
+                let gone = self.blocks.remove(&network.network).unwrap_or_default();
                 for prefix in &gone {
                     self.announced.remove(prefix);
                 }
@@ -279,34 +318,14 @@ fn track_local(local: &LocalHosts, event: &Event) {
     }
 }
 
-/// Removes the learned routes a previous run left that the speaker has not chosen again.
-async fn drop_stale(kept: Vec<LearnedRoute>, speaker: Speaker, learned: Arc<dyn LearnedRoutes>) {
+/// Removes the learned routes a previous run left that no peer has sent again by now.
+async fn drop_stale(kept: Vec<LearnedRoute>, speaker: Speaker) {
     tokio::time::sleep(STALE_AFTER).await;
-    let chosen: BTreeSet<IpNet> = speaker
-        .routes()
-        .await
-        .into_iter()
-        .filter(|r| !r.chosen.is_empty())
-        .map(|r| r.prefix)
-        .collect();
-    let stale: Vec<LearnedRoute> = kept
-        .into_iter()
-        .filter(|r| !chosen.contains(&r.prefix))
-        .map(|r| LearnedRoute {
-            prefix: r.prefix,
-            next_hops: Vec::new(),
-        })
-        .collect();
-    if stale.is_empty() {
-        return;
-    }
     tracing::info!(
-        routes = stale.len(),
-        "removing learned routes no peer sent again"
+        routes = kept.len(),
+        "removing the kept learned routes no peer sent again"
     );
-    if let Err(error) = learned.apply_learned(&stale) {
-        tracing::warn!(%error, "removing stale learned routes failed");
-    }
+    speaker.forget_unrouted(kept.into_iter().map(|r| r.prefix).collect());
 }
 
 /// One line of `wharf bgp neighbors`.
@@ -331,6 +350,10 @@ pub struct RouteReport {
     pub paths: Vec<(IpAddr, IpAddr)>,
     /// The next hops installed in the kernel (the best paths).
     pub installed: Vec<IpAddr>,
+    /// A local container uses this address: the route is not installed, and one of the two
+    /// hosts is misconfigured.
+    #[serde(default)]
+    pub conflict: bool,
 }
 
 pub async fn neighbors(speaker: &Speaker) -> Vec<NeighborReport> {
@@ -351,15 +374,20 @@ pub async fn neighbors(speaker: &Speaker) -> Vec<NeighborReport> {
         .collect()
 }
 
-pub async fn routes(speaker: &Speaker) -> Vec<RouteReport> {
+pub async fn routes(speaker: &Speaker, engine: &Engine) -> Vec<RouteReport> {
     speaker
         .routes()
         .await
         .into_iter()
-        .map(|r| RouteReport {
-            prefix: r.prefix,
-            paths: r.paths,
-            installed: r.chosen,
+        .map(|r| {
+            let host = r.prefix.prefix_len() == r.prefix.max_prefix_len();
+            let conflict = host && engine.uses_address(r.prefix.addr());
+            RouteReport {
+                prefix: r.prefix,
+                paths: r.paths,
+                installed: if conflict { Vec::new() } else { r.chosen },
+                conflict,
+            }
         })
         .collect()
 }
@@ -392,7 +420,12 @@ pub fn render_neighbors(neighbors: &[NeighborReport]) -> String {
 pub fn render_routes(routes: &[RouteReport]) -> String {
     let mut out = String::new();
     for r in routes {
-        out.push_str(&format!("{}\n", r.prefix));
+        let conflict = if r.conflict {
+            "  CONFLICT: a local container uses this address; not installed"
+        } else {
+            ""
+        };
+        out.push_str(&format!("{}{conflict}\n", r.prefix));
         for (peer, hop) in &r.paths {
             let mark = if r.installed.contains(hop) { "*" } else { " " };
             out.push_str(&format!("  {mark} via {hop} from {peer}\n"));
@@ -414,6 +447,7 @@ mod tests {
             network: id.into(),
             mode: "routed".into(),
             prefixes: vec![prefix.parse().unwrap()],
+            blocks: vec![prefix.parse().unwrap()],
             advertise,
         }
     }
@@ -476,5 +510,22 @@ mod tests {
             endpoints: vec![],
         });
         assert!(gone.is_empty() && fresh.is_empty(), "{gone:?} {fresh:?}");
+    }
+
+    #[test]
+    fn a_subnet_spanning_hosts_is_announced_as_this_hosts_block() {
+        let mut a = Announcements::default();
+        let mut spanning = network("s", "10.61.0.0/16", Advertise::Subnet);
+        spanning.blocks = nets(&["10.61.2.0/24"]);
+        assert_eq!(
+            a.apply(Event::NetworkAdded(spanning.clone())),
+            (vec![], nets(&["10.61.2.0/24"]))
+        );
+        // Docker released the pool first: the event no longer knows the block.
+        spanning.blocks = nets(&["10.61.0.0/16"]);
+        assert_eq!(
+            a.apply(Event::NetworkRemoved(spanning)),
+            (nets(&["10.61.2.0/24"]), vec![])
+        );
     }
 }

@@ -61,7 +61,11 @@ impl Engine {
 
     fn snapshot_event(&self, state: &State) -> Event {
         Event::Snapshot {
-            networks: state.networks.values().map(|n| self.prefixes(n)).collect(),
+            networks: state
+                .networks
+                .values()
+                .map(|n| self.prefixes(state, n))
+                .collect(),
             endpoints: state
                 .endpoints()
                 .filter_map(|(network, endpoint)| self.reachable(network, endpoint))
@@ -88,11 +92,11 @@ impl Engine {
         for change in changes {
             match change {
                 Change::NetworkAdded { network } => {
-                    events.push(Event::NetworkAdded(self.prefixes(network)));
+                    events.push(Event::NetworkAdded(self.prefixes(after, network)));
                 }
                 Change::NetworkRemoved { id } => {
                     if let Some(network) = before.network(id) {
-                        events.push(Event::NetworkRemoved(self.prefixes(network)));
+                        events.push(Event::NetworkRemoved(self.prefixes(before, network)));
                     }
                 }
                 Change::EndpointAdded { network, endpoint } => {
@@ -166,11 +170,22 @@ pub(super) fn holders_of(state: &State) -> HashMap<IpAddr, Vec<(String, String)>
 }
 
 impl Engine {
-    fn prefixes(&self, network: &Network) -> NetworkPrefixes {
+    fn prefixes(&self, state: &State, network: &Network) -> NetworkPrefixes {
+        // This host's part of each subnet: its pool's range (Docker's --ip-range or the
+        // host's --host-block) when it has one.
+        let blocks = network
+            .subnets
+            .iter()
+            .map(|s| {
+                let pool = s.pool_id.as_ref().and_then(|id| state.pools.get(id));
+                pool.and_then(|p| p.range).unwrap_or(s.prefix).trunc()
+            })
+            .collect();
         NetworkPrefixes {
             network: network.id.clone(),
             mode: network.mode.clone(),
             prefixes: network.prefixes(),
+            blocks,
             advertise: self
                 .modes
                 .get(&network.mode)

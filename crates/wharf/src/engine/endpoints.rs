@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 use super::error::invalid;
+use super::remote::RemoteHosts;
 use super::{ipam, Core, CreatedEndpoint, Draft, EndpointSpec, Engine, EngineError, Result};
 use crate::dataplane::SandboxAddresses;
 use crate::model::{short_id, Allocation, Change, Endpoint, ExtraAddress, Network, State};
@@ -56,6 +57,7 @@ fn allocate_extras(
     network: &Network,
     endpoint_id: &str,
     wanted: &[IpAddr],
+    remote: &RemoteHosts,
 ) -> Result<Vec<ExtraAddress>> {
     let mut extras = Vec::new();
     for (i, &address) in wanted.iter().enumerate() {
@@ -87,7 +89,7 @@ fn allocate_extras(
         let allocation = Allocation::Extra {
             endpoint: endpoint_id.into(),
         };
-        ipam::request_address(draft, &pool_id, Some(address), allocation)?;
+        ipam::request_address(draft, &pool_id, Some(address), allocation, remote)?;
         extras.push(ExtraAddress { address, pool_id });
     }
     Ok(extras)
@@ -190,7 +192,13 @@ impl Engine {
             check_addresses_free(&core.holders, &net, request)?;
             // A dry run of the extra addresses: refused now rather than after the kernel work.
             let mut trial = Draft::new(core.state.clone());
-            let extra = allocate_extras(&mut trial, &net, &request.id, &request.extra)?;
+            let extra = allocate_extras(
+                &mut trial,
+                &net,
+                &request.id,
+                &request.extra,
+                &self.remote_hosts(),
+            )?;
             let created = mode.new_endpoint(
                 &net,
                 &EndpointDraft {
@@ -227,7 +235,13 @@ impl Engine {
             }
             check_addresses_free(&core.holders, current, request)?;
             let mut draft = Draft::new(core.state.clone());
-            allocate_extras(&mut draft, current, &request.id, &request.extra)?;
+            allocate_extras(
+                &mut draft,
+                current,
+                &request.id,
+                &request.extra,
+                &self.remote_hosts(),
+            )?;
             draft.record(Change::EndpointAdded {
                 network: net.id.clone(),
                 endpoint: created.endpoint.clone(),

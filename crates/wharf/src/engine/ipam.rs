@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 
 use super::draft::Draft;
+use super::remote::RemoteHosts;
 use crate::model::{short_id, Allocation, Change, Misfit, Pool, State};
 
 /// Where pools come from when `docker network create` names no `--subnet`.
@@ -70,6 +71,8 @@ pub enum IpamError {
     },
     #[error("pool {pool} is exhausted: all {usable} usable addresses are in use; remove containers or recreate the network with a larger --subnet or --ip-range")]
     Exhausted { pool: IpNet, usable: u128 },
+    #[error("address {address} of pool {pool} is used on another host (a routing peer announces {address}): pick another address, or give each host its own block of the subnet (docker network create --ip-range, or wharf serve --host-block)")]
+    UsedElsewhere { address: IpAddr, pool: IpNet },
     #[error("address {address} is not allocated in pool {pool}")]
     NotAllocated { address: IpAddr, pool: IpNet },
     #[error("pool {pool} still holds extra address {address} of endpoint {}: remove the endpoint first (docker network disconnect)", short_id(.endpoint))]
@@ -141,6 +144,7 @@ pub fn request_pool(
     draft: &mut Draft,
     defaults: &DefaultPools,
     host_prefixes: &[IpNet],
+    host_blocks: &[IpNet],
     req: &PoolRequest,
 ) -> Result<Pool, IpamError> {
     let (subnet, from_defaults) = match req.subnet {
@@ -180,11 +184,15 @@ pub fn request_pool(
         });
     }
     let preferred = from_defaults && Some(subnet) == defaults.preferred_v4;
+    // A subnet that spans hosts: this host hands out its own block of it only.
+    let range = req
+        .range
+        .or_else(|| host_blocks.iter().find(|b| subnet.contains(*b)).copied());
     let pool = Pool {
-        id: pool_id(&req.address_space, subnet, req.range),
+        id: pool_id(&req.address_space, subnet, range),
         address_space: req.address_space.clone(),
         subnet,
-        range: req.range,
+        range,
         from_defaults,
         allocations: Default::default(),
         last_allocated: None,
@@ -338,6 +346,7 @@ pub fn request_address(
     pool_id: &str,
     wanted: Option<IpAddr>,
     kind: Allocation,
+    remote: &RemoteHosts,
 ) -> Result<IpNet, IpamError> {
     let pool = draft
         .state()
@@ -367,6 +376,12 @@ pub fn request_address(
                     by: describe(by),
                 });
             }
+            if remote.contains(address) {
+                return Err(IpamError::UsedElsewhere {
+                    address,
+                    pool: subnet,
+                });
+            }
             address
         }
         None => match pool.default_gateway {
@@ -375,7 +390,7 @@ pub fn request_address(
             {
                 gateway
             }
-            _ => next_free(pool, kind == Allocation::Gateway)?,
+            _ => next_free(pool, kind == Allocation::Gateway, remote)?,
         },
     };
     draft.record(Change::Allocated {
@@ -391,7 +406,10 @@ pub fn request_address(
     })
 }
 
-fn next_free(pool: &Pool, gateway: bool) -> Result<IpAddr, IpamError> {
+/// The next address after the last one given that is neither allocated here nor used on
+/// another host. A gateway (the host's own address on the network) may be one another host
+/// uses too: each host routes its own.
+fn next_free(pool: &Pool, gateway: bool, remote: &RemoteHosts) -> Result<IpAddr, IpamError> {
     let v6 = pool.subnet.addr().is_ipv6();
     if gateway {
         let (first, _) = usable_bounds(pool.subnet);
@@ -407,13 +425,13 @@ fn next_free(pool: &Pool, gateway: bool) -> Result<IpAddr, IpamError> {
         .map(to_u128)
         .filter(|v| (first..=last).contains(v))
         .map_or(first, |v| if v == last { first } else { v + 1 });
-    // Among allocations+1 consecutive candidates at least one is free, so the walk is short
-    // even in an IPv6 /64.
-    let steps = size.min(pool.allocations.len() as u128 + 1);
+    // Among allocations+remote+1 consecutive candidates at least one is free, so the walk
+    // is short even in an IPv6 /64.
+    let steps = size.min((pool.allocations.len() + remote.len()) as u128 + 1);
     (0..steps)
         .map(|i| first + (start - first + i) % size)
         .map(|v| from_u128(v, v6))
-        .find(|a| !pool.allocations.contains_key(a))
+        .find(|a| !pool.allocations.contains_key(a) && !remote.contains(*a))
         .ok_or(IpamError::Exhausted {
             pool: pool.range.unwrap_or(pool.subnet),
             usable: size,

@@ -20,6 +20,7 @@ pub mod ipam;
 pub mod networks;
 mod pools;
 pub mod reconcile;
+pub mod remote;
 pub mod status;
 
 use std::collections::{HashMap, HashSet};
@@ -47,6 +48,10 @@ pub struct EngineConfig {
     pub default_pools: DefaultPools,
     /// How long to wait for the runtime to move a link into its sandbox.
     pub sandbox_timeout: Duration,
+    /// This host's blocks of subnets that span hosts (`wharf serve --host-block`): a pool
+    /// whose subnet holds one hands out addresses from it only, unless Docker names a
+    /// range of its own (`--ip-range`).
+    pub host_blocks: Vec<ipnet::IpNet>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +60,7 @@ impl Default for EngineConfig {
             default_mode: "routed".into(),
             default_pools: DefaultPools::default(),
             sandbox_timeout: Duration::from_secs(30),
+            host_blocks: Vec::new(),
         }
     }
 }
@@ -118,6 +124,9 @@ pub struct Engine {
     /// Network creations and deletions run one at a time: they read and change host-wide
     /// things (parents, forwarding) that concurrent ones could race for.
     network_ops: Mutex<()>,
+    /// Addresses containers on other hosts use (see [`remote`]). Taken after `core` when
+    /// both are held.
+    remote: Mutex<remote::RemoteHosts>,
 }
 
 impl Engine {
@@ -168,6 +177,7 @@ impl Engine {
                 busy: HashSet::new(),
             }),
             network_ops: Mutex::new(()),
+            remote: Mutex::default(),
         })
     }
 

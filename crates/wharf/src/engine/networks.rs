@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::error::invalid;
+use super::remote::RemoteHosts;
 use super::{ipam, Draft, Engine, EngineError, NetworkSpec, Result};
 use crate::dataplane::HostObject;
 use crate::model::{short_id, Allocation, Change, ExtraAddress, Network, State, Subnet};
@@ -75,6 +76,7 @@ fn subnets(request: &NetworkSpec, state: &State) -> Result<Vec<Subnet>> {
 struct ShimAddresses<'a> {
     draft: &'a mut Draft,
     network: &'a str,
+    remote: &'a RemoteHosts,
 }
 
 impl HostAddressPool for ShimAddresses<'_> {
@@ -85,7 +87,7 @@ impl HostAddressPool for ShimAddresses<'_> {
         let allocation = Allocation::Shim {
             network: self.network.into(),
         };
-        let address = ipam::request_address(self.draft, pool_id, None, allocation)
+        let address = ipam::request_address(self.draft, pool_id, None, allocation, self.remote)
             .map_err(|e| crate::modes::invalid(e.to_string()))?;
         Ok(Some(ExtraAddress {
             address: address.addr(),
@@ -210,6 +212,7 @@ impl Engine {
             &mut ShimAddresses {
                 draft: &mut draft,
                 network: &request.id,
+                remote: &self.remote_hosts(),
             },
         )?;
         if request.ipv6 && plan.mtu < MIN_MTU_IPV6 {

@@ -37,6 +37,7 @@ impl Engine {
             &mut draft,
             &self.config.default_pools,
             &host_prefixes,
+            &self.config.host_blocks,
             request,
         )?;
         self.commit(&mut core, draft, Durability::Synced)?;
@@ -68,11 +69,38 @@ impl Engine {
         };
         let mut core = self.lock();
         let mut draft = Draft::new(core.state.clone());
-        let address = ipam::request_address(&mut draft, pool_id, wanted, allocation)?;
+        let remote = self.remote_hosts();
+        let address = ipam::request_address(&mut draft, pool_id, wanted, allocation, &remote)?;
         self.commit(&mut core, draft, Durability::Synced)?;
         drop(core);
         tracing::debug!(%address, pool = %pool_id, "address allocated");
         Ok(address)
+    }
+
+    /// Addresses containers on other hosts use, as routing peers announce them: the IPAM
+    /// never hands one out here. `learned` are added, `gone` removed.
+    pub fn note_remote_hosts(&self, learned: &[IpAddr], gone: &[IpAddr]) {
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        for address in gone {
+            remote.remove(*address);
+        }
+        for address in learned {
+            remote.insert(*address);
+        }
+    }
+
+    /// A copy-free look at the remote addresses, for a decision taken under the core lock
+    /// (the lock order is core, then remote).
+    pub(super) fn remote_hosts(&self) -> std::sync::MutexGuard<'_, super::remote::RemoteHosts> {
+        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a local endpoint uses `address` (as a primary or an extra address).
+    pub fn uses_address(&self, address: IpAddr) -> bool {
+        self.lock()
+            .holders
+            .get(&address)
+            .is_some_and(|h| !h.is_empty())
     }
 
     /// Gives back an address the runtime asked for. Addresses wharf took itself (an endpoint's

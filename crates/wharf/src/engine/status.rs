@@ -43,6 +43,9 @@ pub struct EndpointStatus {
     pub addresses: Vec<String>,
     pub sandbox: Option<String>,
     pub routes: Vec<RouteStatus>,
+    /// Addresses of the endpoint that a routing peer announces too: another host uses them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +59,9 @@ pub struct RouteStatus {
 pub struct PoolStatus {
     pub id: String,
     pub subnet: String,
+    /// The part of the subnet this host hands out (`--ip-range`, or its `--host-block`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
     pub allocated: Vec<String>,
 }
 
@@ -120,6 +126,7 @@ pub fn report(
                                 _ => None,
                             })
                             .collect(),
+                        conflicts: Vec::new(),
                     })
                     .collect(),
             }
@@ -131,6 +138,7 @@ pub fn report(
         .map(|p| PoolStatus {
             id: p.id.clone(),
             subnet: p.subnet.to_string(),
+            range: p.range.map(|r| r.to_string()),
             allocated: p.allocations.keys().map(ToString::to_string).collect(),
         })
         .collect();
@@ -195,12 +203,23 @@ pub fn render(report: &StatusReport) -> String {
                 };
                 let _ = writeln!(out, "    route {}{mark}", r.route);
             }
+            for address in &e.conflicts {
+                let _ = writeln!(
+                    out,
+                    "    CONFLICT {address}: a routing peer announces it too (another host uses it)"
+                );
+            }
         }
     }
     for p in &report.pools {
+        let range = p
+            .range
+            .as_ref()
+            .map(|r| format!(" (this host gives out {r})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "pool {} allocated: {}",
+            "pool {}{range} allocated: {}",
             p.subnet,
             if p.allocated.is_empty() {
                 "none".into()
@@ -225,6 +244,22 @@ impl super::Engine {
                 None
             }
         };
-        report(&state, &self.modes, "daemon", kernel.as_deref())
+        let mut report = report(&state, &self.modes, "daemon", kernel.as_deref());
+        let remote = self.remote_hosts();
+        for network in &mut report.networks {
+            let state_network = state.networks.get(&network.id);
+            for endpoint in &mut network.endpoints {
+                let Some(e) = state_network.and_then(|n| n.endpoints.get(&endpoint.id)) else {
+                    continue;
+                };
+                let addresses = e.primary.iter().map(|a| a.addr());
+                endpoint.conflicts = addresses
+                    .chain(e.extra.iter().map(|x| x.address))
+                    .filter(|a| remote.contains(*a))
+                    .map(|a| a.to_string())
+                    .collect();
+            }
+        }
+        report
     }
 }

@@ -12,6 +12,10 @@ pub struct NetworkPrefixes {
     pub network: String,
     pub mode: String,
     pub prefixes: Vec<IpNet>,
+    /// This host's part of each prefix: the range its addresses come from (`--ip-range`,
+    /// `wharf serve --host-block`), or the whole prefix. What `advertise=subnet` announces.
+    #[serde(default)]
+    pub blocks: Vec<IpNet>,
     /// What of the network a routing daemon should announce.
     #[serde(default)]
     pub advertise: Advertise,

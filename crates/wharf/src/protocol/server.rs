@@ -256,7 +256,7 @@ pub(super) async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> An
             Some(speaker) if path == "/Wharf.BgpNeighbors" => {
                 ok(crate::routing::neighbors(speaker).await)
             }
-            Some(speaker) => ok(crate::routing::routes(speaker).await),
+            Some(speaker) => ok(crate::routing::routes(speaker, plugin.engine()).await),
             None => error(
                 "BGP is not running: start wharf serve with --bgp-asn, --bgp-router-id and \
                  --bgp-peer"

@@ -22,6 +22,7 @@ fn network_prefixes(id: &str, mode: &str, prefixes: &[&str]) -> NetworkPrefixes 
         network: id.into(),
         mode: mode.into(),
         prefixes: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
+        blocks: prefixes.iter().map(|p| p.parse().unwrap()).collect(),
     }
 }
 

@@ -10,8 +10,10 @@ use ipnet::IpNet;
 use crate::rib::RouteChange;
 
 /// How many changes make a batch worth sending without waiting for more: large enough that
-/// the kernel's per-batch cost vanishes, small enough to bound the memory they take.
-pub const FULL_BATCH: usize = 8192;
+/// the kernel's per-batch cost (one acknowledged netlink round trip) vanishes, small enough
+/// to bound the memory a batch takes on its way to the kernel. Measured at 110k routes
+/// (bench/bgp-install): 1024 took 1.8 s and 15 MB, 8192 1.1 s and 19 MB, 4096 between.
+pub const FULL_BATCH: usize = 4096;
 
 #[derive(Debug, Default)]
 pub struct ChangeBatch {

@@ -196,3 +196,84 @@ fn a_tcp_md5_password_must_match_frrs() {
         .unwrap();
     }
 }
+
+/// Kills the lab's bgpd at once: no NOTIFICATION, only the TCP connection closing.
+fn kill_frr(lab: &Lab) {
+    let pid = std::fs::read_to_string(lab.dir.join("frr/bgpd.pid")).expect("bgpd's pid file");
+    run("kill", &["-9", pid.trim()]);
+}
+
+/// Whether `prefix` was ever withdrawn (given no next hop) among the changes seen so far.
+fn ever_withdrawn(routes: &Collect, prefix: &str) -> bool {
+    let prefix: ipnet::IpNet = prefix.parse().unwrap();
+    routes
+        .all()
+        .iter()
+        .any(|c| c.prefix == prefix && c.next_hops.is_empty())
+}
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn a_restarting_frrs_routes_stay_until_its_restart_time_ends() {
+    let mut lab = Lab::new("frr-gr");
+    let config = frr_config(" bgp graceful-restart\n bgp graceful-restart restart-time 6");
+    lab.frr(&config);
+    let routes = Collect::default();
+    let seen = routes.clone();
+    let via = vec![PEER_V4.parse::<IpAddr>().unwrap()];
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let speaker = Speaker::start(speaker_config(false, 65000), Box::new(seen))
+                .await
+                .unwrap();
+            let up = async || state(&speaker).await == State::Established;
+            assert!(wait_for(Duration::from_secs(20), up).await, "Established");
+            let learned = async || routes.next_hops("10.62.0.0/24") == Some(via.clone());
+            assert!(
+                wait_for(Duration::from_secs(10), learned).await,
+                "FRR's route"
+            );
+
+            // FRR dies and comes back within its restart time: the route never goes.
+            kill_frr(&lab);
+            let down = async || state(&speaker).await != State::Established;
+            assert!(
+                wait_for(Duration::from_secs(10), down).await,
+                "the session ended"
+            );
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            lab.frr(&config);
+            assert!(
+                wait_for(Duration::from_secs(20), up).await,
+                "Established again"
+            );
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            assert!(
+                !ever_withdrawn(&routes, "10.62.0.0/24"),
+                "kept through the restart: {:?}",
+                routes.all()
+            );
+            assert_eq!(routes.next_hops("10.62.0.0/24"), Some(via.clone()));
+
+            // FRR dies and stays away: the route goes once its 6 s restart time is over.
+            kill_frr(&lab);
+            assert!(
+                wait_for(Duration::from_secs(10), down).await,
+                "the session ended"
+            );
+            let gone_at = std::time::Instant::now();
+            let withdrawn = async || routes.next_hops("10.62.0.0/24") == Some(vec![]);
+            assert!(
+                wait_for(Duration::from_secs(20), withdrawn).await,
+                "withdrawn at last"
+            );
+            let kept_for = gone_at.elapsed();
+            assert!(
+                kept_for >= Duration::from_secs(4),
+                "kept for {kept_for:?}, not the peer's restart time"
+            );
+            speaker.shutdown().await;
+        })
+    })
+    .unwrap();
+}

@@ -23,6 +23,11 @@ impl RouteSink for Collect {
 }
 
 impl Collect {
+    /// Every change given to the sink so far, in order.
+    pub fn all(&self) -> Vec<RouteChange> {
+        self.0.lock().unwrap().clone()
+    }
+
     pub fn next_hops(&self, prefix: &str) -> Option<Vec<IpAddr>> {
         let prefix: IpNet = prefix.parse().unwrap();
         self.0

@@ -18,6 +18,22 @@ pub struct PeerImport {
     pub only: Vec<PrefixFilter>,
 }
 
+/// What this host sends one peer, beyond the defaults (only its own prefixes, never what
+/// it learned).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerExport {
+    /// When not empty, only prefixes inside one of these, with a length in the range, go.
+    pub only: Vec<PrefixFilter>,
+    /// Attached to every route sent (RFC 1997 COMMUNITIES), e.g. for the peer's policy.
+    pub communities: Vec<crate::wire::Community>,
+}
+
+impl PeerExport {
+    pub fn allows(&self, prefix: &IpNet) -> bool {
+        self.only.is_empty() || self.only.iter().any(|f| f.matches(prefix))
+    }
+}
+
 /// A prefix and the lengths allowed inside it (`10.0.0.0/8 le 32`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrefixFilter {

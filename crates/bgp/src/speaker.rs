@@ -16,7 +16,7 @@ use crate::changes::ChangeBatch;
 use crate::export::updates_for;
 use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
 use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
-use crate::policy::{ImportContext, PeerImport};
+use crate::policy::{ImportContext, PeerExport, PeerImport};
 use crate::rib::{Rib, RouteChange};
 use crate::wire::{Afi, Safi, Update, UpdateClass};
 
@@ -48,6 +48,7 @@ pub struct PeerSpec {
     /// Offer graceful restart with this restart time (seconds).
     pub graceful_restart: Option<u16>,
     pub import: PeerImport,
+    pub export: PeerExport,
     /// TCP MD5 password and GTSM.
     pub transport: Transport,
     /// More accepted prefixes than this end the session (Cease, RFC 4486); None: no limit.
@@ -337,9 +338,11 @@ impl Core {
         let (asn, peers) = (self.config.asn, &mut self.peers);
         for peer in peers.values_mut() {
             if let Some((negotiated, local, _)) = &peer.up {
-                let updates = updates_for(asn, negotiated, *local, announce, withdraw);
-                peer.advertised += announce.len();
-                peer.advertised = peer.advertised.saturating_sub(withdraw.len());
+                let export = &peer.spec.export;
+                let updates = updates_for(asn, negotiated, *local, export, announce, withdraw);
+                peer.advertised += announce.iter().filter(|p| export.allows(p)).count();
+                let gone = withdraw.iter().filter(|p| export.allows(p)).count();
+                peer.advertised = peer.advertised.saturating_sub(gone);
                 let _ = peer.to.send(ToPeer::Send(updates));
             }
         }
@@ -372,11 +375,13 @@ impl Core {
             FromPeer::State(state) => peer.state = state,
             FromPeer::Up { negotiated, local } => {
                 let all: Vec<IpNet> = self.local.iter().copied().collect();
-                let mut updates = updates_for(self.config.asn, &negotiated, local, &all, &[]);
+                let export = &peer.spec.export;
+                let mut updates =
+                    updates_for(self.config.asn, &negotiated, local, export, &all, &[]);
                 for (afi, safi) in &negotiated.families {
                     updates.push(Update::end_of_rib(*afi, *safi));
                 }
-                peer.advertised = all.len();
+                peer.advertised = all.iter().filter(|p| export.allows(p)).count();
                 peer.received = 0;
                 peer.up = Some((negotiated, local, Instant::now()));
                 let _ = peer.to.send(ToPeer::Send(updates));
@@ -406,7 +411,9 @@ impl Core {
             FromPeer::Refresh => {
                 if let Some((negotiated, local, _)) = &peer.up {
                     let all: Vec<IpNet> = self.local.iter().copied().collect();
-                    let updates = updates_for(self.config.asn, negotiated, *local, &all, &[]);
+                    let export = &peer.spec.export;
+                    let updates =
+                        updates_for(self.config.asn, negotiated, *local, export, &all, &[]);
                     let _ = peer.to.send(ToPeer::Send(updates));
                 }
             }

@@ -277,3 +277,48 @@ fn a_restarting_frrs_routes_stay_until_its_restart_time_ends() {
     })
     .unwrap();
 }
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn frr_gets_only_the_exported_prefixes_with_their_communities() {
+    let mut lab = Lab::new("frr-export");
+    lab.frr(&frr_config(""));
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let mut config = speaker_config(false, 65000);
+            config.peers[0].export = wharf_bgp::policy::PeerExport {
+                only: vec![wharf_bgp::policy::PrefixFilter {
+                    prefix: "10.60.0.0/16".parse().unwrap(),
+                    min_len: 16,
+                    max_len: 32,
+                }],
+                communities: vec![wharf_bgp::wire::Community(65001 << 16 | 100)],
+            };
+            let speaker = Speaker::start(config, Box::new(Collect::default()))
+                .await
+                .unwrap();
+            let up = async || state(&speaker).await == State::Established;
+            assert!(wait_for(Duration::from_secs(20), up).await, "Established");
+            speaker.announce(vec![
+                "10.60.0.7/32".parse().unwrap(),
+                "10.99.0.1/32".parse().unwrap(),
+            ]);
+            let table = || lab.vtysh("show bgp ipv4 unicast");
+            assert!(
+                wait_for(Duration::from_secs(10), async || table()
+                    .contains("10.60.0.7/32"))
+                .await,
+                "{}",
+                table()
+            );
+            let route = lab.vtysh("show bgp ipv4 unicast 10.60.0.7/32");
+            assert!(route.contains("Community: 65001:100"), "{route}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            assert!(!table().contains("10.99.0.1"), "{}", table());
+            let neighbors = speaker.neighbors().await;
+            assert_eq!(neighbors[0].advertised, 1, "{neighbors:?}");
+            speaker.shutdown().await;
+        })
+    })
+    .unwrap();
+}

@@ -63,6 +63,7 @@ async fn start(port: u16, sink: Collect) -> Speaker {
             connect_retry: Duration::from_secs(1),
             graceful_restart: None,
             import: PeerImport::default(),
+            export: Default::default(),
             transport: Default::default(),
             max_prefixes: None,
         }],

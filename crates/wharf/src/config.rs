@@ -17,6 +17,8 @@
 //! ttl_security = false         # GTSM (RFC 5082)
 //! allow_default = false        # accept a default route from this peer
 //! import = ["10.0.0.0/8 le 32"] # only these prefixes (PREFIX [ge N] [le M])
+//! export = ["10.60.0.0/16 le 32"] # only these of ours go to the peer
+//! communities = ["65001:100"]  # on every route sent (also "no-export", "no-advertise")
 //! max_prefixes = 100000
 //! ```
 
@@ -27,6 +29,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 use wharf_bgp::policy::PrefixFilter;
+use wharf_bgp::wire::Community;
 
 use crate::routing::{BgpSettings, PeerSettings};
 
@@ -62,6 +65,12 @@ pub struct PeerFile {
     pub allow_default: bool,
     #[serde(default)]
     pub import: Vec<String>,
+    /// Only these of this host's prefixes go to the peer (PREFIX [ge N] [le M]).
+    #[serde(default)]
+    pub export: Vec<String>,
+    /// Attached to every route sent to the peer: "ASN:VALUE", "no-export", "no-advertise".
+    #[serde(default)]
+    pub communities: Vec<String>,
     pub max_prefixes: Option<usize>,
 }
 
@@ -78,9 +87,9 @@ pub fn parse_filter(text: &str) -> Result<PrefixFilter, String> {
     let mut words = text.split_whitespace();
     let prefix: IpNet = words
         .next()
-        .ok_or_else(|| "an empty import filter".to_owned())?
+        .ok_or_else(|| "an empty prefix filter".to_owned())?
         .parse()
-        .map_err(|_| format!("import filter {text:?}: not PREFIX [ge N] [le M]"))?;
+        .map_err(|_| format!("filter {text:?}: not PREFIX [ge N] [le M]"))?;
     let bits = if prefix.addr().is_ipv4() { 32 } else { 128 };
     let (mut min, mut max) = (prefix.prefix_len(), prefix.prefix_len());
     let mut max_given = false;
@@ -89,7 +98,7 @@ pub fn parse_filter(text: &str) -> Result<PrefixFilter, String> {
             .next()
             .and_then(|v| v.parse().ok())
             .filter(|v| *v <= bits)
-            .ok_or_else(|| format!("import filter {text:?}: {word} needs a length up to {bits}"))?;
+            .ok_or_else(|| format!("filter {text:?}: {word} needs a length up to {bits}"))?;
         match word {
             "ge" => {
                 min = value;
@@ -101,12 +110,12 @@ pub fn parse_filter(text: &str) -> Result<PrefixFilter, String> {
                 max = value;
                 max_given = true;
             }
-            _ => return Err(format!("import filter {text:?}: {word:?} is not ge or le")),
+            _ => return Err(format!("filter {text:?}: {word:?} is not ge or le")),
         }
     }
     if min < prefix.prefix_len() || min > max {
         return Err(format!(
-            "import filter {text:?}: lengths must satisfy {} <= ge <= le",
+            "filter {text:?}: lengths must satisfy {} <= ge <= le",
             prefix.prefix_len()
         ));
     }
@@ -117,12 +126,37 @@ pub fn parse_filter(text: &str) -> Result<PrefixFilter, String> {
     })
 }
 
+/// `ASN:VALUE` (each 0-65535) or a well-known community's name (RFC 1997).
+pub fn parse_community(text: &str) -> Result<Community, String> {
+    match text.trim() {
+        "no-export" => return Ok(Community::NO_EXPORT),
+        "no-advertise" => return Ok(Community::NO_ADVERTISE),
+        _ => {}
+    }
+    let parts = text.trim().split_once(':');
+    let number = |t: &str| t.parse::<u16>().ok();
+    match parts.and_then(|(a, v)| Some((number(a)?, number(v)?))) {
+        Some((asn, value)) => Ok(Community(u32::from(asn) << 16 | u32::from(value))),
+        None => Err(format!(
+            "community {text:?}: not ASN:VALUE (each 0-65535), no-export or no-advertise"
+        )),
+    }
+}
+
 impl PeerFile {
     fn settings(&self) -> Result<PeerSettings, String> {
-        let import = self
-            .import
+        let filters = |list: &[String]| {
+            list.iter()
+                .map(|f| parse_filter(f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("peer {}: {e}", self.address))
+        };
+        let import = filters(&self.import)?;
+        let export = filters(&self.export)?;
+        let communities = self
+            .communities
             .iter()
-            .map(|f| parse_filter(f))
+            .map(|c| parse_community(c))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("peer {}: {e}", self.address))?;
         if self.hold_time.is_some_and(|h| h == 1 || h == 2) {
@@ -145,6 +179,8 @@ impl PeerFile {
             ttl_security: self.ttl_security,
             allow_default: self.allow_default,
             import,
+            export,
+            communities,
             max_prefixes: self.max_prefixes,
         })
     }
@@ -211,6 +247,8 @@ mod tests {
             asn = 65000
             password = "pw"
             import = ["10.0.0.0/8 le 32", "fd00::/8 ge 48 le 64"]
+            export = ["10.60.0.0/16 le 32"]
+            communities = ["65001:100", "no-export"]
             max_prefixes = 10
             [[bgp.peer]]
             address = "198.51.100.253"
@@ -235,6 +273,11 @@ mod tests {
         assert_eq!(first.max_prefixes, Some(10));
         assert_eq!(first.import[0].max_len, 32);
         assert_eq!((first.import[1].min_len, first.import[1].max_len), (48, 64));
+        assert_eq!(first.export[0].prefix.to_string(), "10.60.0.0/16");
+        assert_eq!(
+            first.communities,
+            vec![Community(0xFDE9_0064), Community::NO_EXPORT]
+        );
         assert_eq!(
             settings.peers[1].asn, 65009,
             "the flag's peer replaces the file's"
@@ -260,6 +303,12 @@ mod tests {
         assert!(parse_filter("10.0.0.0/8 ge 4")
             .unwrap_err()
             .contains("8 <= ge"));
+        for bad in ["65536:1", "1:x", "100", ""] {
+            assert!(
+                parse_community(bad).unwrap_err().contains("ASN:VALUE"),
+                "{bad}"
+            );
+        }
         let no_asn = bgp_settings(
             None,
             None,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use wharf_bgp::peer::Transport;
-use wharf_bgp::policy::PeerImport;
+use wharf_bgp::policy::{PeerExport, PeerImport};
 use wharf_bgp::rib::RouteChange;
 use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
 
@@ -45,6 +45,8 @@ pub struct PeerSettings {
     pub ttl_security: bool,
     pub allow_default: bool,
     pub import: Vec<wharf_bgp::policy::PrefixFilter>,
+    pub export: Vec<wharf_bgp::policy::PrefixFilter>,
+    pub communities: Vec<wharf_bgp::wire::Community>,
     pub max_prefixes: Option<usize>,
 }
 
@@ -61,6 +63,8 @@ impl PeerSettings {
             ttl_security: false,
             allow_default: false,
             import: Vec::new(),
+            export: Vec::new(),
+            communities: Vec::new(),
             max_prefixes: None,
         }
     }
@@ -137,6 +141,10 @@ pub async fn start(
                 import: PeerImport {
                     allow_default: peer.allow_default,
                     only: peer.import.clone(),
+                },
+                export: PeerExport {
+                    only: peer.export.clone(),
+                    communities: peer.communities.clone(),
                 },
                 transport: Transport {
                     password: peer.password.clone(),

@@ -54,6 +54,7 @@ pub fn speaker_config(passive: bool, peer_as: u32) -> SpeakerConfig {
             connect_retry: Duration::from_secs(1),
             graceful_restart: Some(30),
             import: PeerImport::default(),
+            export: Default::default(),
             transport: Default::default(),
             max_prefixes: None,
         }],

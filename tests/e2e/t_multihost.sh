@@ -175,21 +175,19 @@ else
   fail "host 2 never learned c4's route"
 fi
 
-check "host 2: docker rm c2" dh 2 rm -f mh-c2
-for n in 1 3; do
-  if retry 15 bash -c "! ip -n $(host_ns "$n") route show proto 88 | grep -q '^10.90.2.1 '"; then
-    pass "c2's route is withdrawn at host $n"
+# check_withdrawn DESC HOST ADDRESS: HOST's kernel loses its learned route to ADDRESS.
+check_withdrawn() {
+  if retry 15 bash -c "! ip -n $(host_ns "$2") route show proto 88 | grep -q '^${3//./\\.} '"; then
+    pass "$1"
   else
-    fail "host $n still routes to c2"
+    fail "$1 (host $2 still routes to $3)"
   fi
-done
+}
+check "host 2: docker rm c2" dh 2 rm -f mh-c2
+for n in 1 3; do check_withdrawn "c2's route is withdrawn at host $n" "$n" 10.90.2.1; done
 check "host 3: wharf stops (TERM)" kill "$(<"$MH_DIR/h3/wharf.pid")"
 for n in 1 2; do
-  if retry 15 bash -c "! ip -n $(host_ns "$n") route show proto 88 | grep -q '^10.90.3.1 '"; then
-    pass "host 3's routes are withdrawn at host $n once its wharf stops"
-  else
-    fail "host $n still routes to host 3's c3"
-  fi
+  check_withdrawn "host 3's routes are withdrawn at host $n once its wharf stops" "$n" 10.90.3.1
 done
 check_fails "c1 no longer reaches c3" "" dh 1 exec mh-c1 ping -c 1 -W 1 10.90.3.1
 check "host 3: wharf starts again" start_wharf 3

@@ -32,6 +32,11 @@ impl PeerExport {
     pub fn allows(&self, prefix: &IpNet) -> bool {
         self.only.is_empty() || self.only.iter().any(|f| f.matches(prefix))
     }
+
+    /// How many of `prefixes` the peer is sent.
+    pub fn count_allowed(&self, prefixes: &[IpNet]) -> usize {
+        prefixes.iter().filter(|p| self.allows(p)).count()
+    }
 }
 
 /// A prefix and the lengths allowed inside it (`10.0.0.0/8 le 32`).

@@ -340,9 +340,10 @@ impl Core {
             if let Some((negotiated, local, _)) = &peer.up {
                 let export = &peer.spec.export;
                 let updates = updates_for(asn, negotiated, *local, export, announce, withdraw);
-                peer.advertised += announce.iter().filter(|p| export.allows(p)).count();
-                let gone = withdraw.iter().filter(|p| export.allows(p)).count();
-                peer.advertised = peer.advertised.saturating_sub(gone);
+                peer.advertised += export.count_allowed(announce);
+                peer.advertised = peer
+                    .advertised
+                    .saturating_sub(export.count_allowed(withdraw));
                 let _ = peer.to.send(ToPeer::Send(updates));
             }
         }
@@ -374,14 +375,12 @@ impl Core {
         match message {
             FromPeer::State(state) => peer.state = state,
             FromPeer::Up { negotiated, local } => {
-                let all: Vec<IpNet> = self.local.iter().copied().collect();
-                let export = &peer.spec.export;
-                let mut updates =
-                    updates_for(self.config.asn, &negotiated, local, export, &all, &[]);
+                let (mut updates, advertised) =
+                    whole_table(self.config.asn, &self.local, &negotiated, local, peer);
                 for (afi, safi) in &negotiated.families {
                     updates.push(Update::end_of_rib(*afi, *safi));
                 }
-                peer.advertised = all.iter().filter(|p| export.allows(p)).count();
+                peer.advertised = advertised;
                 peer.received = 0;
                 peer.up = Some((negotiated, local, Instant::now()));
                 let _ = peer.to.send(ToPeer::Send(updates));
@@ -410,10 +409,8 @@ impl Core {
             FromPeer::Update(update, class) => self.update(address, update, class),
             FromPeer::Refresh => {
                 if let Some((negotiated, local, _)) = &peer.up {
-                    let all: Vec<IpNet> = self.local.iter().copied().collect();
-                    let export = &peer.spec.export;
-                    let updates =
-                        updates_for(self.config.asn, negotiated, *local, export, &all, &[]);
+                    let (updates, _) =
+                        whole_table(self.config.asn, &self.local, negotiated, *local, peer);
                     let _ = peer.to.send(ToPeer::Send(updates));
                 }
             }
@@ -480,6 +477,21 @@ impl Core {
             self.pending.extend(changes);
         }
     }
+}
+
+/// Everything this host announces, as UPDATEs for `peer`'s session (at its start, or when
+/// it asks again), and how many prefixes its export policy lets through.
+fn whole_table(
+    asn: u32,
+    announced: &BTreeSet<IpNet>,
+    negotiated: &Negotiated,
+    local: IpAddr,
+    peer: &PeerEntry,
+) -> (Vec<Update>, usize) {
+    let all: Vec<IpNet> = announced.iter().copied().collect();
+    let export = &peer.spec.export;
+    let updates = updates_for(asn, negotiated, local, export, &all, &[]);
+    (updates, export.count_allowed(&all))
 }
 
 /// The dual-stack listener, with every peer's MD5 key and GTSM set on it (IPv4 peers by

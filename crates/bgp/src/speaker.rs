@@ -12,7 +12,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::changes::ChangeBatch;
+use crate::changes::{ChangeBatch, FULL_BATCH};
 use crate::export::updates_for;
 use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
 use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
@@ -85,6 +85,7 @@ enum Command {
     Neighbors(oneshot::Sender<Vec<NeighborStatus>>),
     Routes(oneshot::Sender<Vec<RouteStatus>>),
     ForgetUnrouted(Vec<IpNet>),
+    Reapply,
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -136,6 +137,12 @@ impl Speaker {
     /// task, in order with its other changes, so it cannot remove a route chosen just now.
     pub fn forget_unrouted(&self, prefixes: Vec<IpNet>) {
         let _ = self.commands.send(Command::ForgetUnrouted(prefixes));
+    }
+
+    /// Gives the sink every chosen route again, each as replacing its own next hops: for a
+    /// sink that lost routes behind the speaker's back (a device went down in the kernel).
+    pub fn reapply_routes(&self) {
+        let _ = self.commands.send(Command::Reapply);
     }
 
     /// Sends Cease to every peer and stops.
@@ -321,10 +328,19 @@ impl Core {
             }
             Command::ForgetUnrouted(prefixes) => {
                 let unrouted = prefixes.into_iter().filter(|p| !self.rib.is_routed(p));
+                // The speaker never gave these to its sink: what they replace is known
+                // only to the sink, from the kernel.
                 self.pending.extend(unrouted.map(|prefix| RouteChange {
                     prefix,
                     next_hops: Vec::new(),
+                    replaced: Vec::new(),
                 }));
+            }
+            Command::Reapply => {
+                for chunk in self.rib.chosen_routes().chunks(FULL_BATCH) {
+                    self.pending.extend(chunk.iter().cloned());
+                    self.sink.apply(&self.pending.take());
+                }
             }
             Command::Shutdown(_) => {}
         }

@@ -5,7 +5,7 @@
 //! previous run left are kept forwarding while the sessions come back, and go once the
 //! speaker has had time to learn them again (`STALE_AFTER`) if it did not.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +16,7 @@ use wharf_bgp::policy::{PeerExport, PeerImport};
 use wharf_bgp::rib::RouteChange;
 use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
 
-use crate::dataplane::{LearnedRoute, LearnedRoutes};
+use crate::dataplane::{LearnedChange, LearnedRoute, LearnedRoutes};
 use crate::engine::Engine;
 use crate::model::{Advertise, Event};
 
@@ -80,6 +80,9 @@ struct KernelRoutes {
     learned: Arc<dyn LearnedRoutes>,
     local: LocalHosts,
     engine: Arc<Engine>,
+    /// Prefixes whose chosen route was not installed, a local container using the address:
+    /// their next change replaces nothing in the kernel, whatever the speaker had chosen.
+    withheld: HashSet<IpNet>,
 }
 
 impl RouteSink for KernelRoutes {
@@ -89,19 +92,28 @@ impl RouteSink for KernelRoutes {
             changes.iter().map(|c| (c.prefix, !c.next_hops.is_empty())),
         );
         let local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        let routes: Vec<LearnedRoute> = changes
+        let routes: Vec<LearnedChange> = changes
             .iter()
-            .filter(|c| {
+            .map(|c| {
+                let replaced = if self.withheld.remove(&c.prefix) {
+                    Vec::new()
+                } else {
+                    c.replaced.clone()
+                };
                 let conflict = local.contains(&c.prefix) && !c.next_hops.is_empty();
-                if conflict {
+                let next_hops = if conflict {
                     tracing::warn!(prefix = %c.prefix,
                         "a peer routes an address a local container uses: not installed");
+                    self.withheld.insert(c.prefix);
+                    Vec::new()
+                } else {
+                    c.next_hops.clone()
+                };
+                LearnedChange {
+                    prefix: c.prefix,
+                    next_hops,
+                    replaced,
                 }
-                !conflict
-            })
-            .map(|c| LearnedRoute {
-                prefix: c.prefix,
-                next_hops: c.next_hops.clone(),
             })
             .collect();
         drop(local);
@@ -110,6 +122,26 @@ impl RouteSink for KernelRoutes {
             tracing::error!(%error, "installing learned routes failed");
         }
         tracing::debug!(routes = routes.len(), took = ?started.elapsed(), "learned routes written");
+    }
+}
+
+/// How often the kernel is asked whether it dropped learned routes (it removes the nexthop
+/// objects of a device that goes down, and the routes through them, without a word to
+/// wharf); the speaker then gives every route again.
+const LOST_ROUTES_CHECK: Duration = Duration::from_secs(2);
+
+async fn restore_lost_routes(learned: Arc<dyn LearnedRoutes>, speaker: Speaker) {
+    let mut ticks = tokio::time::interval(LOST_ROUTES_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let learned = learned.clone();
+        match tokio::task::spawn_blocking(move || learned.learned_routes_lost()).await {
+            Ok(Ok(true)) => speaker.reapply_routes(),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "checking the learned routes' next hops"),
+            Err(_) => return,
+        }
     }
 }
 
@@ -163,6 +195,7 @@ pub async fn start(
         learned: learned.clone(),
         local: local.clone(),
         engine: engine.clone(),
+        withheld: HashSet::new(),
     };
     let speaker = Speaker::start(config, Box::new(sink))
         .await
@@ -170,6 +203,7 @@ pub async fn start(
     tracing::info!(asn = settings.asn, router_id = %settings.router_id,
         peers = settings.peers.len(), kept = kept.len(), "BGP speaker started");
     tokio::spawn(announce(engine.subscribe(), speaker.clone(), local));
+    tokio::spawn(restore_lost_routes(learned.clone(), speaker.clone()));
     if !kept.is_empty() {
         tokio::spawn(drop_stale(kept, speaker.clone()));
     }

@@ -266,7 +266,10 @@ impl PeerTask {
         match &families {
             Ok(families) => {
                 self.feed(Event::ManualRefresh).await;
-                tracing::info!(peer = %self.address, ?families, "ROUTE-REFRESH sent");
+                let families: Vec<String> =
+                    families.iter().map(|(a, s)| format!("{a} {s}")).collect();
+                tracing::info!(peer = %self.address, families = families.join(", "),
+                    "ROUTE-REFRESH sent");
             }
             Err(RefreshRefused::NoCapability) => tracing::info!(peer = %self.address,
                 "no ROUTE-REFRESH sent: the peer did not offer the capability (RFC 2918)"),

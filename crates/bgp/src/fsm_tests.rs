@@ -299,3 +299,56 @@ fn our_open_offers_the_families_route_refresh_and_graceful_restart() {
         Capability::GracefulRestart(gr) if gr.restart_state && gr.restart_time == 120
             && gr.families.iter().all(|f| f.forwarding_state))));
 }
+
+fn refresh(afi: Afi) -> Action {
+    Action::Send(Message::RouteRefresh(RouteRefresh {
+        afi,
+        safi: Safi::UNICAST,
+        subtype: refresh_subtype::NORMAL,
+    }))
+}
+
+#[test]
+fn a_manual_refresh_asks_for_every_negotiated_family_and_only_of_a_capable_peer() {
+    let both = vec![
+        Capability::Multiprotocol(Afi::IPV4, Safi::UNICAST),
+        Capability::Multiprotocol(Afi::IPV6, Safi::UNICAST),
+    ];
+    let mut capable = both.clone();
+    capable.push(Capability::RouteRefresh);
+    let mut s = established(peer_open(65000, 90, capable)).0;
+    assert_eq!(
+        s.refresh_families(),
+        Ok(vec![(Afi::IPV4, Safi::UNICAST), (Afi::IPV6, Safi::UNICAST)])
+    );
+    assert_eq!(
+        s.handle(Event::ManualRefresh),
+        vec![refresh(Afi::IPV4), refresh(Afi::IPV6)]
+    );
+    assert_eq!(s.state(), State::Established, "the session goes on");
+
+    // Only the families of this session: no multiprotocol capability, IPv4 alone.
+    let mut s = established(peer_open(65000, 90, vec![Capability::RouteRefresh])).0;
+    assert_eq!(s.handle(Event::ManualRefresh), vec![refresh(Afi::IPV4)]);
+
+    // RFC 2918 section 4: never to a peer that did not offer the capability.
+    let mut s = established(peer_open(65000, 90, both)).0;
+    assert_eq!(s.refresh_families(), Err(RefreshRefused::NoCapability));
+    assert_eq!(s.handle(Event::ManualRefresh), vec![]);
+    assert_eq!(s.state(), State::Established);
+
+    // Nor before the session is up (OpenConfirm already knows the capability).
+    let mut s = Session::new(config(false));
+    assert_eq!(s.handle(Event::ManualRefresh), vec![]);
+    s.handle(Event::ManualStart);
+    s.handle(Event::TcpConnectionConfirmed);
+    let open = peer_open(65000, 90, vec![Capability::RouteRefresh]);
+    s.handle(message(Message::Open(open)));
+    assert_eq!(s.state(), State::OpenConfirm);
+    assert_eq!(
+        s.refresh_families(),
+        Err(RefreshRefused::NotEstablished(State::OpenConfirm))
+    );
+    assert_eq!(s.handle(Event::ManualRefresh), vec![]);
+    assert_eq!(s.state(), State::OpenConfirm);
+}

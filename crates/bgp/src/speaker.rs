@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::changes::{ChangeBatch, FULL_BATCH};
 use crate::export::updates_for;
-use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
+use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, RefreshRefused, Session, State};
 use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
 use crate::policy::{ImportContext, PeerExport, PeerImport};
 use crate::rib::{Rib, RouteChange};
@@ -79,6 +79,37 @@ pub struct RouteStatus {
     pub chosen: Vec<IpAddr>,
 }
 
+/// What became of asking one peer to send its routes again ([`Speaker::refresh`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshReport {
+    pub peer: IpAddr,
+    pub outcome: RefreshOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// A ROUTE-REFRESH went for each of these families; the peer's answer goes through
+    /// import policy like any UPDATE.
+    Sent(Vec<(Afi, Safi)>),
+    /// The session is in this state: nothing was sent (its routes come whole when it is up).
+    NotEstablished(State),
+    /// The peer did not offer the Route Refresh capability, so it must not be sent one
+    /// (RFC 2918 section 4): only a new session brings its routes again.
+    NoCapability,
+    /// No peer with this address is configured.
+    UnknownPeer,
+}
+
+impl From<Result<Vec<(Afi, Safi)>, RefreshRefused>> for RefreshOutcome {
+    fn from(result: Result<Vec<(Afi, Safi)>, RefreshRefused>) -> RefreshOutcome {
+        match result {
+            Ok(families) => RefreshOutcome::Sent(families),
+            Err(RefreshRefused::NotEstablished(state)) => RefreshOutcome::NotEstablished(state),
+            Err(RefreshRefused::NoCapability) => RefreshOutcome::NoCapability,
+        }
+    }
+}
+
 enum Command {
     Announce(Vec<IpNet>),
     Withdraw(Vec<IpNet>),
@@ -86,6 +117,7 @@ enum Command {
     Routes(oneshot::Sender<Vec<RouteStatus>>),
     ForgetUnrouted(Vec<IpNet>),
     Reapply,
+    Refresh(Option<IpAddr>, oneshot::Sender<Vec<RefreshReport>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -129,6 +161,16 @@ impl Speaker {
     pub async fn routes(&self) -> Vec<RouteStatus> {
         let (tx, rx) = oneshot::channel();
         let _ = self.commands.send(Command::Routes(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// Asks `peer`, or every configured peer, to send its routes again (RFC 2918), so they
+    /// pass the import policy anew; a path that comes back unchanged changes nothing in the
+    /// sink. One report per peer, in address order; a peer not configured gets
+    /// [`RefreshOutcome::UnknownPeer`].
+    pub async fn refresh(&self, peer: Option<IpAddr>) -> Vec<RefreshReport> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Refresh(peer, tx));
         rx.await.unwrap_or_default()
     }
 
@@ -342,8 +384,49 @@ impl Core {
                     self.sink.apply(&self.pending.take());
                 }
             }
+            Command::Refresh(peer, reply) => self.refresh(peer, reply),
             Command::Shutdown(_) => {}
         }
+    }
+
+    /// Hands the request to each peer's task, which knows its session's state, and answers
+    /// from a task of its own: the core does not wait for a peer busy writing.
+    fn refresh(&self, peer: Option<IpAddr>, reply: oneshot::Sender<Vec<RefreshReport>>) {
+        let targets: Vec<&PeerEntry> = match peer {
+            None => self.peers.values().collect(),
+            Some(address) => match self.peers.get(&address) {
+                Some(entry) => vec![entry],
+                None => {
+                    let unknown = RefreshReport {
+                        peer: address,
+                        outcome: RefreshOutcome::UnknownPeer,
+                    };
+                    let _ = reply.send(vec![unknown]);
+                    return;
+                }
+            },
+        };
+        let asked: Vec<_> = targets
+            .into_iter()
+            .map(|entry| {
+                let (tx, rx) = oneshot::channel();
+                let _ = entry.to.send(ToPeer::Refresh(tx));
+                (entry.spec.address, rx)
+            })
+            .collect();
+        tokio::spawn(async move {
+            let mut reports = Vec::with_capacity(asked.len());
+            for (peer, answer) in asked {
+                // A peer's task ends only when the speaker stops.
+                let outcome = match answer.await {
+                    Ok(result) => result.into(),
+                    Err(_) => RefreshOutcome::NotEstablished(State::Idle),
+                };
+                reports.push(RefreshReport { peer, outcome });
+            }
+            reports.sort_by_key(|r| r.peer);
+            let _ = reply.send(reports);
+        });
     }
 
     /// Sends announcements and withdrawals to every Established peer.

@@ -37,7 +37,8 @@ pub enum Command {
     /// Show networks, endpoints, addresses and host routes (from the running daemon, or from
     /// the state file when it is down).
     Status(StatusArgs),
-    /// The BGP speaker's neighbors or routes (from the running daemon).
+    /// The BGP speaker's neighbors or routes, or ask peers for their routes again (from the
+    /// running daemon).
     Bgp(BgpArgs),
 }
 
@@ -45,6 +46,9 @@ pub enum Command {
 pub struct BgpArgs {
     #[arg(value_enum)]
     pub what: BgpQuery,
+    /// With `refresh`: only this peer (default: every peer).
+    #[arg(value_name = "PEER")]
+    pub peer: Option<std::net::IpAddr>,
     /// The daemon's socket.
     #[arg(long, default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
@@ -59,6 +63,9 @@ pub enum BgpQuery {
     Neighbors,
     /// Per prefix: its paths and the ones installed.
     Routes,
+    /// Ask every peer, or PEER, to send its routes again (ROUTE-REFRESH, RFC 2918), which
+    /// pass the import policy anew; one line per peer says whether it was sent.
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -380,5 +387,22 @@ mod tests {
         };
         let err = args.engine_config().unwrap_err();
         assert!(err.contains("outside --ipvlan-subnet"), "{err}");
+    }
+
+    #[test]
+    fn bgp_refresh_takes_an_optional_peer_address() {
+        let parse = |argv: &[&str]| match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Bgp(args)) => Ok((args.peer, args.json)),
+            Ok(_) => panic!("not bgp"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(parse(&["wharf", "bgp", "refresh"]), Ok((None, false)));
+        let peer = "198.51.100.254".parse().ok();
+        assert_eq!(
+            parse(&["wharf", "bgp", "refresh", "198.51.100.254", "--json"]),
+            Ok((peer, true))
+        );
+        let err = parse(&["wharf", "bgp", "refresh", "router1"]).unwrap_err();
+        assert!(err.contains("router1"), "{err}");
     }
 }

@@ -14,7 +14,8 @@ use ipnet::IpNet;
 use wharf_bgp::peer::Transport;
 use wharf_bgp::policy::{PeerExport, PeerImport};
 use wharf_bgp::rib::RouteChange;
-use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
+use wharf_bgp::speaker::{PeerSpec, RefreshOutcome, RouteSink, Speaker, SpeakerConfig};
+use wharf_bgp::wire::{Afi, Safi};
 
 use crate::dataplane::{LearnedChange, LearnedRoute, LearnedRoutes};
 use crate::engine::Engine;
@@ -434,6 +435,105 @@ pub async fn routes(speaker: &Speaker, engine: &Engine) -> Vec<RouteReport> {
         .collect()
 }
 
+/// What `wharf bgp refresh` asks for: one peer, or (none) every peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub peer: Option<IpAddr>,
+}
+
+/// One line of `wharf bgp refresh`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefreshLine {
+    pub peer: IpAddr,
+    pub outcome: RefreshResult,
+    /// The families a ROUTE-REFRESH went for ("IPv4 unicast", ...), when sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<String>,
+    /// The session's state, when it is not Established.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshResult {
+    Sent,
+    NotEstablished,
+    /// The peer did not offer the Route Refresh capability: it must not be sent one.
+    NoCapability,
+}
+
+/// Asks the speaker to refresh `peer` (or every peer). A peer it does not have is an
+/// error that names the ones it has.
+pub async fn refresh(speaker: &Speaker, peer: Option<IpAddr>) -> Result<Vec<RefreshLine>, String> {
+    let mut lines = Vec::new();
+    for report in speaker.refresh(peer).await {
+        let (outcome, families, state) = match report.outcome {
+            RefreshOutcome::Sent(families) => (
+                RefreshResult::Sent,
+                families.iter().map(family_name).collect(),
+                None,
+            ),
+            RefreshOutcome::NotEstablished(state) => (
+                RefreshResult::NotEstablished,
+                Vec::new(),
+                Some(state.to_string()),
+            ),
+            RefreshOutcome::NoCapability => (RefreshResult::NoCapability, Vec::new(), None),
+            RefreshOutcome::UnknownPeer => {
+                let known: Vec<String> = speaker
+                    .neighbors()
+                    .await
+                    .iter()
+                    .map(|n| n.address.to_string())
+                    .collect();
+                return Err(format!(
+                    "{} is not a BGP peer of this wharf (its peers: {}): name one of those, or \
+                     add it (--bgp-peer ADDRESS@ASN or a [[bgp.peer]] table) and restart wharf serve",
+                    report.peer,
+                    known.join(", ")
+                ));
+            }
+        };
+        lines.push(RefreshLine {
+            peer: report.peer,
+            outcome,
+            families,
+            state,
+        });
+    }
+    Ok(lines)
+}
+
+fn family_name(&(afi, safi): &(Afi, Safi)) -> String {
+    format!("{afi} {safi}")
+}
+
+pub fn render_refresh(lines: &[RefreshLine]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let what = match line.outcome {
+            RefreshResult::Sent if line.families.is_empty() => {
+                "nothing to ask: the session carries neither IPv4 nor IPv6 unicast".to_string()
+            }
+            RefreshResult::Sent => format!("ROUTE-REFRESH sent for {}", line.families.join(", ")),
+            RefreshResult::NotEstablished => format!(
+                "not sent: the session is {}, not Established (a new session brings every route)",
+                line.state.as_deref().unwrap_or("down")
+            ),
+            RefreshResult::NoCapability => "not sent: the peer did not offer the Route Refresh \
+                capability (RFC 2918); only a new session brings its routes again"
+                .to_string(),
+        };
+        out.push_str(&format!("{:<40} {what}\n", line.peer));
+    }
+    if lines.is_empty() {
+        out.push_str("no BGP peers configured\n");
+    }
+    out
+}
+
 pub fn render_neighbors(neighbors: &[NeighborReport]) -> String {
     let mut out = format!(
         "{:<40} {:>10} {:<12} {:>9} {:>8} {:>8} {:>10}  {}\n",
@@ -552,6 +652,48 @@ mod tests {
             endpoints: vec![],
         });
         assert!(gone.is_empty() && fresh.is_empty(), "{gone:?} {fresh:?}");
+    }
+
+    #[test]
+    fn refresh_lines_say_what_happened_to_each_peer() {
+        let line = |peer: &str, outcome, families: &[&str], state: Option<&str>| RefreshLine {
+            peer: peer.parse().unwrap(),
+            outcome,
+            families: families.iter().map(|f| f.to_string()).collect(),
+            state: state.map(String::from),
+        };
+        let text = render_refresh(&[
+            line(
+                "198.51.100.254",
+                RefreshResult::Sent,
+                &["IPv4 unicast", "IPv6 unicast"],
+                None,
+            ),
+            line(
+                "198.51.100.253",
+                RefreshResult::NotEstablished,
+                &[],
+                Some("Active"),
+            ),
+            line("198.51.100.252", RefreshResult::NoCapability, &[], None),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("198.51.100.254 ")
+                && lines[0].ends_with("ROUTE-REFRESH sent for IPv4 unicast, IPv6 unicast"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("not sent: the session is Active"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("did not offer the Route Refresh capability"),
+            "{text}"
+        );
+        assert_eq!(render_refresh(&[]), "no BGP peers configured\n");
+        assert_eq!(family_name(&(Afi::IPV6, Safi::UNICAST)), "IPv6 unicast");
+        assert_eq!(family_name(&(Afi(25), Safi(70))), "AFI 25 SAFI 70");
     }
 
     #[test]

@@ -251,6 +251,7 @@ mod tests {
             vec![RouteChange {
                 prefix: "10.63.0.0/24".parse().unwrap(),
                 next_hops: vec![],
+                replaced: via.clone(),
             }]
         );
         assert_eq!(rib.prefix_count(PEER.parse().unwrap()), 1);
@@ -263,6 +264,7 @@ mod tests {
             vec![RouteChange {
                 prefix: "10.63.0.0/24".parse().unwrap(),
                 next_hops: via,
+                replaced: vec![],
             }]
         );
     }

@@ -142,7 +142,11 @@ pub struct PeerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GracefulOffer {
     pub restart_time: u16,
+    /// The Restart State bit: this speaker has just restarted (first OPEN only).
     pub restarting: bool,
+    /// The Forwarding State bit of every family: the routes exchanged with the peer before
+    /// still forward (the kernel kept them). False on the first OPEN after a start that
+    /// found nothing kept, so the peer drops what it had from this speaker at once.
     pub forwarding: bool,
 }
 
@@ -264,6 +268,13 @@ impl Session {
                 self.restart_hold(&mut out);
                 out.push(Action::Up(negotiated));
                 self.state = State::Established;
+                // This speaker's restart (if it was one) is over for this peer; and from
+                // now on its forwarding state outlives a session that goes down: later
+                // OPENs say so (RFC 4724 section 3), and the peer keeps its routes.
+                if let Some(gr) = &mut self.config.graceful_restart {
+                    gr.restarting = false;
+                    gr.forwarding = true;
+                }
             }
             (State::Established, Event::Message(Message::Keepalive, _)) => {
                 self.restart_hold(&mut out)

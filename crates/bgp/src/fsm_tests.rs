@@ -352,3 +352,34 @@ fn a_manual_refresh_asks_for_every_negotiated_family_and_only_of_a_capable_peer(
     assert_eq!(s.handle(Event::ManualRefresh), vec![]);
     assert_eq!(s.state(), State::OpenConfirm);
 }
+
+#[test]
+fn after_a_session_came_up_the_restart_is_over_and_forwarding_outlives_a_session() {
+    let mut c = config(false);
+    c.graceful_restart = Some(GracefulOffer {
+        restart_time: 120,
+        restarting: false,
+        forwarding: false,
+    });
+    let mut s = Session::new(c);
+    let bits = |open: Open| {
+        open.capabilities.iter().find_map(|c| match c {
+            Capability::GracefulRestart(gr) => Some((
+                gr.restart_state,
+                gr.families.iter().all(|f| f.forwarding_state),
+            )),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        bits(s.open()),
+        Some((false, false)),
+        "a fresh start keeps nothing"
+    );
+    s.handle(Event::ManualStart);
+    s.handle(Event::TcpConnectionConfirmed);
+    s.handle(message(Message::Open(peer_open(65000, 90, vec![]))));
+    s.handle(message(Message::Keepalive));
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(bits(s.open()), Some((false, true)));
+}

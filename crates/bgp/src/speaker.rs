@@ -36,6 +36,10 @@ pub struct SpeakerConfig {
     pub peers: Vec<PeerSpec>,
     /// The host's own addresses: no learned prefix may cover one.
     pub protected: Vec<IpAddr>,
+    /// This speaker restarted and its forwarding state was kept (the kernel still has the
+    /// routes it announced and learned): the first OPEN to each peer says so (Restart
+    /// State and Forwarding State bits, RFC 4724), and the peers keep its routes meanwhile.
+    pub restarted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -115,7 +119,7 @@ enum Command {
     Withdraw(Vec<IpNet>),
     Neighbors(oneshot::Sender<Vec<NeighborStatus>>),
     Routes(oneshot::Sender<Vec<RouteStatus>>),
-    ForgetUnrouted(Vec<IpNet>),
+    KeepUntilRelearned(Vec<IpNet>, Duration),
     Reapply,
     Refresh(Option<IpAddr>, oneshot::Sender<Vec<RefreshReport>>),
     Shutdown(oneshot::Sender<()>),
@@ -174,11 +178,14 @@ impl Speaker {
         rx.await.unwrap_or_default()
     }
 
-    /// Removes (through the sink) those of `prefixes` no peer routes now: the routes a
-    /// previous run left in the kernel that were not learned again. Done by the speaker's
-    /// task, in order with its other changes, so it cannot remove a route chosen just now.
-    pub fn forget_unrouted(&self, prefixes: Vec<IpNet>) {
-        let _ = self.commands.send(Command::ForgetUnrouted(prefixes));
+    /// Routes a previous run left in the kernel: those no peer sends again are removed
+    /// (through the sink) once every peer has sent its whole table (End-of-RIB for each of
+    /// its families), or after `at_most`, whichever comes first. Done by the speaker's task,
+    /// in order with its other changes, so it cannot remove a route chosen just now.
+    pub fn keep_until_relearned(&self, prefixes: Vec<IpNet>, at_most: Duration) {
+        let _ = self
+            .commands
+            .send(Command::KeepUntilRelearned(prefixes, at_most));
     }
 
     /// Gives the sink every chosen route again, each as replacing its own next hops: for a
@@ -206,6 +213,8 @@ struct PeerEntry {
     last_error: Option<String>,
     /// Its restart time ends then: stale paths it has not sent again go.
     restart_deadline: Option<Instant>,
+    /// End-of-RIB markers received since the session came up (one per family).
+    end_of_ribs: usize,
 }
 
 struct Core {
@@ -218,6 +227,8 @@ struct Core {
     sink: Box<dyn RouteSink>,
     from_peers: UnboundedSender<(IpAddr, FromPeer)>,
     inbox: Option<UnboundedReceiver<(IpAddr, FromPeer)>>,
+    /// Routes a previous run left, until every peer has sent its table or the time is up.
+    kept: Option<(Vec<IpNet>, Instant)>,
 }
 
 impl Core {
@@ -232,6 +243,7 @@ impl Core {
             sink,
             from_peers,
             inbox: Some(inbox),
+            kept: None,
         }
     }
 
@@ -277,7 +289,10 @@ impl Core {
                         }
                     }
                 }
-                _ = tick.tick() => self.restart_deadlines(),
+                _ = tick.tick() => {
+                    self.restart_deadlines();
+                    self.forget_kept_if_relearned();
+                }
             }
             if !self.pending.is_empty() {
                 self.sink.apply(&self.pending.take());
@@ -305,8 +320,8 @@ impl Core {
             families: vec![(Afi::IPV4, Safi::UNICAST), (Afi::IPV6, Safi::UNICAST)],
             graceful_restart: spec.graceful_restart.map(|restart_time| GracefulOffer {
                 restart_time,
-                restarting: false,
-                forwarding: false,
+                restarting: self.config.restarted,
+                forwarding: self.config.restarted,
             }),
         });
         let task = PeerTask::new(
@@ -328,6 +343,7 @@ impl Core {
                 advertised: 0,
                 last_error: None,
                 restart_deadline: None,
+                end_of_ribs: 0,
             },
         );
     }
@@ -368,15 +384,9 @@ impl Core {
                     .collect();
                 let _ = reply.send(routes);
             }
-            Command::ForgetUnrouted(prefixes) => {
-                let unrouted = prefixes.into_iter().filter(|p| !self.rib.is_routed(p));
-                // The speaker never gave these to its sink: what they replace is known
-                // only to the sink, from the kernel.
-                self.pending.extend(unrouted.map(|prefix| RouteChange {
-                    prefix,
-                    next_hops: Vec::new(),
-                    replaced: Vec::new(),
-                }));
+            Command::KeepUntilRelearned(prefixes, at_most) => {
+                self.kept = Some((prefixes, Instant::now() + at_most));
+                self.forget_kept_if_relearned();
             }
             Command::Reapply => {
                 for chunk in self.rib.chosen_routes().chunks(FULL_BATCH) {
@@ -481,6 +491,7 @@ impl Core {
                 }
                 peer.advertised = advertised;
                 peer.received = 0;
+                peer.end_of_ribs = 0;
                 peer.up = Some((negotiated, local, Instant::now()));
                 let _ = peer.to.send(ToPeer::Send(updates));
             }
@@ -551,12 +562,51 @@ impl Core {
         if outcome.end_of_rib {
             tracing::info!(peer = %address, prefixes = self.rib.prefix_count(address),
                 "End-of-RIB: the peer has sent its whole table");
+            peer.end_of_ribs += 1;
         }
         if outcome.end_of_rib && peer.restart_deadline.take().is_some() {
             // The restarted peer has sent everything again: what it did not is gone.
             changes.extend(self.rib.remove_peer(address, true));
         }
         self.pending.extend(changes);
+        if outcome.end_of_rib {
+            self.forget_kept_if_relearned();
+        }
+    }
+
+    /// Removes the kept routes no peer sent again, once every peer has sent its whole table
+    /// (or the time for it is over).
+    fn forget_kept_if_relearned(&mut self) {
+        let Some((_, deadline)) = &self.kept else {
+            return;
+        };
+        let all_sent = self.peers.values().all(|p| {
+            p.up.as_ref()
+                .is_some_and(|(negotiated, _, _)| p.end_of_ribs >= negotiated.families.len())
+        });
+        if !all_sent && Instant::now() < *deadline {
+            return;
+        }
+        let Some((prefixes, _)) = self.kept.take() else {
+            return;
+        };
+        let unrouted: Vec<IpNet> = prefixes
+            .into_iter()
+            .filter(|p| !self.rib.is_routed(p))
+            .collect();
+        tracing::info!(
+            routes = unrouted.len(),
+            every_peer_sent_its_table = all_sent,
+            "removing the routes kept from before the restart that no peer sent again"
+        );
+        // The speaker never gave these to its sink: what they replace is known only to
+        // the sink, from the kernel.
+        self.pending
+            .extend(unrouted.into_iter().map(|prefix| RouteChange {
+                prefix,
+                next_hops: Vec::new(),
+                replaced: Vec::new(),
+            }));
     }
 
     fn restart_deadlines(&mut self) {

@@ -68,6 +68,7 @@ async fn start(port: u16, sink: Collect) -> Speaker {
             max_prefixes: None,
         }],
         protected: vec![],
+        restarted: false,
     };
     Speaker::start(config, Box::new(sink)).await.unwrap()
 }

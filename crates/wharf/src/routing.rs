@@ -2,8 +2,10 @@
 //! nothing of Docker): the addresses the engine says are reachable here are announced as
 //! host prefixes (/32, /128), withdrawn when they go; the routes the speaker chooses among its
 //! peers' are installed in the kernel ([`LearnedRoutes`], `proto 88`). Learned routes a
-//! previous run left are kept forwarding while the sessions come back, and go once the
-//! speaker has had time to learn them again (`STALE_AFTER`) if it did not.
+//! previous run left are kept forwarding while the sessions come back, and those no peer
+//! sent again go once every peer has sent its whole table (End-of-RIB), or after
+//! `STALE_AFTER`. Peers are told of such a restart (graceful restart's Restart and
+//! Forwarding State bits), and keep this host's routes meanwhile.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
@@ -17,7 +19,7 @@ use wharf_bgp::rib::RouteChange;
 use wharf_bgp::speaker::{PeerSpec, RefreshOutcome, RouteSink, Speaker, SpeakerConfig};
 use wharf_bgp::wire::{Afi, Safi};
 
-use crate::dataplane::{LearnedChange, LearnedRoute, LearnedRoutes};
+use crate::dataplane::{LearnedChange, LearnedRoutes};
 use crate::engine::Engine;
 use crate::model::{Advertise, Event};
 
@@ -156,6 +158,16 @@ pub async fn start(
         .host_addresses()
         .map_err(|e| format!("reading the host's addresses: {e}"))?;
     protected.push(IpAddr::V4(settings.router_id));
+    let kept = learned.learned_routes().unwrap_or_default();
+    // A restart, not a fresh start, when the kernel still forwards what the last run set
+    // up: its learned routes, or (reconciled by now) its containers' routes. Peers are told
+    // so, and keep this host's routes until it has sent them again.
+    let has_endpoints = engine
+        .state()
+        .networks
+        .values()
+        .any(|n| !n.endpoints.is_empty());
+    let restarted = !kept.is_empty() || has_endpoints;
     let config = SpeakerConfig {
         asn: settings.asn,
         router_id: settings.router_id,
@@ -187,8 +199,8 @@ pub async fn start(
             })
             .collect(),
         protected,
+        restarted,
     };
-    let kept = learned.learned_routes().unwrap_or_default();
     // Routes kept from a previous run still lead to containers elsewhere.
     note_remote_hosts(engine, kept.iter().map(|r| (r.prefix, true)));
     let local = LocalHosts::default();
@@ -202,11 +214,11 @@ pub async fn start(
         .await
         .map_err(|e| format!("starting BGP on port {}: {e}", settings.port))?;
     tracing::info!(asn = settings.asn, router_id = %settings.router_id,
-        peers = settings.peers.len(), kept = kept.len(), "BGP speaker started");
+        peers = settings.peers.len(), kept = kept.len(), restarted, "BGP speaker started");
     tokio::spawn(announce(engine.subscribe(), speaker.clone(), local));
     tokio::spawn(restore_lost_routes(learned.clone(), speaker.clone()));
     if !kept.is_empty() {
-        tokio::spawn(drop_stale(kept, speaker.clone()));
+        speaker.keep_until_relearned(kept.into_iter().map(|r| r.prefix).collect(), STALE_AFTER);
     }
     Ok(speaker)
 }
@@ -359,16 +371,6 @@ fn track_local(local: &LocalHosts, event: &Event) {
         }
         Event::NetworkAdded(_) | Event::NetworkRemoved(_) => {}
     }
-}
-
-/// Removes the learned routes a previous run left that no peer has sent again by now.
-async fn drop_stale(kept: Vec<LearnedRoute>, speaker: Speaker) {
-    tokio::time::sleep(STALE_AFTER).await;
-    tracing::info!(
-        routes = kept.len(),
-        "removing the kept learned routes no peer sent again"
-    );
-    speaker.forget_unrouted(kept.into_iter().map(|r| r.prefix).collect());
 }
 
 /// One line of `wharf bgp neighbors`.

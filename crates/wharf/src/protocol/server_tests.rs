@@ -323,6 +323,7 @@ fn quiet_speaker(runtime: &tokio::runtime::Runtime) -> Option<wharf_bgp::speaker
             max_prefixes: None,
         }],
         protected: Vec::new(),
+        restarted: false,
     };
     Some(
         runtime

@@ -192,9 +192,9 @@ mod tests {
     /// What a peer in AS 65000 sends for `prefixes` (it answers a ROUTE-REFRESH the same
     /// way: its whole table again).
     fn peers_table(prefixes: &[&str]) -> Vec<Update> {
-        let hop: IpAddr = PEER.parse().unwrap();
+        let hop = crate::export::SelfNextHop::new(PEER.parse().unwrap(), &[]);
         let export = PeerExport::default();
-        crate::export::updates_for(65000, &session(65001), hop, &export, &nets(prefixes), &[])
+        crate::export::updates_for(65000, &session(65001), &hop, &export, &nets(prefixes), &[])
     }
 
     /// Every change `import` makes of the peer's table.

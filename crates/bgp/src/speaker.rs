@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::changes::{ChangeBatch, FULL_BATCH};
-use crate::export::updates_for;
+use crate::export::{updates_for, SelfNextHop};
 use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, RefreshRefused, Session, State};
 use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
 use crate::policy::{ImportContext, PeerExport, PeerImport};
@@ -23,6 +23,23 @@ use crate::wire::{Afi, Safi, Update, UpdateClass};
 /// Where the chosen routes go.
 pub trait RouteSink: Send + 'static {
     fn apply(&mut self, changes: &[RouteChange]);
+}
+
+/// The host's addresses on the interface that carries a session's own address (that
+/// address excluded or not): where this host is reached in the family the session is not
+/// of, for the next hop of that family's prefixes.
+pub trait InterfaceAddresses: Send + Sync {
+    fn beside(&self, local: IpAddr) -> Vec<IpAddr>;
+}
+
+/// An [`InterfaceAddresses`] in a configuration.
+#[derive(Clone)]
+pub struct AddressSource(pub std::sync::Arc<dyn InterfaceAddresses>);
+
+impl std::fmt::Debug for AddressSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressSource")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +57,9 @@ pub struct SpeakerConfig {
     /// routes it announced and learned): the first OPEN to each peer says so (Restart
     /// State and Forwarding State bits, RFC 4724), and the peers keep its routes meanwhile.
     pub restarted: bool,
+    /// Where to find the host's other addresses beside a session's (none: each session
+    /// carries only its own family's prefixes).
+    pub interface_addresses: Option<AddressSource>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,7 +227,7 @@ struct PeerEntry {
     spec: PeerSpec,
     to: UnboundedSender<ToPeer>,
     state: State,
-    up: Option<(Negotiated, IpAddr, Instant)>,
+    up: Option<(Negotiated, SelfNextHop, Instant)>,
     received: usize,
     advertised: usize,
     last_error: Option<String>,
@@ -448,7 +468,7 @@ impl Core {
         for peer in peers.values_mut() {
             if let Some((negotiated, local, _)) = &peer.up {
                 let export = &peer.spec.export;
-                let updates = updates_for(asn, negotiated, *local, export, announce, withdraw);
+                let updates = updates_for(asn, negotiated, local, export, announce, withdraw);
                 peer.advertised += export.count_allowed(announce);
                 peer.advertised = peer
                     .advertised
@@ -484,8 +504,14 @@ impl Core {
         match message {
             FromPeer::State(state) => peer.state = state,
             FromPeer::Up { negotiated, local } => {
+                let local = unmapped(local);
+                let beside = match &self.config.interface_addresses {
+                    Some(AddressSource(source)) => source.beside(local),
+                    None => Vec::new(),
+                };
+                let local = SelfNextHop::new(local, &beside);
                 let (mut updates, advertised) =
-                    whole_table(self.config.asn, &self.local, &negotiated, local, peer);
+                    whole_table(self.config.asn, &self.local, &negotiated, &local, peer);
                 for (afi, safi) in &negotiated.families {
                     updates.push(Update::end_of_rib(*afi, *safi));
                 }
@@ -520,7 +546,7 @@ impl Core {
             FromPeer::Refresh => {
                 if let Some((negotiated, local, _)) = &peer.up {
                     let (updates, _) =
-                        whole_table(self.config.asn, &self.local, negotiated, *local, peer);
+                        whole_table(self.config.asn, &self.local, negotiated, local, peer);
                     let _ = peer.to.send(ToPeer::Send(updates));
                 }
             }
@@ -628,13 +654,21 @@ impl Core {
     }
 }
 
+/// An IPv4 address as itself, not as the IPv4-mapped IPv6 address a dual-stack socket shows.
+fn unmapped(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// Everything this host announces, as UPDATEs for `peer`'s session (at its start, or when
 /// it asks again), and how many prefixes its export policy lets through.
 fn whole_table(
     asn: u32,
     announced: &BTreeSet<IpNet>,
     negotiated: &Negotiated,
-    local: IpAddr,
+    local: &SelfNextHop,
     peer: &PeerEntry,
 ) -> (Vec<Update>, usize) {
     let all: Vec<IpNet> = announced.iter().copied().collect();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::speaker::*;
 use support::*;
 use wharf_bgp::fsm::State;
-use wharf_bgp::speaker::{Speaker, SpeakerConfig};
+use wharf_bgp::speaker::{AddressSource, InterfaceAddresses, Speaker, SpeakerConfig};
 use wharf_netlink::netns::run_in_netns;
 
 fn frr_config(extra: &str) -> String {
@@ -438,6 +438,70 @@ fn routes_kept_from_before_a_restart_go_when_every_peer_has_sent_its_table() {
                 Some(vec![PEER_V4.parse::<IpAddr>().unwrap()])
             );
             assert!(!ever_withdrawn(&routes, "10.62.0.0/24"));
+            speaker.shutdown().await;
+        })
+    })
+    .unwrap();
+}
+
+/// The addresses beside the speaker's IPv4 one on its side of the lab's cable.
+struct LabAddresses;
+
+impl InterfaceAddresses for LabAddresses {
+    fn beside(&self, _local: IpAddr) -> Vec<IpAddr> {
+        vec![SPEAKER_V6.parse().unwrap()]
+    }
+}
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn ipv6_prefixes_go_both_ways_over_an_ipv4_session() {
+    let mut lab = Lab::new("frr-v6-over-v4");
+    // bgpd runs without zebra here, so it knows no address of its interface: it is told
+    // its IPv6 next hop (without, it sends an IPv4-mapped one, which no IPv6 route can use).
+    let extra = format!(
+        " address-family ipv6 unicast
+  neighbor {SPEAKER_V4} activate
+  neighbor {SPEAKER_V4} route-map v6-next-hop out
+  network fd62::/64
+ exit-address-family"
+    );
+    let route_map =
+        format!("route-map v6-next-hop permit 10\n set ipv6 next-hop global {PEER_V6}\n");
+    lab.frr(&(frr_config(&extra) + &route_map));
+    let routes = Collect::default();
+    let seen = routes.clone();
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let config = SpeakerConfig {
+                interface_addresses: Some(AddressSource(std::sync::Arc::new(LabAddresses))),
+                ..speaker_config(false, 65000)
+            };
+            let speaker = Speaker::start(config, Box::new(seen)).await.unwrap();
+            speaker.announce(vec!["fd60::8/128".parse().unwrap()]);
+            let via = vec![PEER_V6.parse::<IpAddr>().unwrap()];
+            let learned = async || routes.next_hops("fd62::/64") == Some(via.clone());
+            assert!(
+                wait_for(Duration::from_secs(20), learned).await,
+                "FRR's IPv6 prefix, via its IPv6 address, over the IPv4 session: {:?}",
+                routes.all()
+            );
+            let at_frr = || lab.vtysh("show bgp ipv6 unicast fd60::8/128");
+            assert!(
+                wait_for(Duration::from_secs(10), async || at_frr().contains("best")).await,
+                "FRR has the speaker's IPv6 prefix:\n{}",
+                at_frr()
+            );
+            let text = at_frr();
+            assert!(
+                text.contains(SPEAKER_V6),
+                "next hop the speaker's IPv6 address:\n{text}"
+            );
+            // The IPv4 side of the session carries on as before.
+            assert_eq!(
+                routes.next_hops("10.62.0.0/24"),
+                Some(vec![PEER_V4.parse::<IpAddr>().unwrap()])
+            );
             speaker.shutdown().await;
         })
     })

@@ -69,6 +69,7 @@ async fn start(port: u16, sink: Collect) -> Speaker {
         }],
         protected: vec![],
         restarted: false,
+        interface_addresses: None,
     };
     Speaker::start(config, Box::new(sink)).await.unwrap()
 }

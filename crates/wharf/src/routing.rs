@@ -16,7 +16,9 @@ use ipnet::IpNet;
 use wharf_bgp::peer::Transport;
 use wharf_bgp::policy::{PeerExport, PeerImport};
 use wharf_bgp::rib::RouteChange;
-use wharf_bgp::speaker::{PeerSpec, RefreshOutcome, RouteSink, Speaker, SpeakerConfig};
+use wharf_bgp::speaker::{
+    AddressSource, InterfaceAddresses, PeerSpec, RefreshOutcome, RouteSink, Speaker, SpeakerConfig,
+};
 use wharf_bgp::wire::{Afi, Safi};
 
 use crate::dataplane::{LearnedChange, LearnedRoutes};
@@ -128,6 +130,19 @@ impl RouteSink for KernelRoutes {
     }
 }
 
+/// The host's addresses beside a session's own, from the kernel: the next hop of the other
+/// family's prefixes on that session.
+struct KernelAddresses(Arc<dyn LearnedRoutes>);
+
+impl InterfaceAddresses for KernelAddresses {
+    fn beside(&self, local: IpAddr) -> Vec<IpAddr> {
+        self.0.addresses_beside(local).unwrap_or_else(|error| {
+            tracing::warn!(%local, %error, "cannot read the addresses beside a session's");
+            Vec::new()
+        })
+    }
+}
+
 /// How often the kernel is asked whether it dropped learned routes (it removes the nexthop
 /// objects of a device that goes down, and the routes through them, without a word to
 /// wharf); the speaker then gives every route again.
@@ -200,6 +215,7 @@ pub async fn start(
             .collect(),
         protected,
         restarted,
+        interface_addresses: Some(AddressSource(Arc::new(KernelAddresses(learned.clone())))),
     };
     // Routes kept from a previous run still lead to containers elsewhere.
     note_remote_hosts(engine, kept.iter().map(|r| (r.prefix, true)));

@@ -188,3 +188,34 @@ fn a_next_hop_beyond_a_router_still_gets_a_route_that_names_it() {
         assert_eq!(kernel_view(), ((0, 0), Vec::new()));
     });
 }
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn the_addresses_beside_a_sessions_own_are_those_of_its_link() {
+    in_test_host(|_| {
+        links_toward_peers();
+        run(
+            "ip",
+            &["address", "add", "fd4e:a::2/64", "dev", "whpa", "nodad"],
+        );
+        let learned = dataplane();
+        let beside = learned.addresses_beside(ip("10.46.1.2")).unwrap();
+        assert!(beside.contains(&ip("fd4e:a::2")), "{beside:?}");
+        assert!(
+            beside.iter().any(|a| a.to_string().starts_with("fe80:")),
+            "the link-local address too: {beside:?}"
+        );
+        assert!(
+            !beside.contains(&ip("10.46.2.2")),
+            "not another link's: {beside:?}"
+        );
+        assert!(
+            !beside.contains(&ip("10.46.1.2")),
+            "not its own: {beside:?}"
+        );
+        assert!(learned
+            .addresses_beside(ip("10.99.0.1"))
+            .unwrap()
+            .is_empty());
+    });
+}

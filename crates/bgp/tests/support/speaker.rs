@@ -60,6 +60,7 @@ pub fn speaker_config(passive: bool, peer_as: u32) -> SpeakerConfig {
         }],
         protected: vec![SPEAKER_V4.parse().unwrap()],
         restarted: false,
+        interface_addresses: None,
     }
 }
 

@@ -428,6 +428,10 @@ impl super::LearnedRoutes for FakeSandbox {
         Ok(false)
     }
 
+    fn addresses_beside(&self, _local: std::net::IpAddr) -> Result<Vec<std::net::IpAddr>> {
+        Ok(Vec::new())
+    }
+
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {
         Ok(Vec::new())
     }

@@ -182,6 +182,9 @@ pub trait LearnedRoutes: Send + Sync {
     fn learned_routes_lost(&self) -> Result<bool>;
     /// The host's own addresses on links wharf did not make: no learned route may cover one.
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>>;
+    /// The other addresses of the link that has `local` (none if no link has it): where
+    /// this host is reached in the other family by a peer it has a session with on `local`.
+    fn addresses_beside(&self, local: std::net::IpAddr) -> Result<Vec<std::net::IpAddr>>;
 }
 
 /// Inside a container's network namespace.

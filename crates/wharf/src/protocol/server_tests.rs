@@ -324,6 +324,7 @@ fn quiet_speaker(runtime: &tokio::runtime::Runtime) -> Option<wharf_bgp::speaker
         }],
         protected: Vec::new(),
         restarted: false,
+        interface_addresses: None,
     };
     Some(
         runtime

@@ -209,3 +209,22 @@ pub(super) fn lost(netlink: &mut Netlink, objects: &mut HopObjects) -> Result<bo
             message,
         })
 }
+
+/// The other addresses of the link that has `local`.
+pub(super) fn addresses_beside(netlink: &mut Netlink, local: IpAddr) -> Result<Vec<IpAddr>> {
+    let addresses = netlink
+        .addresses(None)
+        .map_err(kernel_error("list addresses"))?;
+    let Some(index) = addresses
+        .iter()
+        .find(|a| a.address == local)
+        .map(|a| a.index)
+    else {
+        return Ok(Vec::new());
+    };
+    Ok(addresses
+        .into_iter()
+        .filter(|a| a.index == index && a.address != local)
+        .map(|a| a.address)
+        .collect())
+}

@@ -219,6 +219,10 @@ impl super::LearnedRoutes for LinuxDataplane {
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {
         self.with_netlink(learned::host_addresses)
     }
+
+    fn addresses_beside(&self, local: std::net::IpAddr) -> Result<Vec<std::net::IpAddr>> {
+        self.with_netlink(|netlink| learned::addresses_beside(netlink, local))
+    }
 }
 
 impl Sandbox for LinuxDataplane {

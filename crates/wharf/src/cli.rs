@@ -229,13 +229,19 @@ impl ServeArgs {
                 ));
             }
         }
-        for (i, block) in self.host_blocks.iter().enumerate() {
-            if let Some(other) = self.host_blocks[..i]
+        // Any --host-block replaces the config file's list.
+        let host_blocks = if self.host_blocks.is_empty() {
+            self.file()?.host_blocks
+        } else {
+            self.host_blocks.clone()
+        };
+        for (i, block) in host_blocks.iter().enumerate() {
+            if let Some(other) = host_blocks[..i]
                 .iter()
                 .find(|b| b.contains(block) || block.contains(*b))
             {
                 return Err(format!(
-                    "--host-block {block} overlaps --host-block {other}: a subnet has one block per host"
+                    "host block {block} overlaps host block {other}: a subnet has one block per host"
                 ));
             }
         }
@@ -251,7 +257,7 @@ impl ServeArgs {
                 preferred_gateway: self.gateway,
             },
             sandbox_timeout: std::time::Duration::from_secs(self.sandbox_timeout),
-            host_blocks: self.host_blocks.clone(),
+            host_blocks,
         })
     }
 
@@ -281,13 +287,18 @@ fn parse_bgp_peer(text: &str) -> Result<(std::net::IpAddr, u32), String> {
 }
 
 impl ServeArgs {
+    /// The `--config` file's settings (none: the defaults).
+    fn file(&self) -> Result<crate::config::FileConfig, String> {
+        match &self.config {
+            Some(path) => crate::config::FileConfig::load(path),
+            None => Ok(crate::config::FileConfig::default()),
+        }
+    }
+
     /// The BGP speaker's settings, from `--config` and the flags; None when BGP is not asked
     /// for.
     pub fn bgp_settings(&self) -> Result<Option<crate::routing::BgpSettings>, String> {
-        let file = match &self.config {
-            Some(path) => crate::config::FileConfig::load(path)?,
-            None => crate::config::FileConfig::default(),
-        };
+        let file = self.file()?;
         crate::config::bgp_settings(
             file.bgp.as_ref(),
             self.bgp_asn,
@@ -387,6 +398,42 @@ mod tests {
         };
         let err = args.engine_config().unwrap_err();
         assert!(err.contains("outside --ipvlan-subnet"), "{err}");
+    }
+
+    #[test]
+    fn host_blocks_come_from_the_config_file_unless_flags_give_them() {
+        let dir = std::env::temp_dir().join(format!("wharf-cli-blocks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wharf.toml");
+        std::fs::write(
+            &file,
+            "host_blocks = [\"10.90.1.0/24\", \"10.91.1.0/24\"]\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let blocks = |extra: &[&str]| {
+            let mut argv = vec!["wharf", "serve", "--config", path];
+            argv.extend_from_slice(extra);
+            let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("not serve")
+            };
+            args.engine_config().map(|c| c.host_blocks)
+        };
+        let listed =
+            |list: &[&str]| -> Vec<IpNet> { list.iter().map(|b| b.parse().unwrap()).collect() };
+        assert_eq!(blocks(&[]), Ok(listed(&["10.90.1.0/24", "10.91.1.0/24"])));
+        assert_eq!(
+            blocks(&["--host-block", "10.92.1.0/24"]),
+            Ok(listed(&["10.92.1.0/24"]))
+        );
+        std::fs::write(
+            &file,
+            "host_blocks = [\"10.90.1.0/24\", \"10.90.1.128/25\"]\n",
+        )
+        .unwrap();
+        let overlap = blocks(&[]).unwrap_err();
+        assert!(overlap.contains("overlaps"), "{overlap}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -103,7 +103,7 @@ pub struct PeerTask {
     codec: Codec,
     timers: HashMap<Timer, Instant>,
     connecting: Option<JoinHandle<std::io::Result<TcpStream>>>,
-    core: UnboundedSender<(IpAddr, FromPeer)>,
+    core: Sender<(IpAddr, FromPeer)>,
     /// A write failed: the connection is to be treated as lost.
     broken: bool,
 }
@@ -114,7 +114,7 @@ impl PeerTask {
         port: u16,
         transport: Transport,
         session: Session,
-        core: UnboundedSender<(IpAddr, FromPeer)>,
+        core: Sender<(IpAddr, FromPeer)>,
     ) -> PeerTask {
         PeerTask {
             address,
@@ -298,7 +298,7 @@ impl PeerTask {
         let after = self.session.state();
         if after != before {
             tracing::info!(peer = %self.address, from = %before, to = %after, "BGP state");
-            let _ = self.core.send((self.address, FromPeer::State(after)));
+            let _ = self.core.send((self.address, FromPeer::State(after))).await;
         }
     }
 
@@ -329,7 +329,8 @@ impl PeerTask {
                 let local = self.local.unwrap_or(self.address);
                 let _ = self
                     .core
-                    .send((self.address, FromPeer::Up { negotiated, local }));
+                    .send((self.address, FromPeer::Up { negotiated, local }))
+                    .await;
             }
             Action::Down {
                 reason,
@@ -338,22 +339,26 @@ impl PeerTask {
             } => {
                 tracing::warn!(peer = %self.address, %reason, "BGP session ended");
                 self.codec = Codec::default();
-                let _ = self.core.send((
-                    self.address,
-                    FromPeer::Down {
-                        reason,
-                        was_established,
-                        keep_routes,
-                    },
-                ));
+                let _ = self
+                    .core
+                    .send((
+                        self.address,
+                        FromPeer::Down {
+                            reason,
+                            was_established,
+                            keep_routes,
+                        },
+                    ))
+                    .await;
             }
             Action::Update(update, class) => {
                 let _ = self
                     .core
-                    .send((self.address, FromPeer::Update(*update, class)));
+                    .send((self.address, FromPeer::Update(*update, class)))
+                    .await;
             }
             Action::Refresh(..) => {
-                let _ = self.core.send((self.address, FromPeer::Refresh));
+                let _ = self.core.send((self.address, FromPeer::Refresh)).await;
             }
         }
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{
+    channel, unbounded_channel, Receiver, Sender, UnboundedReceiver, UnboundedSender,
+};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -19,6 +21,11 @@ use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
 use crate::policy::{ImportContext, PeerExport, PeerImport};
 use crate::rib::{Rib, RouteChange};
 use crate::wire::{Afi, Safi, Update, UpdateClass};
+
+/// Messages from the peers' tasks the core has not taken yet. Bounded, so that while the core
+/// writes a batch to the kernel a peer's task stops reading its socket and TCP slows the
+/// sender, rather than decoded UPDATEs piling up in memory.
+const INBOX: usize = 64;
 
 /// Where the chosen routes go.
 pub trait RouteSink: Send + 'static {
@@ -245,15 +252,15 @@ struct Core {
     /// Changes not yet given to the sink: see [`ChangeBatch`].
     pending: ChangeBatch,
     sink: Box<dyn RouteSink>,
-    from_peers: UnboundedSender<(IpAddr, FromPeer)>,
-    inbox: Option<UnboundedReceiver<(IpAddr, FromPeer)>>,
+    from_peers: Sender<(IpAddr, FromPeer)>,
+    inbox: Option<Receiver<(IpAddr, FromPeer)>>,
     /// Routes a previous run left, until every peer has sent its table or the time is up.
     kept: Option<(Vec<IpNet>, Instant)>,
 }
 
 impl Core {
     fn new(config: SpeakerConfig, sink: Box<dyn RouteSink>) -> Core {
-        let (from_peers, inbox) = unbounded_channel();
+        let (from_peers, inbox) = channel(INBOX);
         Core {
             config,
             peers: HashMap::new(),
@@ -283,11 +290,17 @@ impl Core {
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(Command::Shutdown(done)) => {
+                        // A peer's task waiting for room in the inbox gets an error at once
+                        // and goes on to its Stop.
+                        inbox.close();
                         self.stop_all().await;
                         let _ = done.send(());
                         return;
                     }
-                    None => return self.stop_all().await,
+                    None => {
+                        inbox.close();
+                        return self.stop_all().await;
+                    }
                     Some(command) => self.command(command),
                 },
                 message = inbox.recv() => {

@@ -62,8 +62,9 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// Applies what concerns one socket toward `peer` (before it connects, or as soon as it
-    /// is accepted).
+    /// Applies what concerns one socket toward `peer`, before it connects. Connections the
+    /// peer opens get the same from the listener they are accepted on (see the speaker's
+    /// `listen`): set after accept() they would come too late for the first segments.
     pub fn prepare(&self, fd: std::os::fd::BorrowedFd<'_>, peer: IpAddr) -> std::io::Result<()> {
         if let Some(password) = &self.password {
             crate::sockopt::set_md5_key(fd, peer, password.as_bytes())?;

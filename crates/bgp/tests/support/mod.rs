@@ -140,12 +140,27 @@ impl Lab {
 
     /// Starts BIRD 2 in the peer's namespace with `config`; the path of its control socket.
     pub fn bird(&mut self, config: &str) -> String {
-        let conf = self.dir.join("bird.conf");
-        let socket = self.dir.join("bird.ctl").display().to_string();
-        std::fs::write(&conf, config).expect("bird config");
-        let conf = conf.display().to_string();
-        self.spawn_in_peer("bird", &["-f", "-c", &conf, "-s", &socket]);
-        socket
+        std::fs::write(self.dir.join("bird.conf"), config).expect("bird config");
+        self.start_bird();
+        self.pidfiles.push(self.dir.join("bird.pid"));
+        self.dir.join("bird.ctl").display().to_string()
+    }
+
+    fn start_bird(&self) {
+        let path = |name: &str| self.dir.join(name).display().to_string();
+        let (conf, socket, pid) = (path("bird.conf"), path("bird.ctl"), path("bird.pid"));
+        run(
+            "ip",
+            &[
+                "netns", "exec", &self.peer, "bird", "-c", &conf, "-s", &socket, "-P", &pid,
+            ],
+        );
+    }
+
+    /// Stops the lab's BIRD and starts it again with the same configuration.
+    pub fn restart_bird(&self) {
+        stop_by_pidfile(&self.dir.join("bird.pid"));
+        self.start_bird();
     }
 
     /// birdc against the lab's BIRD.
@@ -177,13 +192,18 @@ impl Lab {
     pub fn frr(&mut self, config: &str) {
         let dir = self.dir.join("frr");
         std::fs::create_dir_all(&dir).expect("frr directory");
-        let conf = dir.join("bgpd.conf");
-        std::fs::write(&conf, config).expect("frr config");
+        std::fs::write(dir.join("bgpd.conf"), config).expect("frr config");
         run(
             "chown",
             &["-R", "frr:frr", dir.to_str().unwrap_or_default()],
         );
-        let pid = dir.join("bgpd.pid");
+        self.start_frr();
+        self.pidfiles.push(dir.join("bgpd.pid"));
+    }
+
+    fn start_frr(&self) {
+        let dir = self.dir.join("frr");
+        let (conf, pid) = (dir.join("bgpd.conf"), dir.join("bgpd.pid"));
         run(
             "ip",
             &[
@@ -202,7 +222,12 @@ impl Lab {
                 dir.to_str().unwrap_or_default(),
             ],
         );
-        self.pidfiles.push(pid);
+    }
+
+    /// Stops the lab's bgpd and starts it again with the same configuration.
+    pub fn restart_frr(&self) {
+        stop_by_pidfile(&self.dir.join("frr/bgpd.pid"));
+        self.start_frr();
     }
 
     /// vtysh against the lab's bgpd.
@@ -265,6 +290,20 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Stops the daemon whose pid file this is, and waits until it is gone.
+fn stop_by_pidfile(pidfile: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(pidfile) else {
+        return;
+    };
+    let pid = text.trim().to_string();
+    let _ = Command::new("kill").arg(&pid).status();
+    let gone = eventually(Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(gone, "process {pid} ({}) did not stop", pidfile.display());
+    let _ = std::fs::remove_file(pidfile);
 }
 
 /// The first `"key":"value"` string of a JSON text (FRR's), without a JSON parser.

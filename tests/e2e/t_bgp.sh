@@ -14,6 +14,9 @@ bgp_cleanup() {
   ip netns del "$PEER_NS" 2>/dev/null
   ip link del "$WIRE" 2>/dev/null
   # Learned routes stay through a wharf restart by design; the case takes its own away.
+  # They go through nexthop objects, which `ip route flush` cannot delete (iproute2 sends
+  # the object's id with its expanded next hop); deleting the objects takes their routes.
+  ip nexthop flush protocol 88 >/dev/null 2>&1
   ip route flush proto 88 2>/dev/null
   rm -rf "$FRR_DIR"
 }
@@ -57,8 +60,8 @@ else
   show "$(vtysh_peer 'show bgp summary')"
   exit 1
 fi
-if retry 15 bash -c "ip route show proto 88 | grep -q '^10.62.0.0/24 via 198.51.100.254'"; then
-  pass "FRR's 10.62.0.0/24 is in the host's kernel (proto 88, via the router)"
+if retry 15 bash -c "ip route show proto 88 | grep -Eq '^10.62.0.0/24 nhid [0-9]+ via 198.51.100.254 '"; then
+  pass "FRR's 10.62.0.0/24 is in the host's kernel (proto 88, via the router, through a nexthop object)"
 else
   fail "FRR's route is not in the kernel"
   show "$(ip route show proto 88)"
@@ -131,6 +134,38 @@ if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'sh
 else
   fail "FRR still has 10.61.0.128/25"
 fi
+
+# wharf dies (SIGKILL) and comes back: the kernel forwards to the router's prefix the whole
+# time; FRR, a graceful-restart helper, keeps c1's route meanwhile; the new wharf takes the
+# route and its nexthop object over and tells FRR it kept its forwarding state.
+object_of() { ip route show 10.62.0.0/24 proto 88 | grep -Eo 'nhid [0-9]+'; }
+object_before=$(object_of)
+wharf_kill KILL
+check_out_match "the router's prefix stays in the kernel while wharf is down" \
+  '^10\.62\.0\.0/24 nhid [0-9]+ via 198\.51\.100\.254 ' ip route show proto 88
+if retry 10 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast 10.60.0.7/32' | grep -qi stale"; then
+  pass "FRR keeps c1's route, stale, while wharf is down"
+else
+  fail "FRR did not keep c1's route through wharf's restart"
+  show "$(vtysh_peer 'show bgp ipv4 unicast 10.60.0.7/32')"
+fi
+wharf_start --bgp-asn 65001 --bgp-router-id 198.51.100.1 --bgp-peer 198.51.100.254@65000 \
+  --host-block 10.61.0.128/25 || exit 1
+if retry 20 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp neighbors 198.51.100.1 json' | grep -q '\"rBit\":true'"; then
+  pass "the restarted wharf's OPEN says it restarted (Restart State bit)"
+else
+  fail "no Restart State bit in the restarted wharf's OPEN"
+fi
+check_out_match "... and that it kept its forwarding state (Forwarding State bit)" '"fBit":true' \
+  ip netns exec "$PEER_NS" vtysh --vty_socket "$FRR_DIR" -c 'show bgp neighbors 198.51.100.1 json'
+if retry 15 bash -c "ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast 10.60.0.7/32' | grep -q best && ! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast 10.60.0.7/32' | grep -qi stale"; then
+  pass "c1's route at FRR is fresh again"
+else
+  fail "c1's route at FRR is not fresh after the restart"
+  show "$(vtysh_peer 'show bgp ipv4 unicast 10.60.0.7/32')"
+fi
+check_eq "the router's prefix keeps its nexthop object through the restart" "${object_before:-none}" "$(object_of)"
+check_ping "c1 still reaches the router's 10.62.0.1" e2e-c1 10.62.0.1
 
 check "docker rm c1" "$DOCKER" rm -f e2e-c1
 if retry 15 bash -c "! ip netns exec $PEER_NS vtysh --vty_socket $FRR_DIR -c 'show bgp ipv4 unicast' | grep -q '10.60.0.7/32'"; then

@@ -135,7 +135,7 @@ done
 for n in "${HOSTS[@]}"; do
   for m in "${HOSTS[@]}"; do
     ((m == n)) && continue
-    if retry 20 bash -c "ip -n $(host_ns "$n") route show proto 88 | grep -q '^10.90.$m.1 via 198.51.100.1$m '"; then
+    if retry 20 bash -c "ip -n $(host_ns "$n") route show proto 88 | grep -Eq '^10.90.$m.1 nhid [0-9]+ via 198.51.100.1$m '"; then
       pass "host $n learned c$m's 10.90.$m.1/32 via host $m (reflected)"
     else
       fail "host $n has no route to c$m"
@@ -191,7 +191,7 @@ for n in 1 2; do
 done
 check_fails "c1 no longer reaches c3" "" dh 1 exec mh-c1 ping -c 1 -W 1 10.90.3.1
 check "host 3: wharf starts again" start_wharf 3
-if retry 20 bash -c "ip -n $(host_ns 1) route show proto 88 | grep -q '^10.90.3.1 via 198.51.100.13 '"; then
+if retry 20 bash -c "ip -n $(host_ns 1) route show proto 88 | grep -Eq '^10.90.3.1 nhid [0-9]+ via 198.51.100.13 '"; then
   pass "host 3's c3 is announced again after its wharf restarted"
 else
   fail "host 1 did not learn c3 again"

@@ -1,7 +1,7 @@
 //! The route changes the speaker has made but not yet given to its sink. Changes from many
 //! UPDATEs go out together (a peer's full table in a few large batches rather than one per
-//! UPDATE), and a prefix changed twice goes out once, as it ended: each change says the
-//! whole state of its prefix, so the last one is the only one that matters.
+//! UPDATE), and a prefix changed twice goes out once, from where it started to where it
+//! ended: each change says the whole state of its prefix.
 
 use std::collections::HashMap;
 
@@ -24,7 +24,10 @@ pub struct ChangeBatch {
 impl ChangeBatch {
     pub fn push(&mut self, change: RouteChange) {
         match self.position.get(&change.prefix) {
-            Some(&at) => self.changes[at] = change,
+            Some(&at) => {
+                let first = &mut self.changes[at];
+                first.next_hops = change.next_hops;
+            }
             None => {
                 self.position.insert(change.prefix, self.changes.len());
                 self.changes.push(change);
@@ -62,31 +65,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_prefix_changed_twice_goes_out_once_as_it_ended() {
-        let change = |prefix: &str, hops: &[&str]| RouteChange {
+    fn a_prefix_changed_twice_goes_out_once_from_where_it_started_to_where_it_ended() {
+        let hops = |hops: &[&str]| hops.iter().map(|h| h.parse().unwrap()).collect();
+        let change = |prefix: &str, from: &[&str], to: &[&str]| RouteChange {
             prefix: prefix.parse().unwrap(),
-            next_hops: hops.iter().map(|h| h.parse().unwrap()).collect(),
+            next_hops: hops(to),
+            replaced: hops(from),
         };
         let mut batch = ChangeBatch::default();
         batch.extend([
-            change("10.70.0.1/32", &["198.51.100.2"]),
-            change("10.70.0.2/32", &["198.51.100.2"]),
-            change("10.70.0.1/32", &[]),
-            change("10.70.0.3/32", &[]),
-            change("10.70.0.3/32", &["198.51.100.3"]),
+            change("10.70.0.1/32", &[], &["198.51.100.2"]),
+            change("10.70.0.2/32", &["198.51.100.4"], &["198.51.100.2"]),
+            change("10.70.0.1/32", &["198.51.100.2"], &[]),
+            change("10.70.0.3/32", &["198.51.100.4"], &[]),
+            change("10.70.0.3/32", &[], &["198.51.100.3"]),
         ]);
         assert_eq!(batch.len(), 3);
-        let out: Vec<(String, usize)> = batch
+        let out: Vec<(String, usize, usize)> = batch
             .take()
             .into_iter()
-            .map(|c| (c.prefix.to_string(), c.next_hops.len()))
+            .map(|c| (c.prefix.to_string(), c.replaced.len(), c.next_hops.len()))
             .collect();
+        // From where each prefix started (what the sink has) to where it ended.
         assert_eq!(
             out,
             vec![
-                ("10.70.0.1/32".into(), 0),
-                ("10.70.0.2/32".into(), 1),
-                ("10.70.0.3/32".into(), 1)
+                ("10.70.0.1/32".into(), 0, 0),
+                ("10.70.0.2/32".into(), 1, 1),
+                ("10.70.0.3/32".into(), 1, 1)
             ]
         );
         assert!(batch.is_empty());

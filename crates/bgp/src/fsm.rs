@@ -14,8 +14,9 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use crate::wire::{
-    cease, code, fsm as fsm_error, open_error, Afi, Capability, Codec, GrFamily, GracefulRestart,
-    Message, Notification, Open, RouteRefresh, Safi, Update, UpdateClass, AS_TRANS,
+    cease, code, fsm as fsm_error, open_error, refresh_subtype, Afi, Capability, Codec, GrFamily,
+    GracefulRestart, Message, Notification, Open, RouteRefresh, Safi, Update, UpdateClass,
+    AS_TRANS,
 };
 
 /// RFC 4271 section 8.2.2's states, with their names.
@@ -52,6 +53,10 @@ pub enum Event {
     AutomaticStartPassive,
     /// Event 2: the operator or the speaker's shutdown.
     ManualStop,
+    /// The operator wants the peer's routes again (after an import policy change): a
+    /// ROUTE-REFRESH per negotiated family, in Established and only if the peer offered the
+    /// capability (RFC 2918 section 4); otherwise nothing.
+    ManualRefresh,
     /// The speaker ends the session with a Cease of this subcode (the peer sent more prefixes
     /// than allowed, RFC 4486) and tries again after the ConnectRetry time.
     Cease(u8),
@@ -114,6 +119,15 @@ pub struct Negotiated {
     pub route_refresh: bool,
 }
 
+/// Why a session does not ask its peer for a refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRefused {
+    /// The session is in this state: its routes come whole when it is up.
+    NotEstablished(State),
+    /// The peer did not offer the Route Refresh capability (RFC 2918 section 4).
+    NoCapability,
+}
+
 /// The peer as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
@@ -134,7 +148,11 @@ pub struct PeerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GracefulOffer {
     pub restart_time: u16,
+    /// The Restart State bit: this speaker has just restarted (first OPEN only).
     pub restarting: bool,
+    /// The Forwarding State bit of every family: the routes exchanged with the peer before
+    /// still forward (the kernel kept them). False on the first OPEN after a start that
+    /// found nothing kept, so the peer drops what it had from this speaker at once.
     pub forwarding: bool,
 }
 
@@ -261,6 +279,13 @@ impl Session {
                 self.restart_hold(&mut out);
                 out.push(Action::Up(negotiated));
                 self.state = State::Established;
+                // This speaker's restart (if it was one) is over for this peer; and from
+                // now on its forwarding state outlives a session that goes down: later
+                // OPENs say so (RFC 4724 section 3), and the peer keeps its routes.
+                if let Some(gr) = &mut self.config.graceful_restart {
+                    gr.restarting = false;
+                    gr.forwarding = true;
+                }
             }
             (State::Established, Event::Message(Message::Keepalive, _)) => {
                 self.restart_hold(&mut out)
@@ -269,6 +294,7 @@ impl Session {
                 self.restart_hold(&mut out);
                 out.push(Action::Update(Box::new(update), class));
             }
+            (State::Established, Event::ManualRefresh) => self.request_refresh(&mut out),
             (State::Established, Event::Message(Message::RouteRefresh(refresh), _)) => {
                 let RouteRefresh { afi, safi, .. } = refresh;
                 out.push(Action::Refresh(afi, safi));
@@ -300,6 +326,34 @@ impl Session {
             (_, _) => {}
         }
         out
+    }
+
+    /// The families a ROUTE-REFRESH may ask for now, or why none may be sent: only in
+    /// Established, and only to a peer that offered the capability (RFC 2918 section 4).
+    pub fn refresh_families(&self) -> Result<Vec<(Afi, Safi)>, RefreshRefused> {
+        let n = match (&self.negotiated, self.state) {
+            (Some(n), State::Established) => n,
+            (_, state) => return Err(RefreshRefused::NotEstablished(state)),
+        };
+        if !n.route_refresh {
+            return Err(RefreshRefused::NoCapability);
+        }
+        Ok(n.families.clone())
+    }
+
+    fn request_refresh(&self, out: &mut Vec<Action>) {
+        let Ok(families) = self.refresh_families() else {
+            return;
+        };
+        // Subtype 0: a plain RFC 2918 request. The enhanced form (RFC 7313) needs a
+        // capability we do not offer.
+        out.extend(families.into_iter().map(|(afi, safi)| {
+            Action::Send(Message::RouteRefresh(RouteRefresh {
+                afi,
+                safi,
+                subtype: refresh_subtype::NORMAL,
+            }))
+        }));
     }
 
     fn start(&mut self, out: &mut Vec<Action>) {

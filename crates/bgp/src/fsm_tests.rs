@@ -376,3 +376,87 @@ fn the_losing_connection_of_a_collision_is_closed_with_its_cease() {
     let mut s = Session::new(config(false));
     assert_eq!(s.handle(Event::OpenCollisionDump), vec![]);
 }
+
+fn refresh(afi: Afi) -> Action {
+    Action::Send(Message::RouteRefresh(RouteRefresh {
+        afi,
+        safi: Safi::UNICAST,
+        subtype: refresh_subtype::NORMAL,
+    }))
+}
+
+#[test]
+fn a_manual_refresh_asks_for_every_negotiated_family_and_only_of_a_capable_peer() {
+    let both = vec![
+        Capability::Multiprotocol(Afi::IPV4, Safi::UNICAST),
+        Capability::Multiprotocol(Afi::IPV6, Safi::UNICAST),
+    ];
+    let mut capable = both.clone();
+    capable.push(Capability::RouteRefresh);
+    let mut s = established(peer_open(65000, 90, capable)).0;
+    assert_eq!(
+        s.refresh_families(),
+        Ok(vec![(Afi::IPV4, Safi::UNICAST), (Afi::IPV6, Safi::UNICAST)])
+    );
+    assert_eq!(
+        s.handle(Event::ManualRefresh),
+        vec![refresh(Afi::IPV4), refresh(Afi::IPV6)]
+    );
+    assert_eq!(s.state(), State::Established, "the session goes on");
+
+    // Only the families of this session: no multiprotocol capability, IPv4 alone.
+    let mut s = established(peer_open(65000, 90, vec![Capability::RouteRefresh])).0;
+    assert_eq!(s.handle(Event::ManualRefresh), vec![refresh(Afi::IPV4)]);
+
+    // RFC 2918 section 4: never to a peer that did not offer the capability.
+    let mut s = established(peer_open(65000, 90, both)).0;
+    assert_eq!(s.refresh_families(), Err(RefreshRefused::NoCapability));
+    assert_eq!(s.handle(Event::ManualRefresh), vec![]);
+    assert_eq!(s.state(), State::Established);
+
+    // Nor before the session is up (OpenConfirm already knows the capability).
+    let mut s = Session::new(config(false));
+    assert_eq!(s.handle(Event::ManualRefresh), vec![]);
+    s.handle(Event::ManualStart);
+    s.handle(Event::TcpConnectionConfirmed);
+    let open = peer_open(65000, 90, vec![Capability::RouteRefresh]);
+    s.handle(message(Message::Open(open)));
+    assert_eq!(s.state(), State::OpenConfirm);
+    assert_eq!(
+        s.refresh_families(),
+        Err(RefreshRefused::NotEstablished(State::OpenConfirm))
+    );
+    assert_eq!(s.handle(Event::ManualRefresh), vec![]);
+    assert_eq!(s.state(), State::OpenConfirm);
+}
+
+#[test]
+fn after_a_session_came_up_the_restart_is_over_and_forwarding_outlives_a_session() {
+    let mut c = config(false);
+    c.graceful_restart = Some(GracefulOffer {
+        restart_time: 120,
+        restarting: false,
+        forwarding: false,
+    });
+    let mut s = Session::new(c);
+    let bits = |open: Open| {
+        open.capabilities.iter().find_map(|c| match c {
+            Capability::GracefulRestart(gr) => Some((
+                gr.restart_state,
+                gr.families.iter().all(|f| f.forwarding_state),
+            )),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        bits(s.open()),
+        Some((false, false)),
+        "a fresh start keeps nothing"
+    );
+    s.handle(Event::ManualStart);
+    s.handle(Event::TcpConnectionConfirmed);
+    s.handle(message(Message::Open(peer_open(65000, 90, vec![]))));
+    s.handle(message(Message::Keepalive));
+    assert_eq!(s.state(), State::Established);
+    assert_eq!(bits(s.open()), Some((false, true)));
+}

@@ -159,3 +159,113 @@ fn as_path(update: &Update) -> (Vec<u32>, usize) {
         .sum();
     (all, len)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::policy::{PeerExport, PrefixFilter};
+    use crate::wire::{Afi, Codec, Safi};
+
+    const PEER: &str = "198.51.100.254";
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|p| p.parse().unwrap()).collect()
+    }
+
+    /// The session as each side sees it: `peer_as` is the other end.
+    fn session(peer_as: u32) -> Negotiated {
+        Negotiated {
+            peer_as,
+            peer_id: Ipv4Addr::new(198, 51, 100, 254),
+            hold_time: Duration::from_secs(90),
+            codec: Codec::default(),
+            families: vec![(Afi::IPV4, Safi::UNICAST)],
+            peer_restart: None,
+            route_refresh: true,
+        }
+    }
+
+    /// What a peer in AS 65000 sends for `prefixes` (it answers a ROUTE-REFRESH the same
+    /// way: its whole table again).
+    fn peers_table(prefixes: &[&str]) -> Vec<Update> {
+        let hop = crate::export::SelfNextHop::new(PEER.parse().unwrap(), &[]);
+        let export = PeerExport::default();
+        crate::export::updates_for(65000, &session(65001), &hop, &export, &nets(prefixes), &[])
+    }
+
+    /// Every change `import` makes of the peer's table.
+    fn import_table(rib: &mut Rib, import: &PeerImport, table: &[Update]) -> Vec<RouteChange> {
+        let (protected, local) = (Vec::new(), BTreeSet::new());
+        let ctx = ImportContext {
+            local_as: 65001,
+            router_id: Ipv4Addr::new(198, 51, 100, 1),
+            protected: &protected,
+            local: &local,
+        };
+        let peer = PEER.parse().unwrap();
+        table
+            .iter()
+            .flat_map(|u| {
+                apply(
+                    &ctx,
+                    import,
+                    &session(65000),
+                    peer,
+                    rib,
+                    u,
+                    &UpdateClass::Ok,
+                )
+                .changes
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_table_sent_again_passes_the_current_import_policy_and_unchanged_paths_change_nothing() {
+        let table = peers_table(&["10.62.0.0/24", "10.63.0.0/24"]);
+        let open = PeerImport::default();
+        let narrow = PeerImport {
+            only: vec![PrefixFilter {
+                prefix: "10.62.0.0/16".parse().unwrap(),
+                min_len: 16,
+                max_len: 32,
+            }],
+            ..PeerImport::default()
+        };
+        let via = vec![PEER.parse::<IpAddr>().unwrap()];
+        let mut rib = Rib::default();
+        let first = import_table(&mut rib, &open, &table);
+        assert_eq!(first.len(), 2, "{first:?}");
+
+        // The same table again under the same policy: nothing for the kernel to do.
+        assert_eq!(import_table(&mut rib, &open, &table), vec![]);
+
+        // Again after the policy narrowed: what it no longer lets through is removed.
+        let narrowed = import_table(&mut rib, &narrow, &table);
+        assert_eq!(
+            narrowed,
+            vec![RouteChange {
+                prefix: "10.63.0.0/24".parse().unwrap(),
+                next_hops: vec![],
+                replaced: via.clone(),
+            }]
+        );
+        assert_eq!(rib.prefix_count(PEER.parse().unwrap()), 1);
+        assert_eq!(import_table(&mut rib, &narrow, &table), vec![]);
+
+        // And after it widened again, the route is back.
+        let widened = import_table(&mut rib, &open, &table);
+        assert_eq!(
+            widened,
+            vec![RouteChange {
+                prefix: "10.63.0.0/24".parse().unwrap(),
+                next_hops: via,
+                replaced: vec![],
+            }]
+        );
+    }
+}

@@ -13,12 +13,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::fsm::{collision_keeps_ours, Action, Event, Negotiated, Session, State, Timer};
+use crate::fsm::{
+    collision_keeps_ours, Action, Event, Negotiated, RefreshRefused, Session, State, Timer,
+};
 use crate::wire::{
-    cease, decode_message, encode_message, Codec, Message, Notification, Update, UpdateClass,
+    cease, decode_message, encode_message, Afi, Codec, Message, Notification, Safi, Update,
+    UpdateClass,
 };
 
 /// BGP's TCP port (RFC 4271 section 8.2.1.2).
@@ -36,6 +40,10 @@ pub enum ToPeer {
     Stop,
     /// Send a Cease of this subcode, and come back after the ConnectRetry time.
     Cease(u8),
+    /// Ask the peer to send its routes again (ROUTE-REFRESH); the answer says for which
+    /// families it was sent, or why it was not. The session decides, as it alone knows
+    /// its state at that moment.
+    Refresh(oneshot::Sender<Result<Vec<(Afi, Safi)>, RefreshRefused>>),
 }
 
 /// What a peer's task tells the core.
@@ -224,6 +232,9 @@ impl PeerTask {
                     Some(ToPeer::Incoming(stream)) => self.incoming(stream).await,
                     Some(ToPeer::Send(updates)) => self.send_updates(updates).await,
                     Some(ToPeer::Cease(subcode)) => self.feed(main_id, Event::Cease(subcode)).await,
+                    Some(ToPeer::Refresh(reply)) => {
+                        let _ = reply.send(self.refresh().await);
+                    }
                     Some(ToPeer::Stop) | None => {
                         if let Some(rival) = rival_id {
                             self.feed(rival, Event::ManualStop).await;
@@ -376,6 +387,27 @@ impl PeerTask {
             };
             self.feed(id, event).await;
         }
+    }
+
+    /// Asks the peer for its routes again if the session allows it, and says what was done;
+    /// the FSM applies the same rule, so nothing here can send one it would refuse.
+    async fn refresh(&mut self) -> Result<Vec<(Afi, Safi)>, RefreshRefused> {
+        // The main session's: a second connection in a collision is not Established.
+        let families = self.main.session.refresh_families();
+        match &families {
+            Ok(families) => {
+                self.feed(self.main.id, Event::ManualRefresh).await;
+                let families: Vec<String> =
+                    families.iter().map(|(a, s)| format!("{a} {s}")).collect();
+                tracing::info!(peer = %self.address, families = families.join(", "),
+                    "ROUTE-REFRESH sent");
+            }
+            Err(RefreshRefused::NoCapability) => tracing::info!(peer = %self.address,
+                "no ROUTE-REFRESH sent: the peer did not offer the capability (RFC 2918)"),
+            Err(RefreshRefused::NotEstablished(state)) => tracing::info!(peer = %self.address,
+                %state, "no ROUTE-REFRESH sent: the session is not Established"),
+        }
+        families
     }
 
     async fn send_updates(&mut self, updates: Vec<Update>) {

@@ -33,6 +33,11 @@ pub struct Path {
 pub struct RouteChange {
     pub prefix: IpNet,
     pub next_hops: Vec<IpAddr>,
+    /// The next hops this change replaces, as the speaker last gave them to its sink (none:
+    /// it had given no route). A sink that shares one kernel object among all the routes
+    /// with the same next hops counts their users with it, without remembering every
+    /// prefix itself.
+    pub replaced: Vec<IpAddr>,
 }
 
 /// One prefix: each peer's path, and the next hops chosen.
@@ -225,6 +230,22 @@ impl Rib {
         !self.chosen(prefix).is_empty()
     }
 
+    /// Every routed prefix as a change from its chosen next hops to themselves.
+    pub fn chosen_routes(&self) -> Vec<RouteChange> {
+        let prefixes =
+            (self.v4.keys().map(|p| IpNet::V4(*p))).chain(self.v6.keys().map(|p| IpNet::V6(*p)));
+        prefixes
+            .filter_map(|prefix| {
+                let next_hops = self.chosen(&prefix);
+                (!next_hops.is_empty()).then(|| RouteChange {
+                    prefix,
+                    replaced: next_hops.clone(),
+                    next_hops,
+                })
+            })
+            .collect()
+    }
+
     /// Every prefix with its paths and the chosen next hops, in prefix order.
     pub fn entries(&self) -> Vec<RibEntry> {
         let all = self
@@ -300,7 +321,11 @@ impl Rib {
     /// The change for `prefix`, if its chosen next hops are no longer `before`.
     fn change(&self, prefix: IpNet, before: Vec<IpAddr>) -> Option<RouteChange> {
         let next_hops = self.chosen(&prefix);
-        (next_hops != before).then_some(RouteChange { prefix, next_hops })
+        (next_hops != before).then_some(RouteChange {
+            prefix,
+            next_hops,
+            replaced: before,
+        })
     }
 }
 

@@ -12,9 +12,9 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::changes::ChangeBatch;
-use crate::export::updates_for;
-use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, Session, State};
+use crate::changes::{ChangeBatch, FULL_BATCH};
+use crate::export::{updates_for, SelfNextHop};
+use crate::fsm::{GracefulOffer, Negotiated, PeerConfig, RefreshRefused, Session, State};
 use crate::peer::{FromPeer, PeerTask, ToPeer, Transport};
 use crate::policy::{ImportContext, PeerExport, PeerImport};
 use crate::rib::{Rib, RouteChange};
@@ -23,6 +23,23 @@ use crate::wire::{Afi, Safi, Update, UpdateClass};
 /// Where the chosen routes go.
 pub trait RouteSink: Send + 'static {
     fn apply(&mut self, changes: &[RouteChange]);
+}
+
+/// The host's addresses on the interface that carries a session's own address (that
+/// address excluded or not): where this host is reached in the family the session is not
+/// of, for the next hop of that family's prefixes.
+pub trait InterfaceAddresses: Send + Sync {
+    fn beside(&self, local: IpAddr) -> Vec<IpAddr>;
+}
+
+/// An [`InterfaceAddresses`] in a configuration.
+#[derive(Clone)]
+pub struct AddressSource(pub std::sync::Arc<dyn InterfaceAddresses>);
+
+impl std::fmt::Debug for AddressSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressSource")
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +53,13 @@ pub struct SpeakerConfig {
     pub peers: Vec<PeerSpec>,
     /// The host's own addresses: no learned prefix may cover one.
     pub protected: Vec<IpAddr>,
+    /// This speaker restarted and its forwarding state was kept (the kernel still has the
+    /// routes it announced and learned): the first OPEN to each peer says so (Restart
+    /// State and Forwarding State bits, RFC 4724), and the peers keep its routes meanwhile.
+    pub restarted: bool,
+    /// Where to find the host's other addresses beside a session's (none: each session
+    /// carries only its own family's prefixes).
+    pub interface_addresses: Option<AddressSource>,
 }
 
 #[derive(Debug, Clone)]
@@ -79,12 +103,45 @@ pub struct RouteStatus {
     pub chosen: Vec<IpAddr>,
 }
 
+/// What became of asking one peer to send its routes again ([`Speaker::refresh`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshReport {
+    pub peer: IpAddr,
+    pub outcome: RefreshOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// A ROUTE-REFRESH went for each of these families; the peer's answer goes through
+    /// import policy like any UPDATE.
+    Sent(Vec<(Afi, Safi)>),
+    /// The session is in this state: nothing was sent (its routes come whole when it is up).
+    NotEstablished(State),
+    /// The peer did not offer the Route Refresh capability, so it must not be sent one
+    /// (RFC 2918 section 4): only a new session brings its routes again.
+    NoCapability,
+    /// No peer with this address is configured.
+    UnknownPeer,
+}
+
+impl From<Result<Vec<(Afi, Safi)>, RefreshRefused>> for RefreshOutcome {
+    fn from(result: Result<Vec<(Afi, Safi)>, RefreshRefused>) -> RefreshOutcome {
+        match result {
+            Ok(families) => RefreshOutcome::Sent(families),
+            Err(RefreshRefused::NotEstablished(state)) => RefreshOutcome::NotEstablished(state),
+            Err(RefreshRefused::NoCapability) => RefreshOutcome::NoCapability,
+        }
+    }
+}
+
 enum Command {
     Announce(Vec<IpNet>),
     Withdraw(Vec<IpNet>),
     Neighbors(oneshot::Sender<Vec<NeighborStatus>>),
     Routes(oneshot::Sender<Vec<RouteStatus>>),
-    ForgetUnrouted(Vec<IpNet>),
+    KeepUntilRelearned(Vec<IpNet>, Duration),
+    Reapply,
+    Refresh(Option<IpAddr>, oneshot::Sender<Vec<RefreshReport>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -131,11 +188,30 @@ impl Speaker {
         rx.await.unwrap_or_default()
     }
 
-    /// Removes (through the sink) those of `prefixes` no peer routes now: the routes a
-    /// previous run left in the kernel that were not learned again. Done by the speaker's
-    /// task, in order with its other changes, so it cannot remove a route chosen just now.
-    pub fn forget_unrouted(&self, prefixes: Vec<IpNet>) {
-        let _ = self.commands.send(Command::ForgetUnrouted(prefixes));
+    /// Asks `peer`, or every configured peer, to send its routes again (RFC 2918), so they
+    /// pass the import policy anew; a path that comes back unchanged changes nothing in the
+    /// sink. One report per peer, in address order; a peer not configured gets
+    /// [`RefreshOutcome::UnknownPeer`].
+    pub async fn refresh(&self, peer: Option<IpAddr>) -> Vec<RefreshReport> {
+        let (tx, rx) = oneshot::channel();
+        let _ = self.commands.send(Command::Refresh(peer, tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// Routes a previous run left in the kernel: those no peer sends again are removed
+    /// (through the sink) once every peer has sent its whole table (End-of-RIB for each of
+    /// its families), or after `at_most`, whichever comes first. Done by the speaker's task,
+    /// in order with its other changes, so it cannot remove a route chosen just now.
+    pub fn keep_until_relearned(&self, prefixes: Vec<IpNet>, at_most: Duration) {
+        let _ = self
+            .commands
+            .send(Command::KeepUntilRelearned(prefixes, at_most));
+    }
+
+    /// Gives the sink every chosen route again, each as replacing its own next hops: for a
+    /// sink that lost routes behind the speaker's back (a device went down in the kernel).
+    pub fn reapply_routes(&self) {
+        let _ = self.commands.send(Command::Reapply);
     }
 
     /// Sends Cease to every peer and stops.
@@ -151,12 +227,14 @@ struct PeerEntry {
     spec: PeerSpec,
     to: UnboundedSender<ToPeer>,
     state: State,
-    up: Option<(Negotiated, IpAddr, Instant)>,
+    up: Option<(Negotiated, SelfNextHop, Instant)>,
     received: usize,
     advertised: usize,
     last_error: Option<String>,
     /// Its restart time ends then: stale paths it has not sent again go.
     restart_deadline: Option<Instant>,
+    /// End-of-RIB markers received since the session came up (one per family).
+    end_of_ribs: usize,
 }
 
 struct Core {
@@ -169,6 +247,8 @@ struct Core {
     sink: Box<dyn RouteSink>,
     from_peers: UnboundedSender<(IpAddr, FromPeer)>,
     inbox: Option<UnboundedReceiver<(IpAddr, FromPeer)>>,
+    /// Routes a previous run left, until every peer has sent its table or the time is up.
+    kept: Option<(Vec<IpNet>, Instant)>,
 }
 
 impl Core {
@@ -183,6 +263,7 @@ impl Core {
             sink,
             from_peers,
             inbox: Some(inbox),
+            kept: None,
         }
     }
 
@@ -228,7 +309,10 @@ impl Core {
                         }
                     }
                 }
-                _ = tick.tick() => self.restart_deadlines(),
+                _ = tick.tick() => {
+                    self.restart_deadlines();
+                    self.forget_kept_if_relearned();
+                }
             }
             if !self.pending.is_empty() {
                 self.sink.apply(&self.pending.take());
@@ -256,8 +340,8 @@ impl Core {
             families: vec![(Afi::IPV4, Safi::UNICAST), (Afi::IPV6, Safi::UNICAST)],
             graceful_restart: spec.graceful_restart.map(|restart_time| GracefulOffer {
                 restart_time,
-                restarting: false,
-                forwarding: false,
+                restarting: self.config.restarted,
+                forwarding: self.config.restarted,
             }),
         });
         let task = PeerTask::new(
@@ -279,6 +363,7 @@ impl Core {
                 advertised: 0,
                 last_error: None,
                 restart_deadline: None,
+                end_of_ribs: 0,
             },
         );
     }
@@ -319,15 +404,59 @@ impl Core {
                     .collect();
                 let _ = reply.send(routes);
             }
-            Command::ForgetUnrouted(prefixes) => {
-                let unrouted = prefixes.into_iter().filter(|p| !self.rib.is_routed(p));
-                self.pending.extend(unrouted.map(|prefix| RouteChange {
-                    prefix,
-                    next_hops: Vec::new(),
-                }));
+            Command::KeepUntilRelearned(prefixes, at_most) => {
+                self.kept = Some((prefixes, Instant::now() + at_most));
+                self.forget_kept_if_relearned();
             }
+            Command::Reapply => {
+                for chunk in self.rib.chosen_routes().chunks(FULL_BATCH) {
+                    self.pending.extend(chunk.iter().cloned());
+                    self.sink.apply(&self.pending.take());
+                }
+            }
+            Command::Refresh(peer, reply) => self.refresh(peer, reply),
             Command::Shutdown(_) => {}
         }
+    }
+
+    /// Hands the request to each peer's task, which knows its session's state, and answers
+    /// from a task of its own: the core does not wait for a peer busy writing.
+    fn refresh(&self, peer: Option<IpAddr>, reply: oneshot::Sender<Vec<RefreshReport>>) {
+        let targets: Vec<&PeerEntry> = match peer {
+            None => self.peers.values().collect(),
+            Some(address) => match self.peers.get(&address) {
+                Some(entry) => vec![entry],
+                None => {
+                    let unknown = RefreshReport {
+                        peer: address,
+                        outcome: RefreshOutcome::UnknownPeer,
+                    };
+                    let _ = reply.send(vec![unknown]);
+                    return;
+                }
+            },
+        };
+        let asked: Vec<_> = targets
+            .into_iter()
+            .map(|entry| {
+                let (tx, rx) = oneshot::channel();
+                let _ = entry.to.send(ToPeer::Refresh(tx));
+                (entry.spec.address, rx)
+            })
+            .collect();
+        tokio::spawn(async move {
+            let mut reports = Vec::with_capacity(asked.len());
+            for (peer, answer) in asked {
+                // A peer's task ends only when the speaker stops.
+                let outcome = match answer.await {
+                    Ok(result) => result.into(),
+                    Err(_) => RefreshOutcome::NotEstablished(State::Idle),
+                };
+                reports.push(RefreshReport { peer, outcome });
+            }
+            reports.sort_by_key(|r| r.peer);
+            let _ = reply.send(reports);
+        });
     }
 
     /// Sends announcements and withdrawals to every Established peer.
@@ -339,7 +468,7 @@ impl Core {
         for peer in peers.values_mut() {
             if let Some((negotiated, local, _)) = &peer.up {
                 let export = &peer.spec.export;
-                let updates = updates_for(asn, negotiated, *local, export, announce, withdraw);
+                let updates = updates_for(asn, negotiated, local, export, announce, withdraw);
                 peer.advertised += export.count_allowed(announce);
                 peer.advertised = peer
                     .advertised
@@ -375,13 +504,20 @@ impl Core {
         match message {
             FromPeer::State(state) => peer.state = state,
             FromPeer::Up { negotiated, local } => {
+                let local = unmapped(local);
+                let beside = match &self.config.interface_addresses {
+                    Some(AddressSource(source)) => source.beside(local),
+                    None => Vec::new(),
+                };
+                let local = SelfNextHop::new(local, &beside);
                 let (mut updates, advertised) =
-                    whole_table(self.config.asn, &self.local, &negotiated, local, peer);
+                    whole_table(self.config.asn, &self.local, &negotiated, &local, peer);
                 for (afi, safi) in &negotiated.families {
                     updates.push(Update::end_of_rib(*afi, *safi));
                 }
                 peer.advertised = advertised;
                 peer.received = 0;
+                peer.end_of_ribs = 0;
                 peer.up = Some((negotiated, local, Instant::now()));
                 let _ = peer.to.send(ToPeer::Send(updates));
             }
@@ -410,7 +546,7 @@ impl Core {
             FromPeer::Refresh => {
                 if let Some((negotiated, local, _)) = &peer.up {
                     let (updates, _) =
-                        whole_table(self.config.asn, &self.local, negotiated, *local, peer);
+                        whole_table(self.config.asn, &self.local, negotiated, local, peer);
                     let _ = peer.to.send(ToPeer::Send(updates));
                 }
             }
@@ -452,12 +588,51 @@ impl Core {
         if outcome.end_of_rib {
             tracing::info!(peer = %address, prefixes = self.rib.prefix_count(address),
                 "End-of-RIB: the peer has sent its whole table");
+            peer.end_of_ribs += 1;
         }
         if outcome.end_of_rib && peer.restart_deadline.take().is_some() {
             // The restarted peer has sent everything again: what it did not is gone.
             changes.extend(self.rib.remove_peer(address, true));
         }
         self.pending.extend(changes);
+        if outcome.end_of_rib {
+            self.forget_kept_if_relearned();
+        }
+    }
+
+    /// Removes the kept routes no peer sent again, once every peer has sent its whole table
+    /// (or the time for it is over).
+    fn forget_kept_if_relearned(&mut self) {
+        let Some((_, deadline)) = &self.kept else {
+            return;
+        };
+        let all_sent = self.peers.values().all(|p| {
+            p.up.as_ref()
+                .is_some_and(|(negotiated, _, _)| p.end_of_ribs >= negotiated.families.len())
+        });
+        if !all_sent && Instant::now() < *deadline {
+            return;
+        }
+        let Some((prefixes, _)) = self.kept.take() else {
+            return;
+        };
+        let unrouted: Vec<IpNet> = prefixes
+            .into_iter()
+            .filter(|p| !self.rib.is_routed(p))
+            .collect();
+        tracing::info!(
+            routes = unrouted.len(),
+            every_peer_sent_its_table = all_sent,
+            "removing the routes kept from before the restart that no peer sent again"
+        );
+        // The speaker never gave these to its sink: what they replace is known only to
+        // the sink, from the kernel.
+        self.pending
+            .extend(unrouted.into_iter().map(|prefix| RouteChange {
+                prefix,
+                next_hops: Vec::new(),
+                replaced: Vec::new(),
+            }));
     }
 
     fn restart_deadlines(&mut self) {
@@ -479,13 +654,21 @@ impl Core {
     }
 }
 
+/// An IPv4 address as itself, not as the IPv4-mapped IPv6 address a dual-stack socket shows.
+fn unmapped(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// Everything this host announces, as UPDATEs for `peer`'s session (at its start, or when
 /// it asks again), and how many prefixes its export policy lets through.
 fn whole_table(
     asn: u32,
     announced: &BTreeSet<IpNet>,
     negotiated: &Negotiated,
-    local: IpAddr,
+    local: &SelfNextHop,
     peer: &PeerEntry,
 ) -> (Vec<Update>, usize) {
     let all: Vec<IpNet> = announced.iter().copied().collect();

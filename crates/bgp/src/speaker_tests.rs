@@ -28,6 +28,8 @@ fn config(peers: Vec<PeerSpec>) -> SpeakerConfig {
         listen: true,
         peers,
         protected: Vec::new(),
+        restarted: false,
+        interface_addresses: None,
     }
 }
 

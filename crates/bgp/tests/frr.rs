@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::speaker::*;
 use support::*;
 use wharf_bgp::fsm::State;
-use wharf_bgp::speaker::Speaker;
+use wharf_bgp::speaker::{AddressSource, InterfaceAddresses, Speaker, SpeakerConfig};
 use wharf_netlink::netns::run_in_netns;
 
 fn frr_config(extra: &str) -> String {
@@ -317,6 +317,191 @@ fn frr_gets_only_the_exported_prefixes_with_their_communities() {
             assert!(!table().contains("10.99.0.1"), "{}", table());
             let neighbors = speaker.neighbors().await;
             assert_eq!(neighbors[0].advertised, 1, "{neighbors:?}");
+            speaker.shutdown().await;
+        })
+    })
+    .unwrap();
+}
+
+/// FRR's word on the speaker's session (`show bgp neighbors ADDRESS json`).
+fn frr_neighbor(lab: &Lab) -> serde_json::Value {
+    let text = lab.vtysh(&format!("show bgp neighbors {SPEAKER_V4} json"));
+    let all: serde_json::Value = serde_json::from_str(&text).expect("FRR's JSON");
+    all[SPEAKER_V4].clone()
+}
+
+/// FRR's path to `prefix` from the speaker: (stale, when FRR last changed it).
+fn frr_path(lab: &Lab, prefix: &str) -> Option<(bool, u64)> {
+    let text = lab.vtysh(&format!("show bgp ipv4 unicast {prefix} json"));
+    let route: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let path = route["paths"].get(0)?;
+    Some((
+        path["stale"].as_bool().unwrap_or(false),
+        path["lastUpdate"]["epoch"].as_u64()?,
+    ))
+}
+
+/// A speaker's life: it starts (a restart, or not), announces `prefix`, is Established,
+/// and dies without a NOTIFICATION (its runtime goes, as with the process), unless told
+/// to shut down.
+fn speaker_life(lab: &Lab, restarted: bool, prefix: &str, shut_down: bool) -> serde_json::Value {
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let config = SpeakerConfig {
+                restarted,
+                ..speaker_config(false, 65000)
+            };
+            let speaker = Speaker::start(config, Box::new(Collect::default()))
+                .await
+                .unwrap();
+            speaker.announce(vec![prefix.parse().unwrap()]);
+            let up = async || state(&speaker).await == State::Established;
+            assert!(wait_for(Duration::from_secs(20), up).await, "Established");
+            let fresh = async || frr_path(lab, prefix).is_some_and(|(stale, _)| !stale);
+            assert!(
+                wait_for(Duration::from_secs(10), fresh).await,
+                "FRR has the route"
+            );
+            let seen = frr_neighbor(lab);
+            if shut_down {
+                speaker.shutdown().await;
+            }
+            seen
+        })
+    })
+    .unwrap()
+}
+
+/// The Restart State bit and the IPv4 Forwarding State bit of the speaker's last OPEN.
+fn restart_bits(neighbor: &serde_json::Value) -> (Option<bool>, Option<bool>) {
+    let info = &neighbor["gracefulRestartInfo"];
+    (
+        info["rBit"].as_bool(),
+        info["ipv4Unicast"]["fBit"].as_bool(),
+    )
+}
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn a_speaker_restarted_with_its_forwarding_kept_says_so_and_frr_keeps_its_routes() {
+    let mut lab = Lab::new("frr-restarting");
+    lab.frr(&frr_config(" bgp graceful-restart"));
+    let prefix = "10.60.0.8/32";
+
+    // A fresh start: nothing kept, nothing claimed.
+    let first = speaker_life(&lab, false, prefix, false);
+    assert_eq!(restart_bits(&first), (Some(false), Some(false)), "{first}");
+    // It died without a word: FRR, its helper, keeps the route as stale.
+    let kept = frr_path(&lab, prefix);
+    assert!(kept.is_some_and(|(stale, _)| stale), "{kept:?}");
+
+    // Back with its forwarding kept: it says so; the route was there all along and is
+    // fresh again.
+    let second = speaker_life(&lab, true, prefix, false);
+    assert_eq!(restart_bits(&second), (Some(true), Some(true)), "{second}");
+
+    // Dead again, then a fresh start (the host rebooted: nothing kept): no bits, and FRR
+    // takes the route from the new session only.
+    assert!(frr_path(&lab, prefix).is_some_and(|(stale, _)| stale));
+    let third = speaker_life(&lab, false, prefix, true);
+    assert_eq!(restart_bits(&third), (Some(false), Some(false)), "{third}");
+}
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn routes_kept_from_before_a_restart_go_when_every_peer_has_sent_its_table() {
+    let mut lab = Lab::new("frr-relearned");
+    lab.frr(&frr_config(""));
+    let routes = Collect::default();
+    let seen = routes.clone();
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let config = SpeakerConfig {
+                restarted: true,
+                ..speaker_config(false, 65000)
+            };
+            let speaker = Speaker::start(config, Box::new(seen)).await.unwrap();
+            // The kernel had both; FRR sends only the first again.
+            let kept = vec![
+                "10.62.0.0/24".parse().unwrap(),
+                "10.69.0.0/24".parse().unwrap(),
+            ];
+            speaker.keep_until_relearned(kept, Duration::from_secs(600));
+            let gone = async || routes.next_hops("10.69.0.0/24") == Some(vec![]);
+            assert!(
+                wait_for(Duration::from_secs(20), gone).await,
+                "removed after FRR's End-of-RIB, long before the 600 s: {:?}",
+                routes.all()
+            );
+            assert_eq!(
+                routes.next_hops("10.62.0.0/24"),
+                Some(vec![PEER_V4.parse::<IpAddr>().unwrap()])
+            );
+            assert!(!ever_withdrawn(&routes, "10.62.0.0/24"));
+            speaker.shutdown().await;
+        })
+    })
+    .unwrap();
+}
+
+/// The addresses beside the speaker's IPv4 one on its side of the lab's cable.
+struct LabAddresses;
+
+impl InterfaceAddresses for LabAddresses {
+    fn beside(&self, _local: IpAddr) -> Vec<IpAddr> {
+        vec![SPEAKER_V6.parse().unwrap()]
+    }
+}
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn ipv6_prefixes_go_both_ways_over_an_ipv4_session() {
+    let mut lab = Lab::new("frr-v6-over-v4");
+    // bgpd runs without zebra here, so it knows no address of its interface: it is told
+    // its IPv6 next hop (without, it sends an IPv4-mapped one, which no IPv6 route can use).
+    let extra = format!(
+        " address-family ipv6 unicast
+  neighbor {SPEAKER_V4} activate
+  neighbor {SPEAKER_V4} route-map v6-next-hop out
+  network fd62::/64
+ exit-address-family"
+    );
+    let route_map =
+        format!("route-map v6-next-hop permit 10\n set ipv6 next-hop global {PEER_V6}\n");
+    lab.frr(&(frr_config(&extra) + &route_map));
+    let routes = Collect::default();
+    let seen = routes.clone();
+    run_in_netns(&lab.speaker_netns(), || {
+        runtime().block_on(async {
+            let config = SpeakerConfig {
+                interface_addresses: Some(AddressSource(std::sync::Arc::new(LabAddresses))),
+                ..speaker_config(false, 65000)
+            };
+            let speaker = Speaker::start(config, Box::new(seen)).await.unwrap();
+            speaker.announce(vec!["fd60::8/128".parse().unwrap()]);
+            let via = vec![PEER_V6.parse::<IpAddr>().unwrap()];
+            let learned = async || routes.next_hops("fd62::/64") == Some(via.clone());
+            assert!(
+                wait_for(Duration::from_secs(20), learned).await,
+                "FRR's IPv6 prefix, via its IPv6 address, over the IPv4 session: {:?}",
+                routes.all()
+            );
+            let at_frr = || lab.vtysh("show bgp ipv6 unicast fd60::8/128");
+            assert!(
+                wait_for(Duration::from_secs(10), async || at_frr().contains("best")).await,
+                "FRR has the speaker's IPv6 prefix:\n{}",
+                at_frr()
+            );
+            let text = at_frr();
+            assert!(
+                text.contains(SPEAKER_V6),
+                "next hop the speaker's IPv6 address:\n{text}"
+            );
+            // The IPv4 side of the session carries on as before.
+            assert_eq!(
+                routes.next_hops("10.62.0.0/24"),
+                Some(vec![PEER_V4.parse::<IpAddr>().unwrap()])
+            );
             speaker.shutdown().await;
         })
     })

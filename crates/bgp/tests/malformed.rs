@@ -68,6 +68,8 @@ async fn start(port: u16, sink: Collect) -> Speaker {
             max_prefixes: None,
         }],
         protected: vec![],
+        restarted: false,
+        interface_addresses: None,
     };
     Speaker::start(config, Box::new(sink)).await.unwrap()
 }

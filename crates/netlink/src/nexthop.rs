@@ -12,7 +12,8 @@ use crate::link::index_field;
 use crate::nexthop_codec::{decode_nexthop, encode_nexthop, encode_nexthop_id, NhHeader};
 use crate::route::Family;
 use crate::uapi::{
-    AF_UNSPEC, NLM_F_CREATE, NLM_F_REPLACE, RTM_DELNEXTHOP, RTM_GETNEXTHOP, RTM_NEWNEXTHOP,
+    AF_UNSPEC, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELNEXTHOP, RTM_GETNEXTHOP,
+    RTM_NEWNEXTHOP,
 };
 
 /// A nexthop object.
@@ -52,6 +53,15 @@ impl Netlink {
     pub fn add_nexthop(&mut self, nexthop: &Nexthop) -> Result<()> {
         check_nexthop(nexthop)?;
         self.execute(RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_REPLACE, &|m| {
+            encode_nexthop(m, nexthop)
+        })
+    }
+
+    /// Adds a nexthop object whose id must be free: an id already taken (by anyone) is an
+    /// error for which [`Error::is_exists`] holds, and the object there is left alone.
+    pub fn create_nexthop(&mut self, nexthop: &Nexthop) -> Result<()> {
+        check_nexthop(nexthop)?;
+        self.execute(RTM_NEWNEXTHOP, NLM_F_CREATE | NLM_F_EXCL, &|m| {
             encode_nexthop(m, nexthop)
         })
     }

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::client::Netlink;
 use crate::error::{tolerate, Error, Result};
-use crate::route_codec::{decode_route, encode_route, encode_route_dump};
+use crate::route_codec::{decode_route, encode_route, encode_route_dump, encode_route_lookup};
 use crate::uapi::{
     AF_INET, AF_INET6, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, RTM_DELROUTE, RTM_GETROUTE,
     RTM_NEWROUTE, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK, RT_SCOPE_NOWHERE, RT_SCOPE_UNIVERSE,
@@ -209,6 +209,18 @@ impl Netlink {
         let key = delete_key(route);
         let result = self.execute(RTM_DELROUTE, 0, &|m| encode_route(m, &key));
         tolerate(result, &[libc::ESRCH, libc::ENOENT])
+    }
+
+    /// The route the kernel would use to reach `destination` (`ip route get`): its device
+    /// in `oif`, its gateway when the destination is not directly connected. Answers
+    /// ENETUNREACH (or EHOSTUNREACH) when nothing leads there.
+    pub fn route_to(&mut self, destination: IpAddr) -> Result<Route> {
+        let found = self.get(
+            RTM_GETROUTE,
+            &|m| encode_route_lookup(m, destination),
+            decode_route,
+        )?;
+        found.ok_or_else(|| Error::malformed("route lookup answered with another family"))
     }
 
     /// Lists the main table's routes of one family.

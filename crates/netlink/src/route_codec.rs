@@ -100,6 +100,20 @@ pub(crate) fn encode_route_dump(m: &mut MessageWriter<'_>, filter: &RouteFilter)
     m.emit(&message);
 }
 
+/// A lookup (`ip route get DESTINATION`): the destination as a full-length prefix.
+pub(crate) fn encode_route_lookup(m: &mut MessageWriter<'_>, destination: IpAddr) {
+    let mut message = RouteMessage::default();
+    message.header.address_family = address_family(crate::route::family_of(destination));
+    message.header.destination_prefix_length = match destination {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    message
+        .attributes
+        .push(RouteAttribute::Destination(destination.into()));
+    m.emit(&message);
+}
+
 /// Decodes a route; `None` for families other than IPv4/IPv6.
 pub(crate) fn decode_route(message: &RawMessage<'_>) -> Result<Option<Route>> {
     let decoded: RouteMessage = parse_body(message.payload, "route")?;

@@ -183,6 +183,52 @@ fn nexthop_objects_groups_and_routes_through_them() {
 
 #[test]
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn a_lookup_names_the_device_toward_a_next_hop_and_exclusive_creation_keeps_others_objects() {
+    in_new_netns(|nl| {
+        let a = uplink(nl, "wha", "10.46.1.2", 24);
+        let b = uplink(nl, "whb", "10.46.2.2", 24);
+        nl.add_address(b, ip("fd4e:b::2"), 64, nodad()).unwrap();
+        let found = nl.route_to(ip("10.46.1.9")).unwrap();
+        assert_eq!((found.oif, found.gateway), (Some(a), None));
+        let found = nl.route_to(ip("fd4e:b::9")).unwrap();
+        assert_eq!((found.oif, found.gateway), (Some(b), None));
+        // Beyond a gateway, the lookup names the gateway too.
+        nl.add_route(&Route::via(ip("198.18.9.0"), 24, ip("10.46.2.1"), None))
+            .unwrap();
+        let found = nl.route_to(ip("198.18.9.5")).unwrap();
+        assert_eq!((found.oif, found.gateway), (Some(b), Some(ip("10.46.2.1"))));
+        let unreachable = nl.route_to(ip("198.18.10.1")).unwrap_err();
+        assert_eq!(
+            unreachable.errno(),
+            Some(libc::ENETUNREACH),
+            "{unreachable}"
+        );
+
+        let other = Nexthop {
+            id: 7,
+            protocol: 186,
+            target: NexthopTarget::Gateway {
+                gateway: ip("10.46.1.1"),
+                oif: a,
+            },
+        };
+        nl.create_nexthop(&other).unwrap();
+        let mine = Nexthop {
+            protocol: WHARF,
+            target: NexthopTarget::Gateway {
+                gateway: ip("10.46.2.1"),
+                oif: b,
+            },
+            ..other.clone()
+        };
+        let taken = nl.create_nexthop(&mine).unwrap_err();
+        assert!(taken.is_exists(), "{taken}");
+        assert_eq!(nl.nexthops().unwrap(), [other]);
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
 fn routes_in_table_1000_and_dumps_by_table_and_protocol() {
     in_new_netns(|nl| {
         let a = uplink(nl, "wha", "10.46.1.2", 24);

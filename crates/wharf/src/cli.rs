@@ -37,7 +37,8 @@ pub enum Command {
     /// Show networks, endpoints, addresses and host routes (from the running daemon, or from
     /// the state file when it is down).
     Status(StatusArgs),
-    /// The BGP speaker's neighbors or routes (from the running daemon).
+    /// The BGP speaker's neighbors or routes, or ask peers for their routes again (from the
+    /// running daemon).
     Bgp(BgpArgs),
 }
 
@@ -45,6 +46,9 @@ pub enum Command {
 pub struct BgpArgs {
     #[arg(value_enum)]
     pub what: BgpQuery,
+    /// With `refresh`: only this peer (default: every peer).
+    #[arg(value_name = "PEER")]
+    pub peer: Option<std::net::IpAddr>,
     /// The daemon's socket.
     #[arg(long, default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
@@ -59,6 +63,9 @@ pub enum BgpQuery {
     Neighbors,
     /// Per prefix: its paths and the ones installed.
     Routes,
+    /// Ask every peer, or PEER, to send its routes again (ROUTE-REFRESH, RFC 2918), which
+    /// pass the import policy anew; one line per peer says whether it was sent.
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -222,13 +229,19 @@ impl ServeArgs {
                 ));
             }
         }
-        for (i, block) in self.host_blocks.iter().enumerate() {
-            if let Some(other) = self.host_blocks[..i]
+        // Any --host-block replaces the config file's list.
+        let host_blocks = if self.host_blocks.is_empty() {
+            self.file()?.host_blocks
+        } else {
+            self.host_blocks.clone()
+        };
+        for (i, block) in host_blocks.iter().enumerate() {
+            if let Some(other) = host_blocks[..i]
                 .iter()
                 .find(|b| b.contains(block) || block.contains(*b))
             {
                 return Err(format!(
-                    "--host-block {block} overlaps --host-block {other}: a subnet has one block per host"
+                    "host block {block} overlaps host block {other}: a subnet has one block per host"
                 ));
             }
         }
@@ -244,7 +257,7 @@ impl ServeArgs {
                 preferred_gateway: self.gateway,
             },
             sandbox_timeout: std::time::Duration::from_secs(self.sandbox_timeout),
-            host_blocks: self.host_blocks.clone(),
+            host_blocks,
         })
     }
 
@@ -274,13 +287,18 @@ fn parse_bgp_peer(text: &str) -> Result<(std::net::IpAddr, u32), String> {
 }
 
 impl ServeArgs {
+    /// The `--config` file's settings (none: the defaults).
+    fn file(&self) -> Result<crate::config::FileConfig, String> {
+        match &self.config {
+            Some(path) => crate::config::FileConfig::load(path),
+            None => Ok(crate::config::FileConfig::default()),
+        }
+    }
+
     /// The BGP speaker's settings, from `--config` and the flags; None when BGP is not asked
     /// for.
     pub fn bgp_settings(&self) -> Result<Option<crate::routing::BgpSettings>, String> {
-        let file = match &self.config {
-            Some(path) => crate::config::FileConfig::load(path)?,
-            None => crate::config::FileConfig::default(),
-        };
+        let file = self.file()?;
         crate::config::bgp_settings(
             file.bgp.as_ref(),
             self.bgp_asn,
@@ -380,5 +398,58 @@ mod tests {
         };
         let err = args.engine_config().unwrap_err();
         assert!(err.contains("outside --ipvlan-subnet"), "{err}");
+    }
+
+    #[test]
+    fn host_blocks_come_from_the_config_file_unless_flags_give_them() {
+        let dir = std::env::temp_dir().join(format!("wharf-cli-blocks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wharf.toml");
+        std::fs::write(
+            &file,
+            "host_blocks = [\"10.90.1.0/24\", \"10.91.1.0/24\"]\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let blocks = |extra: &[&str]| {
+            let mut argv = vec!["wharf", "serve", "--config", path];
+            argv.extend_from_slice(extra);
+            let Command::Serve(args) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("not serve")
+            };
+            args.engine_config().map(|c| c.host_blocks)
+        };
+        let listed =
+            |list: &[&str]| -> Vec<IpNet> { list.iter().map(|b| b.parse().unwrap()).collect() };
+        assert_eq!(blocks(&[]), Ok(listed(&["10.90.1.0/24", "10.91.1.0/24"])));
+        assert_eq!(
+            blocks(&["--host-block", "10.92.1.0/24"]),
+            Ok(listed(&["10.92.1.0/24"]))
+        );
+        std::fs::write(
+            &file,
+            "host_blocks = [\"10.90.1.0/24\", \"10.90.1.128/25\"]\n",
+        )
+        .unwrap();
+        let overlap = blocks(&[]).unwrap_err();
+        assert!(overlap.contains("overlaps"), "{overlap}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bgp_refresh_takes_an_optional_peer_address() {
+        let parse = |argv: &[&str]| match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Command::Bgp(args)) => Ok((args.peer, args.json)),
+            Ok(_) => panic!("not bgp"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(parse(&["wharf", "bgp", "refresh"]), Ok((None, false)));
+        let peer = "198.51.100.254".parse().ok();
+        assert_eq!(
+            parse(&["wharf", "bgp", "refresh", "198.51.100.254", "--json"]),
+            Ok((peer, true))
+        );
+        let err = parse(&["wharf", "bgp", "refresh", "router1"]).unwrap_err();
+        assert!(err.contains("router1"), "{err}");
     }
 }

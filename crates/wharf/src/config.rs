@@ -1,8 +1,11 @@
-//! `wharf serve --config FILE`: the settings a command line cannot carry comfortably, in TOML.
-//! Today the BGP speaker's: the flags `--bgp-asn`, `--bgp-router-id` and `--bgp-peer` override
-//! the file (a flag's peer replaces the file's peer of the same address).
+//! `wharf serve --config FILE`: the settings a command line cannot carry comfortably, in TOML:
+//! this host's blocks of subnets that span hosts, and the BGP speaker's. The flags override
+//! the file: any `--host-block` replaces the file's list, `--bgp-asn` and `--bgp-router-id`
+//! theirs, and a `--bgp-peer` the file's peer of the same address.
 //!
 //! ```toml
+//! host_blocks = ["10.90.1.0/24"] # as --host-block
+//!
 //! [bgp]
 //! asn = 65001
 //! router_id = "198.51.100.1"
@@ -36,6 +39,9 @@ use crate::routing::{BgpSettings, PeerSettings};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    /// As `--host-block`: this host's blocks of subnets that span hosts.
+    #[serde(default, deserialize_with = "host_blocks")]
+    pub host_blocks: Vec<IpNet>,
     #[serde(default)]
     pub bgp: Option<BgpFile>,
 }
@@ -72,6 +78,16 @@ pub struct PeerFile {
     #[serde(default)]
     pub communities: Vec<String>,
     pub max_prefixes: Option<usize>,
+}
+
+/// Blocks as `--host-block` takes them: CIDRs without host bits.
+fn host_blocks<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(from)?
+        .iter()
+        .map(|text| {
+            crate::engine::ipam::parse_prefix("host block", text).map_err(serde::de::Error::custom)
+        })
+        .collect()
 }
 
 impl FileConfig {
@@ -234,6 +250,19 @@ pub fn bgp_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_gives_host_blocks_and_refuses_what_is_not_one() {
+        let file: FileConfig =
+            toml::from_str(r#"host_blocks = ["10.90.1.0/24", "fd90:1::/64"]"#).unwrap();
+        assert_eq!(file.host_blocks.len(), 2);
+        for (text, why) in [("10.90.1.0/33", "/33"), ("10.90.1.5/24", "10.90.1.0/24")] {
+            let bad = toml::from_str::<FileConfig>(&format!("host_blocks = [\"{text}\"]"))
+                .unwrap_err()
+                .to_string();
+            assert!(bad.contains("host_blocks") && bad.contains(why), "{bad}");
+        }
+    }
 
     #[test]
     fn a_file_gives_peers_and_flags_override_it() {

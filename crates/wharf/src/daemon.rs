@@ -145,13 +145,28 @@ pub fn status(args: &StatusArgs) -> Result<String, String> {
     }
 }
 
-/// `wharf bgp neighbors|routes`: asks the running daemon.
+/// `wharf bgp neighbors|routes|refresh`: asks the running daemon.
 pub fn bgp(args: &crate::cli::BgpArgs) -> Result<String, String> {
+    use crate::cli::BgpQuery;
     let (path, what) = match args.what {
-        crate::cli::BgpQuery::Neighbors => ("/Wharf.BgpNeighbors", "neighbors"),
-        crate::cli::BgpQuery::Routes => ("/Wharf.BgpRoutes", "routes"),
+        BgpQuery::Neighbors => ("/Wharf.BgpNeighbors", "neighbors"),
+        BgpQuery::Routes => ("/Wharf.BgpRoutes", "routes"),
+        BgpQuery::Refresh => ("/Wharf.BgpRefresh", "refresh"),
     };
-    let body = match client::post(&args.socket, path, "") {
+    let request = match (args.what, args.peer) {
+        (BgpQuery::Refresh, peer) => {
+            serde_json::to_string(&crate::routing::RefreshRequest { peer })
+                .map_err(|e| format!("encoding the refresh request: {e}"))?
+        }
+        (_, Some(peer)) => {
+            return Err(format!(
+                "a peer address ({peer}) goes only with `wharf bgp refresh`; `wharf bgp {what}` \
+                 shows every peer"
+            ))
+        }
+        (_, None) => String::new(),
+    };
+    let body = match client::post(&args.socket, path, &request) {
         Ok((200, body)) => body,
         Ok((_, body)) => {
             let message = serde_json::from_str::<serde_json::Value>(&body)
@@ -167,15 +182,20 @@ pub fn bgp(args: &crate::cli::BgpArgs) -> Result<String, String> {
     }
     let invalid = |e: serde_json::Error| format!("wharf's {what} answer is not valid: {e}");
     Ok(match args.what {
-        crate::cli::BgpQuery::Neighbors => {
+        BgpQuery::Neighbors => {
             let neighbors: Vec<crate::routing::NeighborReport> =
                 serde_json::from_str(&body).map_err(invalid)?;
             crate::routing::render_neighbors(&neighbors)
         }
-        crate::cli::BgpQuery::Routes => {
+        BgpQuery::Routes => {
             let routes: Vec<crate::routing::RouteReport> =
                 serde_json::from_str(&body).map_err(invalid)?;
             crate::routing::render_routes(&routes)
+        }
+        BgpQuery::Refresh => {
+            let lines: Vec<crate::routing::RefreshLine> =
+                serde_json::from_str(&body).map_err(invalid)?;
+            crate::routing::render_refresh(&lines)
         }
     })
 }

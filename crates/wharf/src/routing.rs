@@ -2,10 +2,12 @@
 //! nothing of Docker): the addresses the engine says are reachable here are announced as
 //! host prefixes (/32, /128), withdrawn when they go; the routes the speaker chooses among its
 //! peers' are installed in the kernel ([`LearnedRoutes`], `proto 88`). Learned routes a
-//! previous run left are kept forwarding while the sessions come back, and go once the
-//! speaker has had time to learn them again (`STALE_AFTER`) if it did not.
+//! previous run left are kept forwarding while the sessions come back, and those no peer
+//! sent again go once every peer has sent its whole table (End-of-RIB), or after
+//! `STALE_AFTER`. Peers are told of such a restart (graceful restart's Restart and
+//! Forwarding State bits), and keep this host's routes meanwhile.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +16,12 @@ use ipnet::IpNet;
 use wharf_bgp::peer::Transport;
 use wharf_bgp::policy::{PeerExport, PeerImport};
 use wharf_bgp::rib::RouteChange;
-use wharf_bgp::speaker::{PeerSpec, RouteSink, Speaker, SpeakerConfig};
+use wharf_bgp::speaker::{
+    AddressSource, InterfaceAddresses, PeerSpec, RefreshOutcome, RouteSink, Speaker, SpeakerConfig,
+};
+use wharf_bgp::wire::{Afi, Safi};
 
-use crate::dataplane::{LearnedRoute, LearnedRoutes};
+use crate::dataplane::{LearnedChange, LearnedRoutes};
 use crate::engine::Engine;
 use crate::model::{Advertise, Event};
 
@@ -80,6 +85,9 @@ struct KernelRoutes {
     learned: Arc<dyn LearnedRoutes>,
     local: LocalHosts,
     engine: Arc<Engine>,
+    /// Prefixes whose chosen route was not installed, a local container using the address:
+    /// their next change replaces nothing in the kernel, whatever the speaker had chosen.
+    withheld: HashSet<IpNet>,
 }
 
 impl RouteSink for KernelRoutes {
@@ -89,19 +97,28 @@ impl RouteSink for KernelRoutes {
             changes.iter().map(|c| (c.prefix, !c.next_hops.is_empty())),
         );
         let local = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        let routes: Vec<LearnedRoute> = changes
+        let routes: Vec<LearnedChange> = changes
             .iter()
-            .filter(|c| {
+            .map(|c| {
+                let replaced = if self.withheld.remove(&c.prefix) {
+                    Vec::new()
+                } else {
+                    c.replaced.clone()
+                };
                 let conflict = local.contains(&c.prefix) && !c.next_hops.is_empty();
-                if conflict {
+                let next_hops = if conflict {
                     tracing::warn!(prefix = %c.prefix,
                         "a peer routes an address a local container uses: not installed");
+                    self.withheld.insert(c.prefix);
+                    Vec::new()
+                } else {
+                    c.next_hops.clone()
+                };
+                LearnedChange {
+                    prefix: c.prefix,
+                    next_hops,
+                    replaced,
                 }
-                !conflict
-            })
-            .map(|c| LearnedRoute {
-                prefix: c.prefix,
-                next_hops: c.next_hops.clone(),
             })
             .collect();
         drop(local);
@@ -110,6 +127,39 @@ impl RouteSink for KernelRoutes {
             tracing::error!(%error, "installing learned routes failed");
         }
         tracing::debug!(routes = routes.len(), took = ?started.elapsed(), "learned routes written");
+    }
+}
+
+/// The host's addresses beside a session's own, from the kernel: the next hop of the other
+/// family's prefixes on that session.
+struct KernelAddresses(Arc<dyn LearnedRoutes>);
+
+impl InterfaceAddresses for KernelAddresses {
+    fn beside(&self, local: IpAddr) -> Vec<IpAddr> {
+        self.0.addresses_beside(local).unwrap_or_else(|error| {
+            tracing::warn!(%local, %error, "cannot read the addresses beside a session's");
+            Vec::new()
+        })
+    }
+}
+
+/// How often the kernel is asked whether it dropped learned routes (it removes the nexthop
+/// objects of a device that goes down, and the routes through them, without a word to
+/// wharf); the speaker then gives every route again.
+const LOST_ROUTES_CHECK: Duration = Duration::from_secs(2);
+
+async fn restore_lost_routes(learned: Arc<dyn LearnedRoutes>, speaker: Speaker) {
+    let mut ticks = tokio::time::interval(LOST_ROUTES_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let learned = learned.clone();
+        match tokio::task::spawn_blocking(move || learned.learned_routes_lost()).await {
+            Ok(Ok(true)) => speaker.reapply_routes(),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "checking the learned routes' next hops"),
+            Err(_) => return,
+        }
     }
 }
 
@@ -123,6 +173,16 @@ pub async fn start(
         .host_addresses()
         .map_err(|e| format!("reading the host's addresses: {e}"))?;
     protected.push(IpAddr::V4(settings.router_id));
+    let kept = learned.learned_routes().unwrap_or_default();
+    // A restart, not a fresh start, when the kernel still forwards what the last run set
+    // up: its learned routes, or (reconciled by now) its containers' routes. Peers are told
+    // so, and keep this host's routes until it has sent them again.
+    let has_endpoints = engine
+        .state()
+        .networks
+        .values()
+        .any(|n| !n.endpoints.is_empty());
+    let restarted = !kept.is_empty() || has_endpoints;
     let config = SpeakerConfig {
         asn: settings.asn,
         router_id: settings.router_id,
@@ -154,8 +214,9 @@ pub async fn start(
             })
             .collect(),
         protected,
+        restarted,
+        interface_addresses: Some(AddressSource(Arc::new(KernelAddresses(learned.clone())))),
     };
-    let kept = learned.learned_routes().unwrap_or_default();
     // Routes kept from a previous run still lead to containers elsewhere.
     note_remote_hosts(engine, kept.iter().map(|r| (r.prefix, true)));
     let local = LocalHosts::default();
@@ -163,15 +224,17 @@ pub async fn start(
         learned: learned.clone(),
         local: local.clone(),
         engine: engine.clone(),
+        withheld: HashSet::new(),
     };
     let speaker = Speaker::start(config, Box::new(sink))
         .await
         .map_err(|e| format!("starting BGP on port {}: {e}", settings.port))?;
     tracing::info!(asn = settings.asn, router_id = %settings.router_id,
-        peers = settings.peers.len(), kept = kept.len(), "BGP speaker started");
+        peers = settings.peers.len(), kept = kept.len(), restarted, "BGP speaker started");
     tokio::spawn(announce(engine.subscribe(), speaker.clone(), local));
+    tokio::spawn(restore_lost_routes(learned.clone(), speaker.clone()));
     if !kept.is_empty() {
-        tokio::spawn(drop_stale(kept, speaker.clone()));
+        speaker.keep_until_relearned(kept.into_iter().map(|r| r.prefix).collect(), STALE_AFTER);
     }
     Ok(speaker)
 }
@@ -326,16 +389,6 @@ fn track_local(local: &LocalHosts, event: &Event) {
     }
 }
 
-/// Removes the learned routes a previous run left that no peer has sent again by now.
-async fn drop_stale(kept: Vec<LearnedRoute>, speaker: Speaker) {
-    tokio::time::sleep(STALE_AFTER).await;
-    tracing::info!(
-        routes = kept.len(),
-        "removing the kept learned routes no peer sent again"
-    );
-    speaker.forget_unrouted(kept.into_iter().map(|r| r.prefix).collect());
-}
-
 /// One line of `wharf bgp neighbors`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NeighborReport {
@@ -398,6 +451,105 @@ pub async fn routes(speaker: &Speaker, engine: &Engine) -> Vec<RouteReport> {
             }
         })
         .collect()
+}
+
+/// What `wharf bgp refresh` asks for: one peer, or (none) every peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    pub peer: Option<IpAddr>,
+}
+
+/// One line of `wharf bgp refresh`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefreshLine {
+    pub peer: IpAddr,
+    pub outcome: RefreshResult,
+    /// The families a ROUTE-REFRESH went for ("IPv4 unicast", ...), when sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<String>,
+    /// The session's state, when it is not Established.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshResult {
+    Sent,
+    NotEstablished,
+    /// The peer did not offer the Route Refresh capability: it must not be sent one.
+    NoCapability,
+}
+
+/// Asks the speaker to refresh `peer` (or every peer). A peer it does not have is an
+/// error that names the ones it has.
+pub async fn refresh(speaker: &Speaker, peer: Option<IpAddr>) -> Result<Vec<RefreshLine>, String> {
+    let mut lines = Vec::new();
+    for report in speaker.refresh(peer).await {
+        let (outcome, families, state) = match report.outcome {
+            RefreshOutcome::Sent(families) => (
+                RefreshResult::Sent,
+                families.iter().map(family_name).collect(),
+                None,
+            ),
+            RefreshOutcome::NotEstablished(state) => (
+                RefreshResult::NotEstablished,
+                Vec::new(),
+                Some(state.to_string()),
+            ),
+            RefreshOutcome::NoCapability => (RefreshResult::NoCapability, Vec::new(), None),
+            RefreshOutcome::UnknownPeer => {
+                let known: Vec<String> = speaker
+                    .neighbors()
+                    .await
+                    .iter()
+                    .map(|n| n.address.to_string())
+                    .collect();
+                return Err(format!(
+                    "{} is not a BGP peer of this wharf (its peers: {}): name one of those, or \
+                     add it (--bgp-peer ADDRESS@ASN or a [[bgp.peer]] table) and restart wharf serve",
+                    report.peer,
+                    known.join(", ")
+                ));
+            }
+        };
+        lines.push(RefreshLine {
+            peer: report.peer,
+            outcome,
+            families,
+            state,
+        });
+    }
+    Ok(lines)
+}
+
+fn family_name(&(afi, safi): &(Afi, Safi)) -> String {
+    format!("{afi} {safi}")
+}
+
+pub fn render_refresh(lines: &[RefreshLine]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        let what = match line.outcome {
+            RefreshResult::Sent if line.families.is_empty() => {
+                "nothing to ask: the session carries neither IPv4 nor IPv6 unicast".to_string()
+            }
+            RefreshResult::Sent => format!("ROUTE-REFRESH sent for {}", line.families.join(", ")),
+            RefreshResult::NotEstablished => format!(
+                "not sent: the session is {}, not Established (a new session brings every route)",
+                line.state.as_deref().unwrap_or("down")
+            ),
+            RefreshResult::NoCapability => "not sent: the peer did not offer the Route Refresh \
+                capability (RFC 2918); only a new session brings its routes again"
+                .to_string(),
+        };
+        out.push_str(&format!("{:<40} {what}\n", line.peer));
+    }
+    if lines.is_empty() {
+        out.push_str("no BGP peers configured\n");
+    }
+    out
 }
 
 pub fn render_neighbors(neighbors: &[NeighborReport]) -> String {
@@ -518,6 +670,48 @@ mod tests {
             endpoints: vec![],
         });
         assert!(gone.is_empty() && fresh.is_empty(), "{gone:?} {fresh:?}");
+    }
+
+    #[test]
+    fn refresh_lines_say_what_happened_to_each_peer() {
+        let line = |peer: &str, outcome, families: &[&str], state: Option<&str>| RefreshLine {
+            peer: peer.parse().unwrap(),
+            outcome,
+            families: families.iter().map(|f| f.to_string()).collect(),
+            state: state.map(String::from),
+        };
+        let text = render_refresh(&[
+            line(
+                "198.51.100.254",
+                RefreshResult::Sent,
+                &["IPv4 unicast", "IPv6 unicast"],
+                None,
+            ),
+            line(
+                "198.51.100.253",
+                RefreshResult::NotEstablished,
+                &[],
+                Some("Active"),
+            ),
+            line("198.51.100.252", RefreshResult::NoCapability, &[], None),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("198.51.100.254 ")
+                && lines[0].ends_with("ROUTE-REFRESH sent for IPv4 unicast, IPv6 unicast"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("not sent: the session is Active"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("did not offer the Route Refresh capability"),
+            "{text}"
+        );
+        assert_eq!(render_refresh(&[]), "no BGP peers configured\n");
+        assert_eq!(family_name(&(Afi::IPV6, Safi::UNICAST)), "IPv6 unicast");
+        assert_eq!(family_name(&(Afi(25), Safi(70))), "AFI 25 SAFI 70");
     }
 
     #[test]

@@ -114,12 +114,32 @@ impl Afi {
     pub const IPV6: Afi = Afi(2);
 }
 
+/// `IPv4`, `IPv6`, or the number, for logs and the CLI.
+impl std::fmt::Display for Afi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Afi::IPV4 => f.write_str("IPv4"),
+            Afi::IPV6 => f.write_str("IPv6"),
+            Afi(n) => write!(f, "AFI {n}"),
+        }
+    }
+}
+
 /// Subsequent Address Family Identifier (IANA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Safi(pub u8);
 
 impl Safi {
     pub const UNICAST: Safi = Safi(1);
+}
+
+impl std::fmt::Display for Safi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Safi::UNICAST => f.write_str("unicast"),
+            Safi(n) => write!(f, "SAFI {n}"),
+        }
+    }
 }
 
 /// Why a message could not be encoded.

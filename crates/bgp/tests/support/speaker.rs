@@ -59,6 +59,8 @@ pub fn speaker_config(passive: bool, peer_as: u32) -> SpeakerConfig {
             max_prefixes: None,
         }],
         protected: vec![SPEAKER_V4.parse().unwrap()],
+        restarted: false,
+        interface_addresses: None,
     }
 }
 

@@ -399,7 +399,7 @@ impl Sandbox for FakeSandbox {
 }
 
 impl super::LearnedRoutes for FakeSandbox {
-    fn apply_learned(&self, routes: &[super::LearnedRoute]) -> Result<()> {
+    fn apply_learned(&self, routes: &[super::LearnedChange]) -> Result<()> {
         let mut host = self.0.host();
         for route in routes {
             if route.next_hops.is_empty() {
@@ -422,6 +422,14 @@ impl super::LearnedRoutes for FakeSandbox {
                 next_hops: next_hops.clone(),
             })
             .collect())
+    }
+
+    fn learned_routes_lost(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn addresses_beside(&self, _local: std::net::IpAddr) -> Result<Vec<std::net::IpAddr>> {
+        Ok(Vec::new())
     }
 
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {

@@ -158,16 +158,33 @@ pub struct LearnedRoute {
     pub next_hops: Vec<std::net::IpAddr>,
 }
 
+/// A change of a learned route: from the next hops it `replaced` (none: it had no route) to
+/// `next_hops` (none: no route any more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnedChange {
+    pub prefix: IpNet,
+    pub next_hops: Vec<std::net::IpAddr>,
+    pub replaced: Vec<std::net::IpAddr>,
+}
+
 /// Routes learned from routing peers (BGP), in the main table with a protocol number of their
 /// own, never taken for wharf's container routes (reconciliation looks only at those).
 pub trait LearnedRoutes: Send + Sync {
-    /// Installs, replaces (several next hops: one multipath route) or removes (no next hop)
-    /// routes, in batches.
-    fn apply_learned(&self, routes: &[LearnedRoute]) -> Result<()>;
+    /// Installs, replaces (several next hops: ECMP) or removes (no next hop) routes, in
+    /// batches. Each change must say what it replaces as this dataplane last had it (after a
+    /// restart, [`LearnedRoutes::learned_routes`] is what it had).
+    fn apply_learned(&self, changes: &[LearnedChange]) -> Result<()>;
     /// The learned routes the kernel has (after a restart: the ones kept forwarding).
     fn learned_routes(&self) -> Result<Vec<LearnedRoute>>;
+    /// Whether the kernel dropped learned routes behind wharf's back (it removes a route's
+    /// next hop, with the routes through it, when their device goes down): then every route
+    /// must be applied again, each replacing its own next hops.
+    fn learned_routes_lost(&self) -> Result<bool>;
     /// The host's own addresses on links wharf did not make: no learned route may cover one.
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>>;
+    /// The other addresses of the link that has `local` (none if no link has it): where
+    /// this host is reached in the other family by a peer it has a session with on `local`.
+    fn addresses_beside(&self, local: std::net::IpAddr) -> Result<Vec<std::net::IpAddr>>;
 }
 
 /// Inside a container's network namespace.

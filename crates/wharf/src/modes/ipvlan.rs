@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use ipnet::IpNet;
+use serde_json::Value;
 
 use super::parent::{self, ParentDefaults, ParentOptions};
 use super::{
@@ -67,7 +68,13 @@ impl NetworkMode for Ipvlan {
     }
 
     fn option_keys(&self) -> &'static [&'static str] {
-        &["parent", "ipvlan_mode", "ipvlan_flag", "host_shim"]
+        &[
+            "parent",
+            "ipvlan_mode",
+            "ipvlan_flag",
+            "host_shim",
+            super::ADVERTISE,
+        ]
     }
 
     fn plan_network(
@@ -84,10 +91,33 @@ impl NetworkMode for Ipvlan {
             Some(text) => parse_ipvlan_flag(text)?,
             None => IpvlanFlag::Bridge,
         };
+        let advertise = match draft.options.get(super::ADVERTISE) {
+            Some(value) => Some(super::parse_advertise(value)?),
+            None => None,
+        };
+        if advertise.is_some_and(|a| a != "none") && !mode.routes() {
+            return Err(super::invalid(
+                "option advertise: an ipvlan l2 network's containers are on the parent's \
+                 segment, not routed through this host; use ipvlan_mode=l3 or l3s to announce them",
+            ));
+        }
         let options = ParentOptions::parse(draft.options, &self.defaults)?;
         // Like Docker's ipvlan driver: no parent means an internal network on a dummy.
         let kind = SubLinkKind::Ipvlan { mode, flag };
-        parent::plan(draft, host, addresses, kind, &options, false)
+        let mut plan = parent::plan(draft, host, addresses, kind, &options, false)?;
+        if let (Some(advertise), Value::Object(config)) = (advertise, &mut plan.config) {
+            config.insert(super::ADVERTISE.into(), Value::from(advertise));
+        }
+        Ok(plan)
+    }
+
+    /// L3 and L3S containers are reached through this host: their addresses are announced
+    /// unless the network says otherwise; L2 ones are on the segment.
+    fn advertise(&self, network: &Network) -> crate::model::Advertise {
+        if !routes_itself(network) {
+            return crate::model::Advertise::None;
+        }
+        super::stored_advertise(network, crate::model::Advertise::Host)
     }
 
     /// L3 and L3S route the containers' traffic with no gateway.

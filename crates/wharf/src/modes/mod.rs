@@ -33,6 +33,34 @@ pub enum ModeError {
 
 pub type Result<T> = std::result::Result<T, ModeError>;
 
+/// `-o advertise=`'s key.
+pub const ADVERTISE: &str = "advertise";
+
+/// `-o advertise=host|subnet|none`, as stored in a network's config.
+pub fn parse_advertise(value: &str) -> Result<&'static str> {
+    match value.trim() {
+        "host" => Ok("host"),
+        "subnet" => Ok("subnet"),
+        "none" => Ok("none"),
+        other => Err(invalid(format!(
+            "option advertise: {other:?} is not host, subnet or none"
+        ))),
+    }
+}
+
+/// The advertise setting a network's config holds, or `default`.
+pub fn stored_advertise(
+    network: &Network,
+    default: crate::model::Advertise,
+) -> crate::model::Advertise {
+    match network.config.get(ADVERTISE).and_then(Value::as_str) {
+        Some("host") => crate::model::Advertise::Host,
+        Some("subnet") => crate::model::Advertise::Subnet,
+        Some("none") => crate::model::Advertise::None,
+        _ => default,
+    }
+}
+
 pub fn invalid(message: impl Into<String>) -> ModeError {
     ModeError::Invalid(message.into())
 }
@@ -196,9 +224,11 @@ pub trait NetworkMode: Send + Sync {
     }
 
     /// What of the network routing peers hear of (`-o advertise=`, where the mode takes it).
+    /// Nothing by default: containers on a parent's segment (macvlan, ipvlan L2) are not
+    /// reached through this host, and a route saying so would lead nowhere.
     fn advertise(&self, network: &Network) -> crate::model::Advertise {
         let _ = network;
-        crate::model::Advertise::Host
+        crate::model::Advertise::None
     }
 
     /// Whether the network needs the host to forward: Some(ipv6 too) or None.

@@ -31,7 +31,7 @@ use crate::model::{Endpoint, Network};
 /// The option naming the networks whose containers may reach this network's.
 pub const ACCEPT_FROM: &str = "accept_from";
 /// The option saying what routing peers hear of the network: host, subnet or none.
-pub const ADVERTISE: &str = "advertise";
+pub use super::ADVERTISE;
 
 pub struct Routed {
     default_mtu: u32,
@@ -97,17 +97,7 @@ impl NetworkMode for Routed {
             config.insert(ACCEPT_FROM.into(), accept);
         }
         if let Some(value) = draft.options.get(ADVERTISE) {
-            let advertise = match value.trim() {
-                "host" => "host",
-                "subnet" => "subnet",
-                "none" => "none",
-                other => {
-                    return Err(invalid(format!(
-                        "option advertise: {other:?} is not host, subnet or none"
-                    )))
-                }
-            };
-            config.insert(ADVERTISE.into(), json!(advertise));
+            config.insert(ADVERTISE.into(), json!(super::parse_advertise(value)?));
         }
         let config = if config.is_empty() {
             Value::Null
@@ -232,11 +222,7 @@ impl NetworkMode for Routed {
     }
 
     fn advertise(&self, network: &Network) -> crate::model::Advertise {
-        match network.config.get(ADVERTISE).and_then(Value::as_str) {
-            Some("subnet") => crate::model::Advertise::Subnet,
-            Some("none") => crate::model::Advertise::None,
-            _ => crate::model::Advertise::Host,
-        }
+        super::stored_advertise(network, crate::model::Advertise::Host)
     }
 
     fn fence(&self, network: &Network) -> Option<AcceptFrom> {

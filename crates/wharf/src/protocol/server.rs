@@ -252,17 +252,26 @@ pub(super) async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> An
             call!(plugin, path, body, |e, r| empty(e.release_address(r)))
         }
         "/Wharf.Status" => blocking(plugin, (), |p, ()| p.status()).await,
-        "/Wharf.BgpNeighbors" | "/Wharf.BgpRoutes" => match plugin.speaker() {
-            Some(speaker) if path == "/Wharf.BgpNeighbors" => {
-                ok(crate::routing::neighbors(speaker).await)
+        "/Wharf.BgpNeighbors" | "/Wharf.BgpRoutes" | "/Wharf.BgpRefresh" => {
+            let Some(speaker) = plugin.speaker() else {
+                return error(
+                    "BGP is not running: start wharf serve with --bgp-asn, --bgp-router-id and \
+                     --bgp-peer"
+                        .into(),
+                );
+            };
+            match path {
+                "/Wharf.BgpNeighbors" => ok(crate::routing::neighbors(speaker).await),
+                "/Wharf.BgpRoutes" => ok(crate::routing::routes(speaker, plugin.engine()).await),
+                _ => match parse::<crate::routing::RefreshRequest>(path, &body) {
+                    Ok(request) => match crate::routing::refresh(speaker, request.peer).await {
+                        Ok(lines) => ok(lines),
+                        Err(message) => error(message),
+                    },
+                    Err(answer) => answer,
+                },
             }
-            Some(speaker) => ok(crate::routing::routes(speaker, plugin.engine()).await),
-            None => error(
-                "BGP is not running: start wharf serve with --bgp-asn, --bgp-router-id and \
-                 --bgp-peer"
-                    .into(),
-            ),
-        },
+        }
         other => (
             StatusCode::NOT_FOUND,
             json!({ "Err": readable(format!("wharf does not implement {other}")) }),

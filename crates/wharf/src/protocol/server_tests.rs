@@ -25,6 +25,14 @@ impl Drop for Daemon {
 }
 
 fn daemon(name: &str) -> Daemon {
+    daemon_with(name, |_| None)
+}
+
+/// A daemon whose plugin gets the BGP speaker `speaker` starts in its runtime.
+fn daemon_with(
+    name: &str,
+    speaker: impl FnOnce(&tokio::runtime::Runtime) -> Option<wharf_bgp::speaker::Speaker>,
+) -> Daemon {
     let dir = std::env::temp_dir().join(format!("wharf-server-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let socket = dir.join("wharf.sock");
@@ -42,7 +50,7 @@ fn daemon(name: &str) -> Daemon {
         .build()
         .unwrap();
     let listener = runtime.block_on(bind(&socket)).unwrap();
-    let plugin = Arc::new(Plugin::new(Arc::new(engine)));
+    let plugin = Arc::new(Plugin::new(Arc::new(engine)).with_speaker(speaker(&runtime)));
     runtime.spawn(serve(listener, plugin, std::future::pending()));
     Daemon {
         socket,
@@ -285,4 +293,80 @@ fn a_body_over_the_limit_is_refused_naming_it_and_the_daemon_keeps_serving() {
     );
     let (code, _) = call(&d, "/Plugin.Activate", "");
     assert_eq!(code, 200);
+}
+
+struct NoRoutes;
+
+impl wharf_bgp::speaker::RouteSink for NoRoutes {
+    fn apply(&mut self, _: &[wharf_bgp::rib::RouteChange]) {}
+}
+
+/// A speaker that never touches the network: no listener, one passive peer (it waits, in
+/// Active, for a connection that cannot come).
+fn quiet_speaker(runtime: &tokio::runtime::Runtime) -> Option<wharf_bgp::speaker::Speaker> {
+    use wharf_bgp::speaker::{PeerSpec, Speaker, SpeakerConfig};
+    let config = SpeakerConfig {
+        asn: 65001,
+        router_id: "198.51.100.1".parse().unwrap(),
+        port: 179,
+        listen: false,
+        peers: vec![PeerSpec {
+            address: "198.51.100.254".parse().unwrap(),
+            asn: 65000,
+            passive: true,
+            hold_time: 90,
+            connect_retry: std::time::Duration::from_secs(30),
+            graceful_restart: None,
+            import: Default::default(),
+            export: Default::default(),
+            transport: Default::default(),
+            max_prefixes: None,
+        }],
+        protected: Vec::new(),
+        restarted: false,
+        interface_addresses: None,
+    };
+    Some(
+        runtime
+            .block_on(Speaker::start(config, Box::new(NoRoutes)))
+            .unwrap(),
+    )
+}
+
+#[test]
+fn bgp_refresh_without_a_speaker_says_how_to_start_one() {
+    let d = daemon("refresh-nobgp");
+    let (code, body) = call(&d, "/Wharf.BgpRefresh", "");
+    assert_eq!(code, 500);
+    assert!(
+        body["Err"]
+            .as_str()
+            .unwrap()
+            .contains("start wharf serve with --bgp-asn"),
+        "{body}"
+    );
+}
+
+#[test]
+fn bgp_refresh_answers_per_peer_and_names_an_unknown_one() {
+    let d = daemon_with("refresh", quiet_speaker);
+    let down = json!([{"peer": "198.51.100.254", "outcome": "not-established", "state": "Active"}]);
+    assert_eq!(call(&d, "/Wharf.BgpRefresh", ""), (200, down.clone()));
+    let named = r#"{"peer":"198.51.100.254"}"#;
+    assert_eq!(call(&d, "/Wharf.BgpRefresh", named), (200, down));
+    let (code, body) = call(&d, "/Wharf.BgpRefresh", r#"{"peer":"198.51.100.9"}"#);
+    assert_eq!(code, 500);
+    let message = body["Err"].as_str().unwrap();
+    assert!(
+        message.contains("198.51.100.9 is not a BGP peer")
+            && message.contains("its peers: 198.51.100.254")
+            && message.contains("--bgp-peer"),
+        "{message}"
+    );
+    let (code, body) = call(&d, "/Wharf.BgpRefresh", r#"{"peer":"nonsense"}"#);
+    assert_eq!(code, 500);
+    assert!(
+        body["Err"].as_str().unwrap().contains("malformed JSON"),
+        "{body}"
+    );
 }

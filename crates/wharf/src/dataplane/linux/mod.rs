@@ -8,6 +8,7 @@
 
 mod devices;
 mod firewall;
+mod hop_objects;
 mod learned;
 mod links;
 mod neighbours;
@@ -60,6 +61,8 @@ pub struct LinuxDataplane {
     made: devices::MadeLinks,
     /// wharf's nftables table, as last applied.
     fences: nftables::FenceTable,
+    /// The nexthop objects learned routes share. Taken before a socket, never after.
+    hop_objects: Mutex<hop_objects::HopObjects>,
 }
 
 impl LinuxDataplane {
@@ -69,12 +72,13 @@ impl LinuxDataplane {
             .map(|_| Netlink::open().map_err(kernel_error("open rtnetlink socket")))
             .collect::<Result<Vec<_>>>()?;
         Ok(LinuxDataplane {
-            config,
             sockets: Mutex::new(sockets),
             returned: Condvar::new(),
             firewall: Mutex::new(()),
             made: devices::MadeLinks::default(),
             fences: nftables::FenceTable::default(),
+            hop_objects: Mutex::new(hop_objects::HopObjects::new(config.learned_protocol)),
+            config,
         })
     }
 
@@ -195,18 +199,29 @@ impl Firewall for LinuxDataplane {
 }
 
 impl super::LearnedRoutes for LinuxDataplane {
-    fn apply_learned(&self, routes: &[super::LearnedRoute]) -> Result<()> {
+    fn apply_learned(&self, changes: &[super::LearnedChange]) -> Result<()> {
         let protocol = self.config.learned_protocol;
-        self.with_netlink(|netlink| learned::apply(netlink, protocol, routes))
+        let mut objects = self.hop_objects.lock().unwrap_or_else(|e| e.into_inner());
+        self.with_netlink(|netlink| learned::apply(netlink, &mut objects, protocol, changes))
     }
 
     fn learned_routes(&self) -> Result<Vec<super::LearnedRoute>> {
         let protocol = self.config.learned_protocol;
-        self.with_netlink(|netlink| learned::learned(netlink, protocol))
+        let mut objects = self.hop_objects.lock().unwrap_or_else(|e| e.into_inner());
+        self.with_netlink(|netlink| learned::learned(netlink, &mut objects, protocol))
+    }
+
+    fn learned_routes_lost(&self) -> Result<bool> {
+        let mut objects = self.hop_objects.lock().unwrap_or_else(|e| e.into_inner());
+        self.with_netlink(|netlink| learned::lost(netlink, &mut objects))
     }
 
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {
         self.with_netlink(learned::host_addresses)
+    }
+
+    fn addresses_beside(&self, local: std::net::IpAddr) -> Result<Vec<std::net::IpAddr>> {
+        self.with_netlink(|netlink| learned::addresses_beside(netlink, local))
     }
 }
 

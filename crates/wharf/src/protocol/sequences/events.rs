@@ -5,7 +5,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::*;
 use crate::dataplane::ProxyNeighbour;
-use crate::model::{EndpointAddresses, Event, NetworkPrefixes};
+use crate::model::{Advertise, EndpointAddresses, Event, NetworkPrefixes};
 
 /// Everything the subscriber has been sent so far.
 fn drain(events: &mut UnboundedReceiver<Event>) -> Vec<Event> {
@@ -136,9 +136,18 @@ fn a_failed_teardown_publishes_nothing_and_a_network_deleted_with_endpoints_take
     );
 }
 
+/// The network's entry in the snapshot a new subscriber gets.
+fn announced_as(f: &Fixture) -> Advertise {
+    let mut events = f.engine.subscribe();
+    match drain(&mut events).first() {
+        Some(Event::Snapshot { networks, .. }) => networks[0].advertise,
+        other => panic!("no snapshot first: {other:?}"),
+    }
+}
+
 #[test]
 fn modes_say_what_is_reachable_through_this_host() {
-    // macvlan: the segment carries the containers; nothing per address.
+    // macvlan: the segment carries the containers; nothing per address, nothing announced.
     let f = network_on_eth1(
         "events-macvlan",
         json!({"mode": "macvlan", "parent": "eth1"}),
@@ -148,15 +157,19 @@ fn modes_say_what_is_reachable_through_this_host() {
     assert_eq!(
         drain(&mut events),
         [Event::Snapshot {
-            networks: vec![network_prefixes(NET, "macvlan", &["10.50.0.0/24"])],
+            networks: vec![NetworkPrefixes {
+                advertise: Advertise::None,
+                ..network_prefixes(NET, "macvlan", &["10.50.0.0/24"])
+            }],
             endpoints: Vec::new(),
         }]
     );
-    // ipvlan L3: the host routes them, through the parent.
+    // ipvlan L3: the host routes them, through the parent, and announces each.
     let f = network_on_eth1(
         "events-l3",
         json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": "l3"}),
     );
+    assert_eq!(announced_as(&f), Advertise::Host);
     let mut events = f.engine.subscribe();
     drain(&mut events);
     create_endpoint(&f, "local/10.50.0.0/24", EP_A, Some("10.50.0.7"), json!({})).unwrap();
@@ -168,6 +181,33 @@ fn modes_say_what_is_reachable_through_this_host() {
             "eth1"
         ))]
     );
+    // ipvlan L2: on the segment, not announced; L3S with advertise=subnet: its subnet.
+    let f = network_on_eth1("events-l2", json!({"mode": "ipvlan", "parent": "eth1"}));
+    assert_eq!(announced_as(&f), Advertise::None);
+    let f = network_on_eth1(
+        "events-l3s-subnet",
+        json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": "l3s", "advertise": "subnet"}),
+    );
+    assert_eq!(announced_as(&f), Advertise::Subnet);
+}
+
+#[test]
+fn an_ipvlan_l2_network_cannot_announce_what_this_host_does_not_route() {
+    let f = fixture("events-l2-announce");
+    f.kernel.add_parent("eth1", 1500);
+    let refused = create_network_on(
+        &f,
+        NET,
+        "10.50.0.0/24",
+        json!({"mode": "ipvlan", "parent": "eth1", "advertise": "host"}),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("advertise") && refused.contains("ipvlan_mode=l3"),
+        "{refused}"
+    );
+    assert!(f.engine.state().networks.is_empty());
 }
 
 #[test]

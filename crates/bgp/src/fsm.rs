@@ -7,7 +7,8 @@
 //! States and events keep the RFC's names. Simplifications, each a choice the RFC allows:
 //! no DelayOpen, no damping of peer oscillations (the IdleHoldTimer is the ConnectRetry
 //! timer, so a failing peer is retried at that pace), and connection collisions are resolved
-//! by the speaker, which sees both connections (RFC 4271 section 6.8).
+//! by the peer's task, which runs one session per connection while they last and chooses
+//! with [`collision_keeps_ours`] (RFC 4271 section 6.8).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -47,6 +48,9 @@ pub enum Timer {
 pub enum Event {
     /// Event 1 (ManualStart; with `passive`, Event 5).
     ManualStart,
+    /// Event 5 whatever `passive` says: the session starts on a connection the peer opened
+    /// while another was already on its way (a collision), and must not open one itself.
+    AutomaticStartPassive,
     /// Event 2: the operator or the speaker's shutdown.
     ManualStop,
     /// The operator wants the peer's routes again (after an import policy change): a
@@ -66,6 +70,8 @@ pub enum Event {
     TcpConnectionConfirmed,
     /// Event 18.
     TcpConnectionFails,
+    /// Event 23: this connection lost a collision (RFC 4271 section 6.8) and is closed.
+    OpenCollisionDump,
     /// Events 19, 25, 26, 27 and ROUTE-REFRESH: a message decoded without error.
     Message(Message, UpdateClass),
     /// Events 21, 22, 28: a message that must close the session, with the NOTIFICATION the
@@ -220,8 +226,13 @@ impl Session {
             (State::Idle, Event::ManualStart | Event::ConnectRetryTimerExpires) => {
                 self.start(&mut out)
             }
+            (State::Idle, Event::AutomaticStartPassive) => self.start_passive(&mut out),
             (State::Idle, _) => {}
-            (_, Event::ManualStart) => {}
+            (_, Event::ManualStart | Event::AutomaticStartPassive) => {}
+            (_, Event::OpenCollisionDump) => {
+                let cease = Notification::cease(cease::CONNECTION_COLLISION_RESOLUTION);
+                self.stop(&mut out, End::Sent(cease), true)
+            }
             (_, Event::ManualStop) => {
                 let cease = Notification::cease(cease::ADMINISTRATIVE_SHUTDOWN);
                 self.stop(&mut out, End::Sent(cease), false);
@@ -356,6 +367,14 @@ impl Session {
             out.push(Action::Connect);
             self.state = State::Connect;
         }
+    }
+
+    fn start_passive(&mut self, out: &mut Vec<Action>) {
+        out.push(Action::StartTimer(
+            Timer::ConnectRetry,
+            self.config.connect_retry,
+        ));
+        self.state = State::Active;
     }
 
     /// Leaves whatever state for Idle, telling the peer why when `end` says so; the
@@ -502,6 +521,14 @@ impl Session {
             }
         }
     }
+}
+
+/// RFC 4271 section 6.8: of two connections with a peer, both in OpenConfirm, the one
+/// initiated by the speaker with the higher BGP Identifier is kept; with equal Identifiers,
+/// the one initiated by the speaker with the larger AS number (RFC 6286 section 2.3).
+/// Whether that is ours: the connection we opened.
+pub fn collision_keeps_ours(local_id: Ipv4Addr, local_as: u32, open: &Open) -> bool {
+    (u32::from(local_id), local_as) > (u32::from(open.bgp_id), open.asn())
 }
 
 /// Whether the peer's OPEN offers a family. A peer that sends no multiprotocol capability

@@ -300,6 +300,83 @@ fn our_open_offers_the_families_route_refresh_and_graceful_restart() {
             && gr.families.iter().all(|f| f.forwarding_state))));
 }
 
+#[test]
+fn a_collision_keeps_the_connection_of_the_higher_identifier_then_the_larger_as() {
+    // Ours: 198.51.100.1 in AS 65001.
+    let local = Ipv4Addr::new(198, 51, 100, 1);
+    let with = |id: [u8; 4], asn: u32| Open::new(asn, 90, Ipv4Addr::from(id), Vec::new());
+    assert!(!collision_keeps_ours(
+        local,
+        65001,
+        &with([198, 51, 100, 254], 65000)
+    ));
+    assert!(collision_keeps_ours(
+        local,
+        65001,
+        &with([198, 51, 100, 0], 65000)
+    ));
+    // Compared as numbers, not as text or by their last octet.
+    assert!(!collision_keeps_ours(
+        local,
+        65001,
+        &with([198, 51, 101, 0], 65000)
+    ));
+    assert!(collision_keeps_ours(
+        local,
+        65001,
+        &with([10, 255, 255, 255], 65000)
+    ));
+    // The same Identifier (allowed between ASes, RFC 6286): the larger AS number wins.
+    assert!(collision_keeps_ours(
+        local,
+        65001,
+        &with([198, 51, 100, 1], 65000)
+    ));
+    assert!(!collision_keeps_ours(
+        local,
+        65001,
+        &with([198, 51, 100, 1], 65002)
+    ));
+}
+
+#[test]
+fn a_session_started_on_the_peers_connection_never_connects_but_later_does() {
+    // Not passive: only this start is.
+    let mut s = Session::new(config(false));
+    let out = s.handle(Event::AutomaticStartPassive);
+    assert_eq!(out, vec![Action::StartTimer(Timer::ConnectRetry, RETRY)]);
+    assert_eq!(s.state(), State::Active);
+    let out = s.handle(Event::TcpConnectionConfirmed);
+    assert!(matches!(sent(&out)[..], [Message::Open(_)]), "{out:?}");
+    assert_eq!(s.state(), State::OpenSent);
+    // Once that connection is gone, the session comes back as configured: connecting.
+    s.handle(Event::TcpConnectionFails);
+    s.handle(message(Message::Notification(Notification::cease(2))));
+    assert_eq!(s.state(), State::Idle);
+    let out = s.handle(Event::ConnectRetryTimerExpires);
+    assert!(out.contains(&Action::Connect), "{out:?}");
+}
+
+#[test]
+fn the_losing_connection_of_a_collision_is_closed_with_its_cease() {
+    for opened in [false, true] {
+        let mut s = Session::new(config(false));
+        s.handle(Event::ManualStart);
+        s.handle(Event::TcpConnectionConfirmed);
+        if opened {
+            s.handle(message(Message::Open(peer_open(65000, 90, vec![]))));
+            assert_eq!(s.state(), State::OpenConfirm);
+        }
+        let out = s.handle(Event::OpenCollisionDump);
+        assert_eq!(notification(&out), Some((code::CEASE, 7)), "{out:?}");
+        assert!(out.contains(&Action::Close), "{out:?}");
+        assert_eq!(s.state(), State::Idle);
+    }
+    // Nothing to close before a connection.
+    let mut s = Session::new(config(false));
+    assert_eq!(s.handle(Event::OpenCollisionDump), vec![]);
+}
+
 fn refresh(afi: Afi) -> Action {
     Action::Send(Message::RouteRefresh(RouteRefresh {
         afi,

@@ -1,6 +1,7 @@
 //! The socket options BGP sessions need that the standard library does not set: TCP MD5
 //! signatures (RFC 2385) and GTSM's minimum TTL (RFC 5082). The one module of the crate with
-//! `unsafe`: two `setsockopt` calls, each with a plain value laid out as the kernel expects.
+//! `unsafe`: `setsockopt` and `getsockopt` calls, each with a plain value laid out as the
+//! kernel expects.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -91,6 +92,28 @@ fn setsockopt<T>(
     }
 }
 
+fn getsockopt_int(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = libc::socklen_t::try_from(size_of::<libc::c_int>())
+        .map_err(|_| io::Error::other("socket option too large"))?;
+    // SAFETY: `value` and `len` are live locals the kernel writes at most `len` bytes to, and
+    // `fd` is an open socket borrowed for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast::<libc::c_void>(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Signs (and requires signatures on) TCP segments with `peer` using `key` (RFC 2385). On a
 /// listening socket it applies to connections from `peer`; an empty key removes it.
 pub fn set_md5_key(fd: BorrowedFd<'_>, peer: IpAddr, key: &[u8]) -> io::Result<()> {
@@ -113,7 +136,9 @@ pub fn set_md5_key(fd: BorrowedFd<'_>, peer: IpAddr, key: &[u8]) -> io::Result<(
 }
 
 /// GTSM (RFC 5082): drop segments that arrive with a TTL (hop limit) below `min`; 254 for a
-/// directly connected peer that sends with 255.
+/// directly connected peer that sends with 255. `ipv6` chooses the family of the packets it
+/// applies to, not of the socket: an IPv6 socket's IPv4(-mapped) connections are checked
+/// against the IPv4 option only, so a dual-stack socket needs both.
 pub fn set_min_ttl(fd: BorrowedFd<'_>, ipv6: bool, min: u8) -> io::Result<()> {
     let value = libc::c_int::from(min);
     if ipv6 {
@@ -123,7 +148,26 @@ pub fn set_min_ttl(fd: BorrowedFd<'_>, ipv6: bool, min: u8) -> io::Result<()> {
     }
 }
 
-/// The TTL (hop limit) of segments sent on the socket; GTSM sends with 255.
+/// The minimum TTL (hop limit) the socket accepts; 0 when none is set.
+pub fn min_ttl(fd: BorrowedFd<'_>, ipv6: bool) -> io::Result<i32> {
+    if ipv6 {
+        getsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT)
+    } else {
+        getsockopt_int(fd, libc::IPPROTO_IP, libc::IP_MINTTL)
+    }
+}
+
+/// The TTL (hop limit) the socket sends with.
+pub fn ttl(fd: BorrowedFd<'_>, ipv6: bool) -> io::Result<i32> {
+    if ipv6 {
+        getsockopt_int(fd, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS)
+    } else {
+        getsockopt_int(fd, libc::IPPROTO_IP, libc::IP_TTL)
+    }
+}
+
+/// The TTL (hop limit) of segments sent on the socket; GTSM sends with 255. Like
+/// [`set_min_ttl`], `ipv6` is the family of the packets.
 pub fn set_ttl(fd: BorrowedFd<'_>, ipv6: bool, ttl: u8) -> io::Result<()> {
     let value = libc::c_int::from(ttl);
     if ipv6 {

@@ -706,13 +706,37 @@ fn listen(config: &SpeakerConfig) -> std::io::Result<TcpListener> {
         };
         transport.prepare(std::os::fd::AsFd::as_fd(&socket), seen_as)?;
     }
-    if config.peers.iter().any(|p| p.transport.ttl_security) {
-        // GTSM on the listener covers the handshake; a peer without it cannot connect to us
-        // from afar, which is the point (RFC 5082 section 3).
-        crate::sockopt::set_min_ttl(std::os::fd::AsFd::as_fd(&socket), true, 254)?;
-    }
+    gtsm_on_listener(std::os::fd::AsFd::as_fd(&socket), &config.peers)?;
     socket.bind(SocketAddr::from(([0u16; 8], config.port)))?;
     socket.listen(64)
+}
+
+/// GTSM (RFC 5082) for the connections peers open to us, set on the listener: an accepted
+/// socket starts with its listener's options, so the TTL check covers the SYN and every
+/// segment after it, even those that arrive before accept() returns (set after accept(), as
+/// FRR and BIRD do, it lets the peer's OPEN through unchecked). The same copy makes our
+/// SYN-ACK and what follows go with TTL 255, without which a GTSM peer cannot connect to us.
+/// Per address family: on this dual-stack socket IPv4 peers are held to the IPv4 options
+/// only, IPv6 peers to the IPv6 ones. A listener has no per-peer minimum, so once one peer of
+/// a family uses GTSM, every peer of that family connecting to us must send with 254 or more.
+fn gtsm_on_listener(fd: std::os::fd::BorrowedFd<'_>, peers: &[PeerSpec]) -> std::io::Result<()> {
+    for ipv6 in [false, true] {
+        let (gtsm, plain): (Vec<&PeerSpec>, Vec<&PeerSpec>) = peers
+            .iter()
+            .filter(|p| p.address.is_ipv6() == ipv6)
+            .partition(|p| p.transport.ttl_security);
+        if gtsm.is_empty() {
+            continue;
+        }
+        crate::sockopt::set_ttl(fd, ipv6, 255)?;
+        crate::sockopt::set_min_ttl(fd, ipv6, 254)?;
+        for peer in plain.iter().filter(|p| p.passive) {
+            tracing::warn!(peer = %peer.address,
+                "this passive peer has no ttl_security but another peer of its address family has: \
+                 its connections are dropped unless it sends with TTL 254 or more");
+        }
+    }
+    Ok(())
 }
 
 async fn accept(
@@ -723,3 +747,7 @@ async fn accept(
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "speaker_tests.rs"]
+mod tests;

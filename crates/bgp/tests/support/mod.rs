@@ -102,17 +102,108 @@ impl Lab {
         PathBuf::from(format!("/run/netns/{}", self.speaker))
     }
 
+    pub fn peer_netns(&self) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.peer))
+    }
+
+    /// Runs a command in namespace `ns`; its standard output (empty if it could not run).
+    pub fn output_in(&self, ns: &str, program: &str, args: &[&str]) -> String {
+        Command::new("ip")
+            .args(["netns", "exec", ns, program])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Segments namespace `ns`'s TCP dropped for a TTL below a socket's minimum (GTSM).
+    pub fn min_ttl_drops(&self, ns: &str) -> u64 {
+        self.output_in(ns, "nstat", &["-az", "TcpExtTCPMinTTLDrop"])
+            .lines()
+            .find_map(|l| l.strip_prefix("TcpExtTCPMinTTLDrop"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The established TCP connections of namespace `ns`, as (local, remote) "address:port".
+    pub fn connections(&self, ns: &str) -> Vec<(String, String)> {
+        self.output_in(ns, "ss", &["-Htn", "state", "established"])
+            .lines()
+            .filter_map(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                // Recv-Q Send-Q Local Peer (ss leaves the state out when it filters by one).
+                Some((fields.get(2)?.to_string(), fields.get(3)?.to_string()))
+            })
+            .collect()
+    }
+
+    /// Starts BIRD 2 in the peer's namespace with `config`; the path of its control socket.
+    pub fn bird(&mut self, config: &str) -> String {
+        std::fs::write(self.dir.join("bird.conf"), config).expect("bird config");
+        self.start_bird();
+        self.pidfiles.push(self.dir.join("bird.pid"));
+        self.dir.join("bird.ctl").display().to_string()
+    }
+
+    fn start_bird(&self) {
+        let path = |name: &str| self.dir.join(name).display().to_string();
+        let (conf, socket, pid) = (path("bird.conf"), path("bird.ctl"), path("bird.pid"));
+        run(
+            "ip",
+            &[
+                "netns", "exec", &self.peer, "bird", "-c", &conf, "-s", &socket, "-P", &pid,
+            ],
+        );
+    }
+
+    /// Stops the lab's BIRD and starts it again with the same configuration.
+    pub fn restart_bird(&self) {
+        stop_by_pidfile(&self.dir.join("bird.pid"));
+        self.start_bird();
+    }
+
+    /// birdc against the lab's BIRD.
+    pub fn birdc(&self, socket: &str, args: &[&str]) -> String {
+        let mut all = vec!["-s", socket];
+        all.extend_from_slice(args);
+        self.output_in(&self.peer, "birdc", &all)
+    }
+
+    /// The BGP state BIRD shows for its protocol `wharf` ("Established", "Active", ...).
+    pub fn bird_state(&self, socket: &str) -> String {
+        self.birdc(socket, &["show", "protocols", "all", "wharf"])
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("BGP state:"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The state FRR's bgpd shows for `neighbor` ("Established", "Active", ...).
+    pub fn frr_state(&self, neighbor: &str) -> String {
+        json_string(
+            &self.vtysh(&format!("show bgp neighbors {neighbor} json")),
+            "bgpState",
+        )
+        .unwrap_or_default()
+    }
+
     /// Starts FRR's bgpd (no zebra) in the peer's namespace with `config`.
     pub fn frr(&mut self, config: &str) {
         let dir = self.dir.join("frr");
         std::fs::create_dir_all(&dir).expect("frr directory");
-        let conf = dir.join("bgpd.conf");
-        std::fs::write(&conf, config).expect("frr config");
+        std::fs::write(dir.join("bgpd.conf"), config).expect("frr config");
         run(
             "chown",
             &["-R", "frr:frr", dir.to_str().unwrap_or_default()],
         );
-        let pid = dir.join("bgpd.pid");
+        self.start_frr();
+        self.pidfiles.push(dir.join("bgpd.pid"));
+    }
+
+    fn start_frr(&self) {
+        let dir = self.dir.join("frr");
+        let (conf, pid) = (dir.join("bgpd.conf"), dir.join("bgpd.pid"));
         run(
             "ip",
             &[
@@ -131,7 +222,12 @@ impl Lab {
                 dir.to_str().unwrap_or_default(),
             ],
         );
-        self.pidfiles.push(pid);
+    }
+
+    /// Stops the lab's bgpd and starts it again with the same configuration.
+    pub fn restart_frr(&self) {
+        stop_by_pidfile(&self.dir.join("frr/bgpd.pid"));
+        self.start_frr();
     }
 
     /// vtysh against the lab's bgpd.
@@ -194,6 +290,37 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Stops the daemon whose pid file this is, and waits until it is gone.
+fn stop_by_pidfile(pidfile: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(pidfile) else {
+        return;
+    };
+    let pid = text.trim().to_string();
+    let _ = Command::new("kill").arg(&pid).status();
+    let gone = eventually(Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+    assert!(gone, "process {pid} ({}) did not stop", pidfile.display());
+    let _ = std::fs::remove_file(pidfile);
+}
+
+/// The first `"key":"value"` string of a JSON text (FRR's), without a JSON parser.
+pub fn json_string(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let end = json[start..].find('"')?;
+    Some(json[start..start + end].to_string())
+}
+
+/// The first `"key":number` of a JSON text (FRR's).
+pub fn json_number(json: &str, key: &str) -> Option<u64> {
+    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
 }
 
 /// Polls `check` every 100 ms until it is true or `limit` passes.

@@ -92,3 +92,21 @@ pub async fn wait_for(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Every state each neighbor was seen in, polled every 20 ms for `duration` (a state held for
+/// less than that may be missed: the checks built on this look for states that last).
+pub async fn states_seen(speaker: &Speaker, duration: Duration) -> Vec<(IpAddr, Vec<State>)> {
+    let end = tokio::time::Instant::now() + duration;
+    let mut seen: Vec<(IpAddr, Vec<State>)> = Vec::new();
+    while tokio::time::Instant::now() < end {
+        for n in speaker.neighbors().await {
+            match seen.iter_mut().find(|(a, _)| *a == n.address) {
+                Some((_, states)) if !states.contains(&n.state) => states.push(n.state),
+                Some(_) => {}
+                None => seen.push((n.address, vec![n.state])),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    seen
+}

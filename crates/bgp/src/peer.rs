@@ -598,14 +598,17 @@ impl PeerTask {
                 }
                 tracing::warn!(peer = %self.address, %reason, "BGP session ended");
                 self.main.codec = Codec::default();
-                let _ = self.core.send((
-                    self.address,
-                    FromPeer::Down {
-                        reason,
-                        was_established,
-                        keep_routes,
-                    },
-                )).await;
+                let _ = self
+                    .core
+                    .send((
+                        self.address,
+                        FromPeer::Down {
+                            reason,
+                            was_established,
+                            keep_routes,
+                        },
+                    ))
+                    .await;
             }
             // Established sessions only, which is the main one.
             Action::Update(update, class) => {

@@ -507,3 +507,59 @@ fn ipv6_prefixes_go_both_ways_over_an_ipv4_session() {
     })
     .unwrap();
 }
+
+#[test]
+#[ignore = "needs root and FRR; run by scripts/test"]
+fn a_default_route_and_a_prefix_covering_the_host_are_refused_unless_allowed() {
+    let mut lab = Lab::new("frr-refused");
+    // FRR offers a default route, the lab's own cable prefix (which holds the speaker's
+    // address) and one ordinary prefix.
+    let extra = format!(
+        " address-family ipv4 unicast\n  neighbor {SPEAKER_V4} default-originate\n  network 198.51.100.0/24\n exit-address-family"
+    );
+    lab.frr(&frr_config(&extra));
+    for allow_default in [false, true] {
+        let routes = Collect::default();
+        let seen = routes.clone();
+        run_in_netns(&lab.speaker_netns(), || {
+            runtime().block_on(async {
+                let mut config = speaker_config(false, 65000);
+                config.peers[0].import.allow_default = allow_default;
+                let speaker = Speaker::start(config, Box::new(seen)).await.unwrap();
+                let via = vec![PEER_V4.parse::<IpAddr>().unwrap()];
+                let learned = async || routes.next_hops("10.62.0.0/24") == Some(via.clone());
+                assert!(
+                    wait_for(Duration::from_secs(20), learned).await,
+                    "FRR's route"
+                );
+                let received = async || {
+                    speaker
+                        .neighbors()
+                        .await
+                        .first()
+                        .is_some_and(|n| n.received >= 3)
+                };
+                assert!(
+                    wait_for(Duration::from_secs(10), received).await,
+                    "FRR sent its three routes: {:?}",
+                    speaker.neighbors().await
+                );
+                let accepted = speaker.neighbors().await[0].accepted;
+                assert_eq!(
+                    routes.next_hops("198.51.100.0/24"),
+                    None,
+                    "covers our address"
+                );
+                if allow_default {
+                    assert_eq!(routes.next_hops("0.0.0.0/0"), Some(via.clone()));
+                    assert_eq!(accepted, 2);
+                } else {
+                    assert_eq!(routes.next_hops("0.0.0.0/0"), None, "{:?}", routes.all());
+                    assert_eq!(accepted, 1);
+                }
+                speaker.shutdown().await;
+            })
+        })
+        .unwrap();
+    }
+}

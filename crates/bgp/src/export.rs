@@ -178,7 +178,7 @@ fn split(prefixes: &[IpNet]) -> (Vec<Ipv4Net>, Vec<Ipv6Net>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::net::Ipv4Addr;
     use std::time::Duration;
 
@@ -186,7 +186,8 @@ mod tests {
     use crate::policy::PrefixFilter;
     use crate::wire::{Afi, Codec, Community, Safi};
 
-    fn session(peer_as: u32) -> Negotiated {
+    /// An IPv4 unicast session as this side sees it: `peer_as` is the other end.
+    pub(crate) fn session(peer_as: u32) -> Negotiated {
         Negotiated {
             peer_as,
             peer_id: Ipv4Addr::new(198, 51, 100, 254),

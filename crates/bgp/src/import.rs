@@ -164,11 +164,9 @@ fn as_path(update: &Update) -> (Vec<u32>, usize) {
 mod tests {
     use std::collections::BTreeSet;
     use std::net::Ipv4Addr;
-    use std::time::Duration;
 
     use super::*;
     use crate::policy::{PeerExport, PrefixFilter};
-    use crate::wire::{Afi, Codec, Safi};
 
     const PEER: &str = "198.51.100.254";
 
@@ -176,18 +174,7 @@ mod tests {
         list.iter().map(|p| p.parse().unwrap()).collect()
     }
 
-    /// The session as each side sees it: `peer_as` is the other end.
-    fn session(peer_as: u32) -> Negotiated {
-        Negotiated {
-            peer_as,
-            peer_id: Ipv4Addr::new(198, 51, 100, 254),
-            hold_time: Duration::from_secs(90),
-            codec: Codec::default(),
-            families: vec![(Afi::IPV4, Safi::UNICAST)],
-            peer_restart: None,
-            route_refresh: true,
-        }
-    }
+    use crate::export::tests::session;
 
     /// What a peer in AS 65000 sends for `prefixes` (it answers a ROUTE-REFRESH the same
     /// way: its whole table again).

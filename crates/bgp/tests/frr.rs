@@ -13,26 +13,6 @@ use wharf_bgp::fsm::State;
 use wharf_bgp::speaker::{AddressSource, InterfaceAddresses, Speaker, SpeakerConfig};
 use wharf_netlink::netns::run_in_netns;
 
-fn frr_config(extra: &str) -> String {
-    format!(
-        "frr defaults traditional
-hostname peer
-log stdout
-router bgp 65000
- bgp router-id {PEER_V4}
- no bgp ebgp-requires-policy
- no bgp network import-check
- timers bgp 3 9
- neighbor {SPEAKER_V4} remote-as 65001
- neighbor {SPEAKER_V4} timers connect 1
-{extra}
- address-family ipv4 unicast
-  network 10.62.0.0/24
- exit-address-family
-"
-    )
-}
-
 fn session_with_frr(passive: bool) {
     let mut lab = Lab::new(if passive { "frr-passive" } else { "frr-active" });
     let extra = if passive {

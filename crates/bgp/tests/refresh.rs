@@ -22,26 +22,9 @@ const FRR_PREFIX: &str = "10.62.0.0/24";
 /// FRR announcing one IPv4 prefix, with IPv6 unicast negotiated as well (so a refresh asks
 /// for both families); `extra` goes under `router bgp`.
 fn frr_config(extra: &str) -> String {
-    format!(
-        "frr defaults traditional
-hostname peer
-log stdout
-router bgp 65000
- bgp router-id {PEER_V4}
- no bgp ebgp-requires-policy
- no bgp network import-check
- timers bgp 3 9
- neighbor {SPEAKER_V4} remote-as 65001
- neighbor {SPEAKER_V4} timers connect 1
-{extra}
- address-family ipv4 unicast
-  network {FRR_PREFIX}
- exit-address-family
- address-family ipv6 unicast
-  neighbor {SPEAKER_V4} activate
- exit-address-family
-"
-    )
+    support::frr_config(&format!(
+        "{extra}\n address-family ipv6 unicast\n  neighbor {SPEAKER_V4} activate\n exit-address-family"
+    ))
 }
 
 /// One of FRR's message counters for our session (`messageStats` in its JSON).

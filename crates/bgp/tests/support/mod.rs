@@ -336,3 +336,25 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// FRR's bgpd in AS 65000 (eBGP with the speaker, AS 65001), announcing 10.62.0.0/24, with
+/// short timers; `extra` goes under `router bgp`, before the address families.
+pub fn frr_config(extra: &str) -> String {
+    format!(
+        "frr defaults traditional
+hostname peer
+log stdout
+router bgp 65000
+ bgp router-id {PEER_V4}
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ timers bgp 3 9
+ neighbor {SPEAKER_V4} remote-as 65001
+ neighbor {SPEAKER_V4} timers connect 1
+{extra}
+ address-family ipv4 unicast
+  network 10.62.0.0/24
+ exit-address-family
+"
+    )
+}

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Multi-host ipvlan L3 through BGP (the seed's story, on a kernel with ipvlan): two simulated
-# hosts (tests/lab/lib/dockersim.sh), A and B, each with its own wharf speaking iBGP to a
+# Multi-host ipvlan L3 through BGP (the seed's story, on a kernel with ipvlan): three simulated
+# hosts (tests/lab/lib/dockersim.sh), A, B and C, each with its own wharf speaking iBGP to a
 # router namespace whose FRR bgpd reflects routes between them, all on one segment. One
-# ipvlan L3 subnet spans both hosts, each giving out its own block (--host-block):
-#   each host learns the other's container /32 from the reflector (proto 88, through a
+# ipvlan L3 subnet spans the hosts, each giving out its own block (--host-block):
+#   each host learns the others' container /32s from the reflector (proto 88, through a
 #   nexthop object) and the containers reach each other through those routes alone;
-#   removing a container withdraws its route on the other host;
+#   removing a container withdraws its route on the other hosts;
 #   an ipvlan L2 network on the same parent announces nothing.
 # Run it inside the lab (as root): lab/run -- tests/lab/t_bgp_ipvlan.sh
 set -uo pipefail
@@ -14,8 +14,9 @@ source "$(dirname "$0")/lib/dockersim.sh"
 lab_require
 
 # Test-only addresses (RFC 2544 benchmarking range): the segment 198.18.0.0/24 (A .1, B .2,
-# the router .254), the spanning subnet 198.19.20.0/24 (A's block .0/25, B's .128/25).
-WIRE_A=198.18.0.1 WIRE_B=198.18.0.2 ROUTER=198.18.0.254
+# C .3, the router .254), the spanning subnet 198.19.20.0/24 (A's block .0/26, B's .64/26,
+# C's .128/26).
+WIRE_A=198.18.0.1 WIRE_B=198.18.0.2 WIRE_C=198.18.0.3 ROUTER=198.18.0.254
 SUBNET=198.19.20.0/24
 ROUTER_NS=$SIM_TAG-router FRR_DIR=$SIM_DIR/frr
 
@@ -27,8 +28,9 @@ lab_at_exit router_cleanup
 
 echo "kernel $(uname -r), wharf $WHARF_BIN"
 bgp_args() { echo "--bgp-asn 65000 --bgp-router-id $1 --bgp-peer $ROUTER@65000 --host-block $2"; }
-SIM_SERVE_ARGS=$(bgp_args "$WIRE_A" 198.19.20.0/25) check "host A up (wharf with BGP)" sim_host A || exit 1
-SIM_SERVE_ARGS=$(bgp_args "$WIRE_B" 198.19.20.128/25) check "host B up (wharf with BGP)" sim_host B || exit 1
+SIM_SERVE_ARGS=$(bgp_args "$WIRE_A" 198.19.20.0/26) check "host A up (wharf with BGP)" sim_host A || exit 1
+SIM_SERVE_ARGS=$(bgp_args "$WIRE_B" 198.19.20.64/26) check "host B up (wharf with BGP)" sim_host B || exit 1
+SIM_SERVE_ARGS=$(bgp_args "$WIRE_C" 198.19.20.128/26) check "host C up (wharf with BGP)" sim_host C || exit 1
 
 segment() {
   ip netns add "$ROUTER_NS" &&
@@ -37,15 +39,16 @@ segment() {
     ip -n "$ROUTER_NS" addr add "$ROUTER/24" dev seg &&
     ip -n "$ROUTER_NS" link set seg up || return 1
   local host
-  for host in A B; do
+  for host in A B C; do
     ip -n "$(sim_netns "$host")" link add eth1 type veth peer name "p$host" netns "$ROUTER_NS" &&
       ip -n "$ROUTER_NS" link set "p$host" master seg up &&
       ip -n "$(sim_netns "$host")" link set eth1 up || return 1
   done
   ip -n "$(sim_netns A)" addr add "$WIRE_A/24" dev eth1 &&
-    ip -n "$(sim_netns B)" addr add "$WIRE_B/24" dev eth1
+    ip -n "$(sim_netns B)" addr add "$WIRE_B/24" dev eth1 &&
+    ip -n "$(sim_netns C)" addr add "$WIRE_C/24" dev eth1
 }
-check "A and B on one segment with a router" segment || exit 1
+check "A, B and C on one segment with a router" segment || exit 1
 
 mkdir -p "$FRR_DIR"
 cat >"$FRR_DIR/bgpd.conf" <<CONF
@@ -57,6 +60,7 @@ router bgp 65000
  neighbor hosts timers connect 1
  neighbor $WIRE_A peer-group hosts
  neighbor $WIRE_B peer-group hosts
+ neighbor $WIRE_C peer-group hosts
  address-family ipv4 unicast
   neighbor hosts route-reflector-client
  exit-address-family
@@ -87,24 +91,40 @@ not_learned() {
 }
 
 l3=(--subnet "$SUBNET" -o mode=ipvlan -o parent=eth1 -o ipvlan_mode=l3)
-if check "ipvlan L3 network on A" sim_network_create A l3 "${l3[@]}" &&
-  check "the same subnet on B" sim_network_create B l3 "${l3[@]}"; then
-  check "a1 runs on A" sim_run A a1 l3
-  check "b1 runs on B" sim_run B b1 l3
-  a1=$(sim_ip a1) b1=$(sim_ip b1)
-  check "a1's address $a1 is from A's block" grep -Eq '^198\.19\.20\.([0-9]|[1-9][0-9]|1[01][0-9]|12[0-7])$' <<<"$a1"
-  check "b1's address $b1 is from B's block" grep -Eq '^198\.19\.20\.(12[89]|1[3-9][0-9]|2[0-9][0-9])$' <<<"$b1"
-  check "A learned b1's /32 via B, through a nexthop object" learned A "$b1" "$WIRE_B"
-  check "B learned a1's /32 via A" learned B "$a1" "$WIRE_A"
-  check "a1 -> b1 across the hosts, by BGP-learned routes only" sim_ping a1 "$b1"
-  check "b1 -> a1" sim_ping b1 "$a1"
+declare -A wire=([A]=$WIRE_A [B]=$WIRE_B [C]=$WIRE_C) block=([A]=0 [B]=64 [C]=128) addr=()
+ok=1
+for host in A B C; do
+  check "ipvlan L3 network on $host" sim_network_create "$host" l3 "${l3[@]}" || ok=0
+done
+if ((ok)); then
+  for host in A B C; do
+    c=${host,,}1
+    check "$c runs on $host" sim_run "$host" "$c" l3
+    addr[$host]=$(sim_ip "$c")
+    last=${addr[$host]##*.}
+    check "$c's address ${addr[$host]} is from $host's block" \
+      test "$last" -ge "${block[$host]}" -a "$last" -lt $((block[$host] + 64))
+  done
+  for host in A B C; do
+    for other in A B C; do
+      [[ $host == "$other" ]] && continue
+      check "$host learned ${other,,}1's /32 via $other, through a nexthop object" \
+        learned "$host" "${addr[$other]}" "${wire[$other]}"
+      check "${host,,}1 -> ${other,,}1 across the hosts, by BGP-learned routes only" \
+        sim_ping "${host,,}1" "${addr[$other]}"
+    done
+  done
   check "b1 removed" sim_rm B b1
-  check "A's route to b1 is withdrawn" not_learned A "$b1"
+  check "A's route to b1 is withdrawn" not_learned A "${addr[B]}"
+  check "C's route to b1 is withdrawn" not_learned C "${addr[B]}"
+  check "a1 -> c1 still" sim_ping a1 "${addr[C]}"
   check "a1 removed" sim_rm A a1
-  check "B's route to a1 is withdrawn" not_learned B "$a1"
-  check "the L3 network on B removed" sim_network_rm B l3
-  check "the L3 network on A removed" sim_network_rm A l3
+  check "c1 removed" sim_rm C c1
+  check "C's route to a1 is withdrawn" not_learned C "${addr[A]}"
 fi
+for host in A B C; do
+  check "the L3 network on $host removed" sim_network_rm "$host" l3
+done
 
 # An L2 network's containers are on the segment: nothing of them is announced.
 if check "ipvlan L2 network on A" sim_network_create A l2 --subnet 198.19.21.0/24 \
@@ -115,7 +135,8 @@ if check "ipvlan L2 network on A" sim_network_create A l2 --subnet 198.19.21.0/2
   check "a2 removed" sim_rm A a2
   check "the L2 network removed" sim_network_rm A l2
 fi
-check "nothing left on A" sim_no_leftovers A
-check "nothing left on B" sim_no_leftovers B
+for host in A B C; do
+  check "nothing left on $host" sim_no_leftovers "$host"
+done
 
 lab_summary

@@ -14,16 +14,6 @@ use wharf_bgp::fsm::State;
 use wharf_bgp::speaker::Speaker;
 use wharf_netlink::netns::run_in_netns;
 
-/// Runs a command in the peer's namespace; its standard output.
-fn peer_output(lab: &Lab, program: &str, args: &[&str]) -> String {
-    let output = Command::new("ip")
-        .args(["netns", "exec", &lab.peer, program])
-        .args(args)
-        .output()
-        .expect("peer command");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// Establishes, exchanges routes both ways, withdraws; `table` lists the peer's routes.
 fn exchange(lab: &Lab, passive: bool, peer_prefix: &str, table: &(dyn Fn() -> String + Sync)) {
     let routes = Collect::default();

@@ -448,16 +448,6 @@ impl PeerDaemon {
     }
 }
 
-/// Runs a command in the peer's namespace; its standard output.
-fn peer_output(lab: &Lab, program: &str, args: &[&str]) -> String {
-    let output = Command::new("ip")
-        .args(["netns", "exec", &lab.peer, program])
-        .args(args)
-        .output()
-        .expect("peer command");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 /// bgpd without zebra: it cannot check next hops against a routing table, and takes them as
 /// reachable (which they are: both ends share the cable).
 fn frr_config(case: &Case) -> String {

@@ -47,6 +47,21 @@ fn changes_for_frrs_prefix(routes: &Collect) -> usize {
     routes.all().iter().filter(|c| c.prefix == prefix).count()
 }
 
+/// Waits until the session with FRR is Established and FRR's prefix has reached the sink.
+async fn established_with_frrs_route(lab: &Lab, speaker: &Speaker, routes: &Collect) {
+    let up = async || state(speaker).await == State::Established;
+    assert!(
+        wait_for(Duration::from_secs(20), up).await,
+        "Established with FRR; FRR says:\n{}",
+        lab.vtysh("show bgp summary")
+    );
+    let learned = async || routes.next_hops(FRR_PREFIX) == Some(vec![peer()]);
+    assert!(
+        wait_for(Duration::from_secs(10), learned).await,
+        "FRR's route"
+    );
+}
+
 async fn received(speaker: &Speaker) -> usize {
     speaker.neighbors().await.first().map_or(0, |n| n.received)
 }
@@ -75,17 +90,7 @@ fn frr_sends_its_routes_again_when_asked_and_the_unchanged_route_stays_put() {
                 ),
                 "{early:?}"
             );
-            let up = async || state(&speaker).await == State::Established;
-            assert!(
-                wait_for(Duration::from_secs(20), up).await,
-                "Established with FRR; FRR says:\n{}",
-                lab.vtysh("show bgp summary")
-            );
-            let learned = async || routes.next_hops(FRR_PREFIX) == Some(vec![peer()]);
-            assert!(
-                wait_for(Duration::from_secs(10), learned).await,
-                "FRR's route"
-            );
+            established_with_frrs_route(&lab, &speaker, &routes).await;
             assert_eq!(frr_counter(&lab, "routeRefreshRecv"), 0);
             let updates_before = frr_counter(&lab, "updatesSent");
             let received_before = received(&speaker).await;
@@ -167,17 +172,7 @@ fn a_peer_that_did_not_offer_route_refresh_is_not_sent_one() {
             let speaker = Speaker::start(speaker_config(false, 65000), Box::new(seen))
                 .await
                 .expect("speaker starts");
-            let up = async || state(&speaker).await == State::Established;
-            assert!(
-                wait_for(Duration::from_secs(20), up).await,
-                "Established with FRR; FRR says:\n{}",
-                lab.vtysh("show bgp summary")
-            );
-            let learned = async || routes.next_hops(FRR_PREFIX) == Some(vec![peer()]);
-            assert!(
-                wait_for(Duration::from_secs(10), learned).await,
-                "FRR's route"
-            );
+            established_with_frrs_route(&lab, &speaker, &routes).await;
             let reports = speaker.refresh(None).await;
             assert_eq!(
                 reports,

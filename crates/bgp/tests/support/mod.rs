@@ -358,3 +358,13 @@ router bgp 65000
 "
     )
 }
+
+/// Runs a command in the peer's namespace; its standard output.
+pub fn peer_output(lab: &Lab, program: &str, args: &[&str]) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", &lab.peer, program])
+        .args(args)
+        .output()
+        .expect("peer command");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

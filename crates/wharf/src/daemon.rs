@@ -12,18 +12,39 @@ use crate::protocol::plugin::Plugin;
 use crate::protocol::{client, server};
 use crate::store::Store;
 
+/// Logs go to stderr. `WHARF_LOG` narrows or widens them per module, in tracing's
+/// `target=level,level` form (e.g. `wharf_bgp=debug,info`); its per-span and regular-expression
+/// forms are not taken, which keeps a regular-expression engine out of the daemon's memory.
 pub fn init_logging(debug: bool, format: LogFormat) {
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let level = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WHARF_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let mut unreadable = None;
+    let filter = match std::env::var("WHARF_LOG") {
+        Ok(text) => text.parse::<Targets>().unwrap_or_else(|e| {
+            unreadable = Some((text, e));
+            level.parse().unwrap_or_default()
+        }),
+        Err(_) => level.parse().unwrap_or_default(),
+    };
+    // Colour codes only for a terminal, not for log files and journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        // Colour codes only for a terminal, not for log files and journald.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        .with_ansi(ansi);
+    let layer = match format {
+        LogFormat::Text => layer.with_filter(filter).boxed(),
+        LogFormat::Json => layer.json().with_filter(filter).boxed(),
+    };
+    tracing_subscriber::registry().with(layer).init();
+    if let Some((text, error)) = unreadable {
+        tracing::warn!(
+            "WHARF_LOG={text:?} is not a filter wharf takes ({error}); logging at {level}: \
+             write it as target=level,level, e.g. wharf_bgp=debug,info"
+        );
     }
 }
 

@@ -15,6 +15,7 @@ pub mod intern;
 pub mod peer;
 pub mod policy;
 pub mod rib;
+pub mod rib_store;
 pub mod sockopt;
 pub mod speaker;
 pub mod wire;

@@ -9,7 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::intern::{Id, Interner};
+use crate::intern::Interner;
+use crate::rib_store::{PathRef, PathSets, Paths, Sharded};
 use crate::wire::Origin;
 
 /// One peer's path to a prefix, reduced to what selection and installation use.
@@ -48,74 +49,16 @@ pub struct RibEntry {
     pub chosen: Vec<IpAddr>,
 }
 
-/// One peer's path to a prefix as the RIB keeps it: its attributes by number (8 bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PathRef {
-    attributes: Id,
-    peer: u16,
-    stale: bool,
-}
-
-/// A prefix's paths: nearly always one, kept inline (16 bytes either way).
-#[derive(Debug)]
-enum Paths {
-    One(PathRef),
-    Many(Box<[PathRef]>),
-}
-
-impl Paths {
-    fn as_slice(&self) -> &[PathRef] {
-        match self {
-            Paths::One(one) => std::slice::from_ref(one),
-            Paths::Many(many) => many,
-        }
-    }
-
-    fn as_mut_slice(&mut self) -> &mut [PathRef] {
-        match self {
-            Paths::One(one) => std::slice::from_mut(one),
-            Paths::Many(many) => many,
-        }
-    }
-
-    /// Sets `peer`'s path; the one it replaces.
-    fn set(&mut self, path: PathRef) -> Option<PathRef> {
-        if let Some(old) = self.as_mut_slice().iter_mut().find(|p| p.peer == path.peer) {
-            return Some(std::mem::replace(old, path));
-        }
-        let mut all = self.as_slice().to_vec();
-        all.push(path);
-        *self = Paths::Many(all.into_boxed_slice());
-        None
-    }
-
-    /// Removes `peer`'s path: the removed path and what is left (None: nothing).
-    fn remove(self, peer: u16) -> (Option<PathRef>, Option<Paths>) {
-        match self {
-            Paths::One(one) if one.peer == peer => (Some(one), None),
-            Paths::One(one) => (None, Some(Paths::One(one))),
-            Paths::Many(many) => {
-                let removed = many.iter().find(|p| p.peer == peer).copied();
-                let mut rest: Vec<PathRef> =
-                    many.iter().filter(|p| p.peer != peer).copied().collect();
-                let left = match rest.len() {
-                    0 => None,
-                    1 => Some(Paths::One(rest.remove(0))),
-                    _ => Some(Paths::Many(rest.into_boxed_slice())),
-                };
-                (removed, left)
-            }
-        }
-    }
-}
-
 /// Every prefix's paths, with path attributes shared between prefixes (see
-/// [`crate::intern`]). About 25 bytes per IPv4 prefix: the chosen next hops are not kept
-/// but worked out again from the paths when they change, which is cheaper than storing them.
+/// [`crate::intern`]). About 17 bytes per IPv4 prefix (see [`crate::rib_store`]): the chosen
+/// next hops are not kept but worked out again from the paths when they change, which is
+/// cheaper than storing them.
 #[derive(Debug, Default)]
 pub struct Rib {
-    v4: HashMap<Ipv4Net, Paths>,
-    v6: HashMap<Ipv6Net, Paths>,
+    v4: Sharded<Ipv4Net, Paths>,
+    v6: Sharded<Ipv6Net, Paths>,
+    /// The paths of prefixes with more than one.
+    sets: PathSets,
     /// Paths' attributes, `stale` always false (staleness is per prefix, in [`PathRef`]).
     attributes: Interner<Path>,
     peers: Vec<IpAddr>,
@@ -144,7 +87,7 @@ impl Rib {
         let before = self.chosen(&prefix);
         let replaced = match self.take(&prefix) {
             Some(mut paths) => {
-                let replaced = paths.set(fresh);
+                let replaced = self.sets.set(&mut paths, fresh);
                 self.put(prefix, paths);
                 replaced
             }
@@ -164,7 +107,8 @@ impl Rib {
     pub fn remove(&mut self, peer: IpAddr, prefix: IpNet) -> Option<RouteChange> {
         let peer = *self.peer_numbers.get(&peer)?;
         let before = self.chosen(&prefix);
-        let (removed, left) = self.take(&prefix)?.remove(peer);
+        let paths = self.take(&prefix)?;
+        let (removed, left) = self.sets.remove(paths, peer);
         if let Some(left) = left {
             self.put(prefix, left);
         }
@@ -183,8 +127,8 @@ impl Rib {
             return Vec::new();
         };
         let doomed = |paths: &Paths| {
-            paths
-                .as_slice()
+            self.sets
+                .slice(paths)
                 .iter()
                 .any(|p| p.peer == number && (p.stale || !stale_only))
         };
@@ -211,10 +155,11 @@ impl Rib {
         let Some(&number) = self.peer_numbers.get(&peer) else {
             return;
         };
-        let paths = self.v4.values_mut().chain(self.v6.values_mut());
-        for path in paths.flat_map(Paths::as_mut_slice) {
-            if path.peer == number {
-                path.stale = true;
+        for paths in self.v4.values_mut().chain(self.v6.values_mut()) {
+            for path in self.sets.slice_mut(paths) {
+                if path.peer == number {
+                    path.stale = true;
+                }
             }
         }
     }
@@ -255,8 +200,9 @@ impl Rib {
             .chain(self.v6.iter().map(|(p, paths)| (IpNet::V6(*p), paths)));
         let mut out: Vec<RibEntry> = all
             .map(|(prefix, paths)| {
-                let mut listed: Vec<(IpAddr, Path)> = paths
-                    .as_slice()
+                let mut listed: Vec<(IpAddr, Path)> = self
+                    .sets
+                    .slice(paths)
                     .iter()
                     .filter_map(|p| {
                         let path = self.attributes.get(p.attributes)?;
@@ -310,8 +256,9 @@ impl Rib {
         let Some(paths) = paths else {
             return Vec::new();
         };
-        let paths: Vec<&Path> = paths
-            .as_slice()
+        let paths: Vec<&Path> = self
+            .sets
+            .slice(paths)
             .iter()
             .filter_map(|p| self.attributes.get(p.attributes))
             .collect();

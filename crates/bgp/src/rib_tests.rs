@@ -110,6 +110,11 @@ fn prefixes_share_their_attributes_and_next_hops_and_leave_nothing_behind() {
     assert_eq!(changes.len(), 10_000);
     rib.remove(one, prefixes[0]);
     assert!(rib.v4.is_empty() && rib.attributes.is_empty());
+    assert_eq!(
+        rib.sets.held(),
+        0,
+        "every prefix's set of two paths was freed"
+    );
     assert_eq!((rib.prefix_count(one), rib.prefix_count(two)), (0, 0));
 }
 
@@ -117,6 +122,84 @@ fn prefixes_share_their_attributes_and_next_hops_and_leave_nothing_behind() {
 fn a_prefix_costs_the_rib_a_few_bytes() {
     // The map's bucket: the prefix and its paths. Guards against a field that would grow
     // every one of 100,000 entries.
-    assert_eq!(std::mem::size_of::<Paths>(), 16);
-    assert_eq!(std::mem::size_of::<(Ipv4Net, Paths)>(), 24);
+    assert_eq!(std::mem::size_of::<Paths>(), 8);
+    assert_eq!(std::mem::size_of::<(Ipv4Net, Paths)>(), 16);
+}
+
+mod model {
+    //! The RIB against the plainest model of it: per prefix, each peer's last path.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert { peer: u8, prefix: u8, hop: u8 },
+        Remove { peer: u8, prefix: u8 },
+        DropPeer { peer: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..4u8, 0..24u8, 1..4u8).prop_map(|(peer, prefix, hop)| Op::Insert { peer, prefix, hop }),
+            2 => (0..4u8, 0..24u8).prop_map(|(peer, prefix)| Op::Remove { peer, prefix }),
+            1 => (0..4u8).prop_map(|peer| Op::DropPeer { peer }),
+        ]
+    }
+
+    fn peer(n: u8) -> IpAddr {
+        IpAddr::from([198, 51, 100, n + 1])
+    }
+
+    /// Half the prefixes IPv4, half IPv6, so both tables and their parts are used.
+    fn prefix(n: u8) -> IpNet {
+        if n.is_multiple_of(2) {
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::new(10, 9, n, 1), 32).unwrap())
+        } else {
+            format!("2001:db8:{n:x}::1/128").parse().unwrap()
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_rib_holds_what_each_peer_last_said(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut rib = Rib::default();
+            let mut model: BTreeMap<IpNet, BTreeMap<IpAddr, Path>> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert { peer: p, prefix: n, hop } => {
+                        let hop_address = format!("192.0.2.{hop}");
+                        let path = path(&hop_address, usize::from(hop), p + 1);
+                        rib.insert(peer(p), prefix(n), path);
+                        model.entry(prefix(n)).or_default().insert(peer(p), path);
+                    }
+                    Op::Remove { peer: p, prefix: n } => {
+                        rib.remove(peer(p), prefix(n));
+                        if let Some(paths) = model.get_mut(&prefix(n)) {
+                            paths.remove(&peer(p));
+                        }
+                    }
+                    Op::DropPeer { peer: p } => {
+                        rib.remove_peer(peer(p), false);
+                        for paths in model.values_mut() {
+                            paths.remove(&peer(p));
+                        }
+                    }
+                }
+                model.retain(|_, paths| !paths.is_empty());
+                let held: Vec<(IpNet, Vec<(IpAddr, Path)>)> = rib
+                    .entries()
+                    .into_iter()
+                    .map(|e| (e.prefix, e.paths))
+                    .collect();
+                let expected: Vec<(IpNet, Vec<(IpAddr, Path)>)> = model
+                    .iter()
+                    .map(|(prefix, paths)| (*prefix, paths.iter().map(|(a, p)| (*a, *p)).collect()))
+                    .collect();
+                prop_assert_eq!(held, expected);
+                let many = model.values().filter(|paths| paths.len() > 1).count();
+                prop_assert_eq!(rib.sets.held(), many, "one set per prefix with several paths");
+            }
+        }
+    }
 }

@@ -50,6 +50,13 @@ impl<T: Hash + Eq + Clone> Interner<T> {
         id
     }
 
+    /// One more reference to the value `id` names (a number not in use is left alone).
+    pub fn hold(&mut self, id: Id) {
+        if let Some(Some((_, count))) = self.slots.get_mut(id as usize) {
+            *count += 1;
+        }
+    }
+
     /// Drops one reference; the value goes with its last.
     pub fn release(&mut self, id: Id) {
         let Some(slot) = self.slots.get_mut(id as usize) else {

@@ -4,13 +4,14 @@
 //! Deterministic and without I/O: changes come in, the prefixes whose chosen next hops
 //! changed come out.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::intern::Interner;
-use crate::rib_store::{PathRef, PathSets, Paths, Sharded};
+use crate::intern::{Id, Interner};
+use crate::rib_store::{PathRef, PathSets, Paths, ShardKey, Sharded};
 use crate::wire::Origin;
 
 /// One peer's path to a prefix, reduced to what selection and installation use.
@@ -65,6 +66,9 @@ pub struct Rib {
     peer_numbers: HashMap<IpAddr, u16>,
     /// Paths per peer, by peer number.
     counts: Vec<usize>,
+    /// The attributes acquired last, and the peer numbered last: an UPDATE's prefixes share both.
+    last_shared: Option<Id>,
+    last_peer: Option<(IpAddr, u16)>,
 }
 
 impl Rib {
@@ -74,48 +78,49 @@ impl Rib {
             tracing::warn!(%peer, "more than 65,536 peers: path ignored");
             return None;
         };
-        let stale = path.stale;
-        let attributes = self.attributes.acquire(&Path {
-            stale: false,
-            ..path
-        });
         let fresh = PathRef {
-            attributes,
+            attributes: self.share(Path {
+                stale: false,
+                ..path
+            }),
             peer,
-            stale,
+            stale: path.stale,
         };
-        let before = self.chosen(&prefix);
-        let replaced = match self.take(&prefix) {
-            Some(mut paths) => {
-                let replaced = self.sets.set(&mut paths, fresh);
-                self.put(prefix, paths);
-                replaced
-            }
-            None => {
-                self.put(prefix, Paths::One(fresh));
-                None
-            }
+        let Rib {
+            v4,
+            v6,
+            sets,
+            attributes,
+            ..
+        } = self;
+        let (before, replaced, after) = match prefix {
+            IpNet::V4(p) => set_path(v4, p, sets, attributes, fresh),
+            IpNet::V6(p) => set_path(v6, p, sets, attributes, fresh),
         };
         match replaced {
             Some(old) => self.attributes.release(old.attributes),
             None => self.counts[usize::from(peer)] += 1,
         }
-        self.change(prefix, before)
+        change(prefix, before, after)
     }
 
     /// Removes `peer`'s path to `prefix`.
     pub fn remove(&mut self, peer: IpAddr, prefix: IpNet) -> Option<RouteChange> {
         let peer = *self.peer_numbers.get(&peer)?;
-        let before = self.chosen(&prefix);
-        let paths = self.take(&prefix)?;
-        let (removed, left) = self.sets.remove(paths, peer);
-        if let Some(left) = left {
-            self.put(prefix, left);
-        }
-        let removed = removed?;
+        let Rib {
+            v4,
+            v6,
+            sets,
+            attributes,
+            ..
+        } = self;
+        let (before, removed, after) = match prefix {
+            IpNet::V4(p) => remove_path(v4, p, sets, attributes, peer),
+            IpNet::V6(p) => remove_path(v6, p, sets, attributes, peer),
+        }?;
         self.attributes.release(removed.attributes);
         self.counts[usize::from(peer)] -= 1;
-        self.change(prefix, before)
+        change(prefix, before, after)
     }
 
     /// Removes every path of `peer` (its session is down for good), or with `stale_only`
@@ -222,8 +227,28 @@ impl Rib {
         out
     }
 
+    /// `path`'s number in the interner, one more reference held. The prefixes of one UPDATE
+    /// all have the same path: comparing it with the previous one is cheaper than hashing it.
+    fn share(&mut self, path: Path) -> Id {
+        if let Some(id) = self.last_shared {
+            if self.attributes.get(id) == Some(&path) {
+                self.attributes.hold(id);
+                return id;
+            }
+        }
+        let id = self.attributes.acquire(&path);
+        self.last_shared = Some(id);
+        id
+    }
+
     fn peer_number(&mut self, peer: IpAddr) -> Option<u16> {
+        if let Some((address, number)) = self.last_peer {
+            if address == peer {
+                return Some(number);
+            }
+        }
         if let Some(&number) = self.peer_numbers.get(&peer) {
+            self.last_peer = Some((peer, number));
             return Some(number);
         }
         let number = u16::try_from(self.peers.len()).ok()?;
@@ -233,47 +258,86 @@ impl Rib {
         Some(number)
     }
 
-    fn take(&mut self, prefix: &IpNet) -> Option<Paths> {
-        match prefix {
-            IpNet::V4(p) => self.v4.remove(p),
-            IpNet::V6(p) => self.v6.remove(p),
-        }
-    }
-
-    fn put(&mut self, prefix: IpNet, paths: Paths) {
-        match prefix {
-            IpNet::V4(p) => self.v4.insert(p, paths),
-            IpNet::V6(p) => self.v6.insert(p, paths),
-        };
-    }
-
     /// The next hops chosen for `prefix` (none: no route).
     fn chosen(&self, prefix: &IpNet) -> Vec<IpAddr> {
         let paths = match prefix {
             IpNet::V4(p) => self.v4.get(p),
             IpNet::V6(p) => self.v6.get(p),
         };
-        let Some(paths) = paths else {
-            return Vec::new();
-        };
-        let paths: Vec<&Path> = self
-            .sets
-            .slice(paths)
-            .iter()
-            .filter_map(|p| self.attributes.get(p.attributes))
-            .collect();
-        best(&paths)
-    }
-
-    /// The change for `prefix`, if its chosen next hops are no longer `before`.
-    fn change(&self, prefix: IpNet, before: Vec<IpAddr>) -> Option<RouteChange> {
-        let next_hops = self.chosen(&prefix);
-        (next_hops != before).then_some(RouteChange {
-            prefix,
-            next_hops,
-            replaced: before,
+        paths.map_or_else(Vec::new, |paths| {
+            chosen_among(&self.sets, &self.attributes, paths)
         })
     }
+}
+
+/// The change for `prefix`, if its chosen next hops went from `before` to `after`.
+fn change(prefix: IpNet, before: Vec<IpAddr>, after: Vec<IpAddr>) -> Option<RouteChange> {
+    (after != before).then_some(RouteChange {
+        prefix,
+        next_hops: after,
+        replaced: before,
+    })
+}
+
+/// Sets `fresh.peer`'s path to `key` with one lookup in `table`: the next hops chosen before,
+/// the path replaced, and the next hops chosen after.
+fn set_path<K: ShardKey>(
+    table: &mut Sharded<K, Paths>,
+    key: K,
+    sets: &mut PathSets,
+    attributes: &Interner<Path>,
+    fresh: PathRef,
+) -> (Vec<IpAddr>, Option<PathRef>, Vec<IpAddr>) {
+    match table.entry(key) {
+        Entry::Occupied(mut slot) => {
+            let paths = slot.get_mut();
+            let before = chosen_among(sets, attributes, paths);
+            let replaced = sets.set(paths, fresh);
+            (before, replaced, chosen_among(sets, attributes, paths))
+        }
+        Entry::Vacant(slot) => {
+            let after = chosen_among(sets, attributes, slot.insert(Paths::One(fresh)));
+            (Vec::new(), None, after)
+        }
+    }
+}
+
+/// Removes `peer`'s path to `key` with one lookup in `table`: the next hops chosen before,
+/// the path removed, and the next hops chosen after; None if `peer` had no path to it.
+fn remove_path<K: ShardKey>(
+    table: &mut Sharded<K, Paths>,
+    key: K,
+    sets: &mut PathSets,
+    attributes: &Interner<Path>,
+    peer: u16,
+) -> Option<(Vec<IpAddr>, PathRef, Vec<IpAddr>)> {
+    let Entry::Occupied(mut slot) = table.entry(key) else {
+        return None;
+    };
+    let before = chosen_among(sets, attributes, slot.get());
+    let (removed, left) = sets.remove(*slot.get(), peer);
+    let removed = removed?;
+    let after = match left {
+        Some(left) => {
+            *slot.get_mut() = left;
+            chosen_among(sets, attributes, &left)
+        }
+        None => {
+            slot.remove();
+            Vec::new()
+        }
+    };
+    Some((before, removed, after))
+}
+
+/// The next hops chosen among `paths` (none: no route).
+fn chosen_among(sets: &PathSets, attributes: &Interner<Path>, paths: &Paths) -> Vec<IpAddr> {
+    let paths: Vec<&Path> = sets
+        .slice(paths)
+        .iter()
+        .filter_map(|p| attributes.get(p.attributes))
+        .collect();
+    best(&paths)
 }
 
 /// The next hops of the best paths: every path that ties with the best one on everything

@@ -7,6 +7,7 @@
 //! - [`Paths`]: a prefix's paths in 8 bytes. Nearly every prefix has one path, kept inline;
 //!   a prefix with more names a set in [`PathSets`].
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -66,6 +67,11 @@ impl<K: ShardKey, V> Sharded<K, V> {
 
     pub fn remove(&mut self, key: &K) -> Option<V> {
         self.parts[key.shard()].remove(key)
+    }
+
+    /// The key's slot, found with one hash.
+    pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
+        self.parts[key.shard()].entry(key)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {

@@ -1,13 +1,20 @@
-//! Installs N /32 routes with `add_routes_batch` inside a throwaway network namespace, twice:
-//! each route naming its device, then all of them sharing one nexthop object. Prints how
-//! long installing, dumping and deleting (`delete_routes_batch`) took each time. Needs root:
+//! Installs N /32 routes with `add_routes_batch` inside a throwaway network namespace, three
+//! times: each route naming its device; all of them sharing one nexthop object; and shared
+//! again while a listener is subscribed to route notifications, as a routing daemon or
+//! `ip monitor` would be (the kernel then delivers one per route, which bench/bgp-install's
+//! watcher makes every receiver pay). Prints how long installing, dumping and deleting
+//! (`delete_routes_batch`) took each time. Needs root:
 //! `cargo run --release -p wharf-netlink --example route_batch_bench [ROUTES]` (default 100000).
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wharf_netlink::netns::run_in_new_netns;
-use wharf_netlink::{Family, Netlink, Nexthop, NexthopTarget, Route, RouteFilter, VethPair};
+use wharf_netlink::{
+    Family, Netlink, NetlinkMonitor, Nexthop, NexthopTarget, Route, RouteFilter, VethPair,
+};
 
 const WHARF: u8 = 87;
 
@@ -52,6 +59,14 @@ fn main() {
             .map(|i| Route::with_nexthop(destination(i), 32, shared.id, WHARF))
             .collect();
         run("/32 nhid 1 (shared)", &mut netlink, &through_nexthop);
+
+        let listener = Listener::start();
+        run("shared, a listener", &mut netlink, &through_nexthop);
+        println!(
+            "{:>20}  the listener read {} notifications",
+            "",
+            listener.stop()
+        );
     })
     .expect("run in a new network namespace");
 }
@@ -76,6 +91,35 @@ fn run(label: &str, netlink: &mut Netlink, routes: &[Route]) {
         ms(deleted),
         removed.failed,
     );
+}
+
+/// A thread draining route notifications, as a subscribed daemon would.
+struct Listener {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<usize>,
+}
+
+impl Listener {
+    fn start() -> Listener {
+        let mut monitor = NetlinkMonitor::open().expect("subscribe to notifications");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = 0;
+            while !stopping.load(Ordering::Relaxed) {
+                if let Ok(Some(_)) = monitor.next_event(Duration::from_millis(50)) {
+                    seen += 1;
+                }
+            }
+            seen
+        });
+        Listener { stop, thread }
+    }
+
+    fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
 }
 
 fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {

@@ -53,7 +53,13 @@ pub fn apply(
             let hop = match &reach.next_hop {
                 MpNextHop::V4(a) => Some(IpAddr::V4(*a)),
                 // The global address: the link-local one needs its interface, which the
-                // kernel route finds from the global one's on-link route.
+                // kernel route finds from the global one's on-link route. With no global
+                // address (:: before a link-local one), the link-local one, which import
+                // policy refuses with its reason.
+                MpNextHop::V6 {
+                    global,
+                    link_local: Some(link_local),
+                } if global.is_unspecified() => Some(IpAddr::V6(*link_local)),
                 MpNextHop::V6 { global, .. } => Some(IpAddr::V6(*global)),
                 MpNextHop::Other(_) => None,
             };
@@ -109,6 +115,7 @@ pub fn apply(
         PathAttribute::OriginatorId(id) => Some(*id),
         _ => None,
     });
+    let mut refused = Refusals::default();
     for (prefix, hop) in announced {
         let Some(hop) = hop else { continue };
         let candidate = Candidate {
@@ -118,13 +125,34 @@ pub fn apply(
             originator_id,
         };
         if let Some(reason) = refuse(ctx, import, &candidate) {
-            tracing::info!(%peer, %prefix, reason, "route refused");
+            refused.note(reason, prefix);
             outcome.changes.extend(rib.remove(peer, prefix));
             continue;
         }
         outcome.changes.extend(rib.insert(peer, prefix, path(hop)));
     }
+    refused.log(peer);
     outcome
+}
+
+/// The routes of one UPDATE refused, per reason: one log line each, not one per prefix (an
+/// UPDATE carries hundreds, and a peer can send a whole table the policy refuses).
+#[derive(Default)]
+struct Refusals(Vec<(&'static str, usize, IpNet)>);
+
+impl Refusals {
+    fn note(&mut self, reason: &'static str, prefix: IpNet) {
+        match self.0.iter_mut().find(|(r, _, _)| *r == reason) {
+            Some((_, count, _)) => *count += 1,
+            None => self.0.push((reason, 1, prefix)),
+        }
+    }
+
+    fn log(&self, peer: IpAddr) {
+        for (reason, count, first) in &self.0 {
+            tracing::info!(%peer, routes = count, %first, reason, "routes refused");
+        }
+    }
 }
 
 fn next_hop_v4(update: &Update) -> Option<IpAddr> {
@@ -253,6 +281,69 @@ mod tests {
                 next_hops: via,
                 replaced: vec![],
             }]
+        );
+    }
+
+    /// An IPv6 prefix announced through MP_REACH_NLRI with `next_hop`.
+    fn v6_update(next_hop: MpNextHop) -> Update {
+        Update {
+            withdrawn: vec![],
+            attributes: vec![
+                PathAttribute::Origin(Origin::Igp),
+                PathAttribute::MpReach(crate::wire::MpReach {
+                    next_hop,
+                    nlri: Nlri::V6(vec!["2001:db8:40::/48".parse().unwrap()]),
+                }),
+            ],
+            nlri: vec![],
+        }
+    }
+
+    #[test]
+    fn ipv6_next_hops_the_kernel_cannot_use_as_given_are_refused_and_usable_ones_kept() {
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+        let refused = [
+            // Link-local alone: its interface is not known.
+            MpNextHop::V6 {
+                global: v6("fe80::1"),
+                link_local: None,
+            },
+            // No global address before the link-local one.
+            MpNextHop::V6 {
+                global: v6("::"),
+                link_local: Some(v6("fe80::1")),
+            },
+            // What FRR sends when it has no IPv6 address of its own.
+            MpNextHop::V6 {
+                global: v6("::ffff:198.51.100.254"),
+                link_local: None,
+            },
+            MpNextHop::V4("198.51.100.254".parse().unwrap()),
+        ];
+        for next_hop in refused {
+            let mut rib = Rib::default();
+            let changes = import_table(
+                &mut rib,
+                &PeerImport::default(),
+                &[v6_update(next_hop.clone())],
+            );
+            assert_eq!(changes, vec![], "{next_hop:?}");
+            assert_eq!(rib.prefix_count(PEER.parse().unwrap()), 0, "{next_hop:?}");
+        }
+        let mut rib = Rib::default();
+        let global_and_link_local = MpNextHop::V6 {
+            global: v6("2001:db8:ffff::254"),
+            link_local: Some(v6("fe80::1")),
+        };
+        let changes = import_table(
+            &mut rib,
+            &PeerImport::default(),
+            &[v6_update(global_and_link_local)],
+        );
+        assert_eq!(changes.len(), 1);
+        assert_eq!(
+            changes[0].next_hops,
+            vec!["2001:db8:ffff::254".parse::<IpAddr>().unwrap()]
         );
     }
 }

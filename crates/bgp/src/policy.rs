@@ -2,7 +2,8 @@
 //! keep a peer from taking the host over: no default route unless the peer's configuration
 //! allows one, no prefix that covers one of the host's own addresses, no route for a prefix
 //! this host announces itself, nothing that loops back (our AS in the path, our router ID
-//! as originator, one of our addresses as next hop).
+//! as originator, one of our addresses as next hop), and nothing whose next hop the kernel
+//! could not forward through as this speaker would install it.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -78,6 +79,9 @@ pub fn refuse(
     peer: &PeerImport,
     route: &Candidate<'_>,
 ) -> Option<&'static str> {
+    if let Some(reason) = unusable_next_hop(&route.prefix, route.next_hop) {
+        return Some(reason);
+    }
     if route.prefix.prefix_len() == 0 && !peer.allow_default {
         return Some("a default route, which this peer is not allowed to give");
     }
@@ -104,6 +108,30 @@ pub fn refuse(
     None
 }
 
+/// Why the kernel could not forward `prefix` through `next_hop` as installed here; None: it can.
+fn unusable_next_hop(prefix: &IpNet, next_hop: IpAddr) -> Option<&'static str> {
+    if next_hop.is_unspecified() || next_hop.is_multicast() || next_hop.is_loopback() {
+        return Some("its next hop is not a router's address (unspecified, loopback or multicast)");
+    }
+    match (prefix, next_hop) {
+        (IpNet::V4(_), IpAddr::V6(_)) => Some(
+            "an IPv6 next hop for an IPv4 prefix (RFC 8950), which this speaker does not negotiate",
+        ),
+        (IpNet::V6(_), IpAddr::V4(_)) => Some("an IPv4 next hop for an IPv6 prefix"),
+        (IpNet::V6(_), IpAddr::V6(hop)) if hop.to_ipv4_mapped().is_some() => Some(
+            "its next hop is an IPv4-mapped IPv6 address: Linux does not route IPv6 through an \
+             IPv4 gateway (give the peer an IPv6 address on this link)",
+        ),
+        // Which interface a link-local address is on, only the session could tell; a guess
+        // among the host's links (every veth has fe80::/64) could send the traffic anywhere.
+        (IpNet::V6(_), IpAddr::V6(hop)) if hop.is_unicast_link_local() => Some(
+            "its only next hop is link-local, and the interface it is on is not known \
+             (give the peer a global IPv6 address on this link)",
+        ),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,16 +145,43 @@ mod tests {
             protected: &protected,
             local: &local,
         };
+        let prefix: IpNet = prefix.parse().unwrap();
+        let next_hop = match prefix {
+            IpNet::V4(_) => "198.51.100.254",
+            IpNet::V6(_) => "2001:db8:ffff::254",
+        };
         refuse(
             &ctx,
             peer,
             &Candidate {
-                prefix: prefix.parse().unwrap(),
-                next_hop: "198.51.100.254".parse().unwrap(),
+                prefix,
+                next_hop: next_hop.parse().unwrap(),
                 as_path: &[65000],
                 originator_id: None,
             },
         )
+    }
+
+    #[test]
+    fn next_hops_the_kernel_cannot_forward_through_are_refused() {
+        let usable = |prefix: &str, hop: &str| {
+            unusable_next_hop(&prefix.parse().unwrap(), hop.parse().unwrap()).is_none()
+        };
+        assert!(usable("10.61.0.5/32", "198.51.100.254"));
+        assert!(usable("2001:db8:1::/48", "2001:db8:ffff::254"));
+        for (prefix, hop) in [
+            ("10.61.0.5/32", "0.0.0.0"),
+            ("10.61.0.5/32", "127.0.0.1"),
+            ("10.61.0.5/32", "224.0.0.5"),
+            ("10.61.0.5/32", "2001:db8:ffff::254"),
+            ("2001:db8:1::/48", "198.51.100.254"),
+            ("2001:db8:1::/48", "::"),
+            ("2001:db8:1::/48", "::ffff:198.51.100.254"),
+            ("2001:db8:1::/48", "fe80::1"),
+            ("2001:db8:1::/48", "ff02::5"),
+        ] {
+            assert!(!usable(prefix, hop), "{prefix} via {hop}");
+        }
     }
 
     #[test]

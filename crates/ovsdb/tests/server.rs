@@ -95,6 +95,8 @@ impl Server {
             .arg(format!("--pidfile={}", dir.join("pid").display()))
             .arg(format!("--unixctl={}", dir.join("ctl").display()))
             .arg(format!("--log-file={}", dir.join("log").display()))
+            // Remotes configured in the database, for the inactivity probe test.
+            .arg("--remote=db:Open_vSwitch,Open_vSwitch,manager_options")
             .arg("--no-chdir")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -643,4 +645,54 @@ fn killing_the_server_fails_requests_promptly_and_a_new_client_connects_after_re
     server.run();
     let client = server.client();
     assert_eq!(names(&select(&client, "Bridge", vec![])), ["wt0"]);
+}
+
+#[test]
+fn the_servers_inactivity_probes_are_answered() {
+    let server = Server::start();
+    let client = server.client();
+    insert_root(&client);
+    // A listener whose connections the server probes after 1 s of silence (the
+    // least it accepts) and drops if a probe goes unanswered for another second.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    client
+        .transact(
+            DB,
+            &[
+                Operation::Insert {
+                    table: "Manager".into(),
+                    row: row(&[
+                        ("target", format!("ptcp:{port}:127.0.0.1").into()),
+                        ("inactivity_probe", 1000i64.into()),
+                    ]),
+                    uuid_name: Some("m".into()),
+                },
+                Operation::Mutate {
+                    table: "Open_vSwitch".into(),
+                    conditions: vec![],
+                    mutations: vec![Mutation::new(
+                        "manager_options",
+                        Mutator::Insert,
+                        Datum::set([Atom::named_uuid("m")]),
+                    )],
+                },
+            ],
+        )
+        .unwrap();
+    let endpoint = Endpoint::parse(&format!("tcp:127.0.0.1:{port}")).unwrap();
+    let started = Instant::now();
+    let probed = loop {
+        match Client::connect(&endpoint, TIMEOUT) {
+            Ok(client) => break client,
+            Err(e) => assert!(started.elapsed() < TIMEOUT, "{e}"),
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    thread::sleep(Duration::from_millis(3500));
+    assert_eq!(probed.disconnect_reason(), None);
+    probed.echo().unwrap();
 }

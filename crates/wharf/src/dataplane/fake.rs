@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 
+use super::{BridgeSpec, OwnedBridge, OwnedPort, PortSpec, Switches};
 use super::{
     Dataplane, DataplaneError, Firewall, HostAddress, HostRoute, LinkInfo, Links, Neighbours,
     OwnedLink, ParentKind, ParentSpec, ProxyNeighbour, Result, Routes, Sandbox, SandboxAddresses,
@@ -28,6 +29,10 @@ pub enum Call {
     EnsureForwarding(bool),
     ReleaseForwarding,
     SyncFences,
+    EnsureBridge(String),
+    DeleteBridge(String),
+    AddPort(String),
+    DeletePort(String),
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +53,8 @@ struct Host {
     fences: super::fence::Fences,
     /// Learned routes: prefix -> next hops.
     learned: BTreeMap<IpNet, Vec<std::net::IpAddr>>,
+    /// Open vSwitch bridges made through the fake, by name.
+    bridges: BTreeMap<String, OwnedBridge>,
 }
 
 /// The host as the fakes see it.
@@ -66,6 +73,7 @@ pub fn recording() -> (Dataplane, Arc<FakeKernel>) {
         firewall: Arc::new(FakeFirewall(kernel.clone())),
         sandbox: Arc::new(FakeSandbox(kernel.clone())),
         learned: Arc::new(FakeSandbox(kernel.clone())),
+        switches: Arc::new(FakeSwitches(kernel.clone())),
     };
     (dataplane, kernel)
 }
@@ -195,6 +203,7 @@ pub struct FakeRoutes(Arc<FakeKernel>);
 pub struct FakeNeighbours(Arc<FakeKernel>);
 pub struct FakeFirewall(Arc<FakeKernel>);
 pub struct FakeSandbox(Arc<FakeKernel>);
+pub struct FakeSwitches(Arc<FakeKernel>);
 
 impl Links for FakeLinks {
     fn create_veth(&self, spec: &VethSpec) -> Result<()> {
@@ -434,5 +443,64 @@ impl super::LearnedRoutes for FakeSandbox {
 
     fn host_addresses(&self) -> Result<Vec<std::net::IpAddr>> {
         Ok(Vec::new())
+    }
+}
+
+/// Bridges and ports in memory, every one wharf's (the Linux tests cover foreign ones).
+impl Switches for FakeSwitches {
+    fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()> {
+        let call = Call::EnsureBridge(spec.name.clone());
+        let mut host = self.0.record(call, "ensure_bridge")?;
+        host.bridges
+            .entry(spec.name.clone())
+            .or_insert_with(|| OwnedBridge {
+                name: spec.name.clone(),
+                datapath: spec.datapath,
+                ports: Vec::new(),
+            });
+        Ok(())
+    }
+
+    fn delete_bridge(&self, name: &str) -> Result<()> {
+        let call = Call::DeleteBridge(name.into());
+        self.0.record(call, "delete_bridge")?.bridges.remove(name);
+        Ok(())
+    }
+
+    fn add_port(&self, spec: &PortSpec) -> Result<()> {
+        spec.check()?;
+        let mut host = self
+            .0
+            .record(Call::AddPort(spec.name.clone()), "add_port")?;
+        let what = format!("add port {} to bridge {}", spec.name, spec.bridge);
+        let bridge = host
+            .bridges
+            .get_mut(&spec.bridge)
+            .ok_or_else(|| DataplaneError::other(what, "there is no such bridge"))?;
+        bridge.ports.retain(|p| p.name != spec.name);
+        bridge.ports.push(OwnedPort {
+            name: spec.name.clone(),
+            tag: spec.tag,
+            kind: spec.kind.clone(),
+        });
+        Ok(())
+    }
+
+    fn delete_port(&self, bridge: &str, name: &str) -> Result<()> {
+        let mut host = self
+            .0
+            .record(Call::DeletePort(name.into()), "delete_port")?;
+        if let Some(bridge) = host.bridges.get_mut(bridge) {
+            bridge.ports.retain(|p| p.name != name);
+        }
+        Ok(())
+    }
+
+    fn owned_switch_objects(&self) -> Result<Vec<OwnedBridge>> {
+        Ok(self.0.host().bridges.values().cloned().collect())
+    }
+
+    fn datapath_types(&self) -> Result<Vec<String>> {
+        Ok(vec!["netdev".into(), "system".into()])
     }
 }

@@ -1,7 +1,7 @@
 //! The dataplane: the only code that changes the host (links, addresses, routes, neighbours,
-//! sysctls, firewall rules, a sandbox's addresses). The engine and the modes decide *what*
+//! sysctls, firewall rules, a sandbox's addresses, Open vSwitch bridges and ports). The engine and the modes decide *what*
 //! should exist and describe it with the plain types of [`spec`]; each capability is a narrow
-//! trait ([`Links`], [`Routes`], [`Neighbours`], [`Firewall`], [`Sandbox`]) with the real
+//! trait ([`Links`], [`Routes`], [`Neighbours`], [`Firewall`], [`Sandbox`], [`Switches`]) with the real
 //! implementation in [`linux`] and a recording fake for the engine's unit tests.
 
 mod apply;
@@ -10,6 +10,7 @@ pub mod fake;
 pub mod fence;
 pub mod linux;
 pub mod spec;
+pub mod switches;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 pub use spec::*;
+pub use switches::*;
 
 /// Every link wharf creates carries an alias starting with this prefix, so reconciliation
 /// finds exactly wharf's links: `wharf:<endpoint ID>` on an endpoint's link,
@@ -194,6 +196,27 @@ pub trait Sandbox: Send + Sync {
     fn configure_sandbox(&self, sandbox: &SandboxAddresses) -> Result<()>;
 }
 
+/// Open vSwitch bridges and ports, through ovsdb-server. Only rows marked with
+/// [`OVS_OWNER_KEY`]`=`[`OVS_OWNER_VALUE`] are ever changed: a bridge or port of that name
+/// without the mark is someone else's, and an error.
+pub trait Switches: Send + Sync {
+    /// Creates the bridge (with its internal port and interface, in one transaction) unless
+    /// a wharf-owned one of that name is there, then waits until ovs-vswitchd has made its
+    /// kernel link and sets it up.
+    fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()>;
+    /// Deletes a wharf-owned bridge with all its ports. A bridge already gone is success.
+    fn delete_bridge(&self, name: &str) -> Result<()>;
+    /// Adds a port to a bridge; an identical wharf-owned port already there is success.
+    fn add_port(&self, spec: &PortSpec) -> Result<()>;
+    /// Deletes a wharf-owned port of `bridge`. A port already gone is success.
+    fn delete_port(&self, bridge: &str, name: &str) -> Result<()>;
+    /// wharf-owned bridges and their wharf-owned ports, for reconciliation.
+    fn owned_switch_objects(&self) -> Result<Vec<OwnedBridge>>;
+    /// The datapath types ovs-vswitchd says it supports ("netdev", "system"); empty until
+    /// ovs-vswitchd has run.
+    fn datapath_types(&self) -> Result<Vec<String>>;
+}
+
 /// The dataplane's capabilities, as the engine holds them.
 #[derive(Clone)]
 pub struct Dataplane {
@@ -203,13 +226,14 @@ pub struct Dataplane {
     pub firewall: Arc<dyn Firewall>,
     pub sandbox: Arc<dyn Sandbox>,
     pub learned: Arc<dyn LearnedRoutes>,
+    pub switches: Arc<dyn Switches>,
 }
 
 impl Dataplane {
     /// Every capability from one implementation (the Linux one, or a test's).
     pub fn from_one<T>(implementation: Arc<T>) -> Dataplane
     where
-        T: Links + Routes + Neighbours + Firewall + Sandbox + LearnedRoutes + 'static,
+        T: Links + Routes + Neighbours + Firewall + Sandbox + LearnedRoutes + Switches + 'static,
     {
         Dataplane {
             links: implementation.clone(),
@@ -217,7 +241,8 @@ impl Dataplane {
             neighbours: implementation.clone(),
             firewall: implementation.clone(),
             sandbox: implementation.clone(),
-            learned: implementation,
+            learned: implementation.clone(),
+            switches: implementation,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The real dataplane: netlink for links, addresses, routes and neighbours, `/proc/sys` for
-//! per-link settings, and `iptables` for the one firewall rule pair Docker's DROP policy needs.
+//! per-link settings, `iptables` for the one firewall rule pair Docker's DROP policy needs,
+//! and OVSDB for Open vSwitch bridges and ports.
 //!
 //! Netlink sockets are bound to the network namespace of the thread that called
 //! [`LinuxDataplane::new`]; sysctl writes and `iptables` act on the namespace of the thread
@@ -13,6 +14,7 @@ mod learned;
 mod links;
 mod neighbours;
 mod nftables;
+mod ovs;
 mod routes;
 mod sandbox;
 mod sysctl;
@@ -37,7 +39,13 @@ pub struct LinuxConfig {
     pub sockets: usize,
     /// Protocol number on routes learned from routing peers (`proto 88`).
     pub learned_protocol: u8,
+    /// Where ovsdb-server listens (`unix:PATH` or `tcp:IP:PORT`), for Open vSwitch
+    /// networks. Connected on first use, so a host without Open vSwitch is no trouble.
+    pub ovsdb: String,
 }
+
+/// Where Debian's and most distributions' ovsdb-server listens.
+pub const DEFAULT_OVSDB_ENDPOINT: &str = "unix:/var/run/openvswitch/db.sock";
 
 impl Default for LinuxConfig {
     fn default() -> Self {
@@ -45,6 +53,7 @@ impl Default for LinuxConfig {
             route_protocol: DEFAULT_ROUTE_PROTOCOL,
             sockets: 4,
             learned_protocol: super::DEFAULT_LEARNED_PROTOCOL,
+            ovsdb: DEFAULT_OVSDB_ENDPOINT.to_owned(),
         }
     }
 }
@@ -63,6 +72,8 @@ pub struct LinuxDataplane {
     fences: nftables::FenceTable,
     /// The nexthop objects learned routes share. Taken before a socket, never after.
     hop_objects: Mutex<hop_objects::HopObjects>,
+    /// The connection to ovsdb-server, for Open vSwitch bridges and ports.
+    ovs: ovs::Ovsdb,
 }
 
 impl LinuxDataplane {
@@ -78,6 +89,7 @@ impl LinuxDataplane {
             made: devices::MadeLinks::default(),
             fences: nftables::FenceTable::default(),
             hop_objects: Mutex::new(hop_objects::HopObjects::new(config.learned_protocol)),
+            ovs: ovs::Ovsdb::new(config.ovsdb.clone()),
             config,
         })
     }

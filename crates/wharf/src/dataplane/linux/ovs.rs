@@ -1,0 +1,558 @@
+//! Open vSwitch bridges and ports, written to ovsdb-server over OVSDB (wharf-ovsdb), the
+//! way `ovs-vsctl` does it but with structured errors. ovs-vswitchd reads the database and
+//! does the switching; the only kernel work here is bringing up the link ovs-vswitchd makes
+//! for a bridge.
+//!
+//! Every row written carries `external_ids:wharf=owned`; rows without it are never changed,
+//! so an operator's or another tool's bridge of the same name is an error, not adopted.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use wharf_ovsdb::{
+    Atom, Client, Condition, Datum, Endpoint, Error, Function, Mutation, Mutator, Operation,
+    OperationResult, Row,
+};
+
+use super::{kernel_error, LinuxDataplane};
+use crate::dataplane::{
+    BridgeSpec, Datapath, DataplaneError, OwnedBridge, OwnedPort, PortKind, PortSpec, Result,
+    Switches, OVS_OWNER_KEY, OVS_OWNER_VALUE,
+};
+
+const DB: &str = "Open_vSwitch";
+/// Bounds each OVSDB request, so a wedged ovsdb-server fails a call instead of hanging it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long ovs-vswitchd may take to make a new bridge's kernel link (a tap for netdev).
+const BRIDGE_LINK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an OVSDB call did not do what was asked.
+enum Failure {
+    Ovsdb(Error),
+    /// The database holds something wharf must not touch, or cannot use.
+    Refused(String),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure::Ovsdb(error)
+    }
+}
+
+type Outcome<T> = std::result::Result<T, Failure>;
+
+/// One lazily opened connection to ovsdb-server.
+pub(super) struct Ovsdb {
+    endpoint: String,
+    /// Held for a whole call: it also serialises each call's check-then-write, so two
+    /// callers in this process cannot both create the same bridge.
+    client: Mutex<Option<Client>>,
+}
+
+impl std::fmt::Debug for Ovsdb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ovsdb")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Ovsdb {
+    pub(super) fn new(endpoint: String) -> Ovsdb {
+        Ovsdb {
+            endpoint,
+            client: Mutex::new(None),
+        }
+    }
+
+    /// Runs `work` on the connection, opening it if needed. A connection found dead (the
+    /// server restarted since) is replaced once and `work` runs again: each `work` reads
+    /// what it needs before writing, so running it twice is safe.
+    fn call<T>(&self, what: &str, work: impl Fn(&Client) -> Outcome<T>) -> Result<T> {
+        let mut slot = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        let mut retried = false;
+        loop {
+            let client = match slot.take() {
+                Some(client) => client,
+                None => self
+                    .connect()
+                    .map_err(|e| self.error(what, Failure::Ovsdb(e)))?,
+            };
+            match work(&client) {
+                Err(Failure::Ovsdb(Error::Disconnected { .. })) if !retried => retried = true,
+                outcome => {
+                    if !matches!(outcome, Err(Failure::Ovsdb(Error::Disconnected { .. }))) {
+                        *slot = Some(client);
+                    }
+                    return outcome.map_err(|e| self.error(what, e));
+                }
+            }
+        }
+    }
+
+    fn connect(&self) -> std::result::Result<Client, Error> {
+        Client::connect(&Endpoint::parse(&self.endpoint)?, REQUEST_TIMEOUT)
+    }
+
+    fn error(&self, what: &str, failure: Failure) -> DataplaneError {
+        let message = match failure {
+            Failure::Refused(message) => message,
+            Failure::Ovsdb(error @ (Error::Connect { .. } | Error::Endpoint { .. })) => format!(
+                "{error}; check that ovsdb-server is running and listening on {}, or set wharf's \
+                 OVSDB endpoint to the one it uses",
+                self.endpoint
+            ),
+            Failure::Ovsdb(error) => error.to_string(),
+        };
+        DataplaneError::other(what, message)
+    }
+}
+
+fn owner_mark() -> Datum {
+    Datum::map([(OVS_OWNER_KEY, OVS_OWNER_VALUE)])
+}
+
+fn is_owned(row: &Row) -> bool {
+    let mark = row
+        .get("external_ids")
+        .and_then(|ids| ids.get(OVS_OWNER_KEY));
+    mark.and_then(Atom::as_str) == Some(OVS_OWNER_VALUE)
+}
+
+fn text<'a>(row: &'a Row, column: &str) -> Option<&'a str> {
+    row.get(column)?.as_atom()?.as_str()
+}
+
+fn uuid(row: &Row) -> Outcome<String> {
+    let uuid = row
+        .get("_uuid")
+        .and_then(Datum::as_atom)
+        .and_then(Atom::as_uuid);
+    uuid.map(str::to_owned)
+        .ok_or_else(|| Error::Protocol("a selected row has no _uuid".into()).into())
+}
+
+fn uuids(row: &Row, column: &str) -> Vec<String> {
+    let atoms = row.get(column).map(Datum::atoms).unwrap_or_default();
+    atoms
+        .iter()
+        .filter_map(Atom::as_uuid)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn by_uuid(uuid: &str) -> Condition {
+    Condition::eq("_uuid", Datum::uuid(uuid))
+}
+
+fn select(table: &str, conditions: Vec<Condition>, columns: &[&str]) -> Operation {
+    Operation::Select {
+        table: table.into(),
+        conditions,
+        columns: Some(columns.iter().map(|c| c.to_string()).collect()),
+    }
+}
+
+fn rows(results: &[OperationResult], index: usize) -> Outcome<Vec<Row>> {
+    let rows = results.get(index).and_then(OperationResult::rows);
+    rows.map(<[Row]>::to_vec)
+        .ok_or_else(|| Error::Protocol(format!("select {index} answered no rows")).into())
+}
+
+/// The one row named `name` in `table`, if any (names are a unique index there).
+fn named(client: &Client, table: &str, name: &str, columns: &[&str]) -> Outcome<Option<Row>> {
+    let results = client.transact(
+        DB,
+        &[select(table, vec![Condition::eq("name", name)], columns)],
+    )?;
+    Ok(rows(&results, 0)?.into_iter().next())
+}
+
+fn ensure_bridge(client: &Client, spec: &BridgeSpec) -> Outcome<()> {
+    if let Some(bridge) = named(client, "Bridge", &spec.name, &["external_ids"])? {
+        return if is_owned(&bridge) {
+            Ok(())
+        } else {
+            Err(not_wharfs("a bridge", &spec.name))
+        };
+    }
+    // A fresh database has no root row until `ovs-vsctl init` (or the service) makes it;
+    // a bridge referenced from nowhere would be dropped at commit.
+    let results = client.transact(DB, &[select("Open_vSwitch", vec![], &["_uuid"])])?;
+    let Some(root) = rows(&results, 0)?.first().map(uuid).transpose()? else {
+        return Err(Failure::Refused(
+            "the Open_vSwitch database has no root row (not initialised: run `ovs-vsctl init` \
+             or start the openvswitch-switch service)"
+                .into(),
+        ));
+    };
+    let mut interface = Row::from([
+        ("name".to_owned(), Datum::from(spec.name.as_str())),
+        ("type".to_owned(), "internal".into()),
+        ("external_ids".to_owned(), owner_mark()),
+    ]);
+    if let Some(mtu) = spec.mtu {
+        // ovs-vswitchd sets an internal interface's MTU itself (the smallest of the
+        // bridge's ports) unless asked for one, so it is asked here, not set by netlink.
+        interface.insert("mtu_request".to_owned(), i64::from(mtu).into());
+    }
+    let ops = [
+        insert("Interface", interface, "interface"),
+        insert("Port", port_row(&spec.name, None, "interface"), "port"),
+        insert(
+            "Bridge",
+            Row::from([
+                ("name".to_owned(), Datum::from(spec.name.as_str())),
+                ("ports".to_owned(), Datum::named_uuid("port")),
+                ("datapath_type".to_owned(), spec.datapath.ovs_name().into()),
+                ("external_ids".to_owned(), owner_mark()),
+            ]),
+            "bridge",
+        ),
+        Operation::Mutate {
+            table: "Open_vSwitch".into(),
+            conditions: vec![by_uuid(&root)],
+            mutations: vec![Mutation::new(
+                "bridges",
+                Mutator::Insert,
+                Datum::named_uuid("bridge"),
+            )],
+        },
+    ];
+    client.transact(DB, &ops)?;
+    Ok(())
+}
+
+fn insert(table: &str, row: Row, uuid_name: &str) -> Operation {
+    Operation::Insert {
+        table: table.into(),
+        row,
+        uuid_name: Some(uuid_name.into()),
+    }
+}
+
+fn port_row(name: &str, tag: Option<u16>, interface: &str) -> Row {
+    Row::from([
+        ("name".to_owned(), Datum::from(name)),
+        ("interfaces".to_owned(), Datum::named_uuid(interface)),
+        ("tag".to_owned(), Datum::set(tag.map(i64::from))),
+        ("external_ids".to_owned(), owner_mark()),
+    ])
+}
+
+fn not_wharfs(what: &str, name: &str) -> Failure {
+    Failure::Refused(format!(
+        "{what} named {name} exists and is not wharf's (no external_ids:{OVS_OWNER_KEY}=\
+         {OVS_OWNER_VALUE}); wharf leaves it alone"
+    ))
+}
+
+fn delete_bridge(client: &Client, name: &str) -> Outcome<()> {
+    let Some(bridge) = named(client, "Bridge", name, &["_uuid", "external_ids"])? else {
+        return Ok(());
+    };
+    if !is_owned(&bridge) {
+        return Err(not_wharfs("a bridge", name));
+    }
+    let bridge = uuid(&bridge)?;
+    // The root row's strong reference must go in the same transaction; the bridge's ports
+    // and interfaces, referenced from nowhere else, are then dropped by the server.
+    let ops = [
+        Operation::Mutate {
+            table: "Open_vSwitch".into(),
+            conditions: vec![],
+            mutations: vec![Mutation::new(
+                "bridges",
+                Mutator::Delete,
+                Datum::uuid(&bridge),
+            )],
+        },
+        Operation::Delete {
+            table: "Bridge".into(),
+            conditions: vec![by_uuid(&bridge)],
+        },
+    ];
+    client.transact(DB, &ops)?;
+    Ok(())
+}
+
+fn interface_row(spec: &PortSpec) -> Row {
+    let (kind, options) = match &spec.kind {
+        PortKind::System => ("", Datum::map(Vec::<(&str, &str)>::new())),
+        PortKind::Vxlan { remote, key } => (
+            "vxlan",
+            Datum::map([("remote_ip", remote.to_string()), ("key", key.to_string())]),
+        ),
+    };
+    Row::from([
+        ("name".to_owned(), Datum::from(spec.name.as_str())),
+        ("type".to_owned(), kind.into()),
+        ("options".to_owned(), options),
+        ("external_ids".to_owned(), owner_mark()),
+    ])
+}
+
+fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
+    let Some(bridge) = named(client, "Bridge", &spec.bridge, &["_uuid", "external_ids"])? else {
+        return Err(Failure::Refused(format!(
+            "there is no bridge {}",
+            spec.bridge
+        )));
+    };
+    if !is_owned(&bridge) {
+        return Err(not_wharfs("a bridge", &spec.bridge));
+    }
+    let bridge = uuid(&bridge)?;
+    let columns = ["_uuid", "name", "tag", "interfaces", "external_ids"];
+    if let Some(port) = named(client, "Port", &spec.name, &columns)? {
+        if !is_owned(&port) {
+            return Err(not_wharfs("a port", &spec.name));
+        }
+        let port_uuid = uuid(&port)?;
+        let has_it = Condition::new("ports", Function::Includes, Datum::uuid(&port_uuid));
+        let results = client.transact(DB, &[select("Bridge", vec![has_it], &["name"])])?;
+        let on = rows(&results, 0)?;
+        let on_bridge = on.first().and_then(|b| text(b, "name")).unwrap_or_default();
+        let interfaces = read_interfaces(client, vec![])?;
+        let existing = owned_port(&port, &interfaces)?;
+        let wanted = OwnedPort {
+            name: spec.name.clone(),
+            tag: spec.tag,
+            kind: spec.kind.clone(),
+        };
+        return if on_bridge == spec.bridge && existing == wanted {
+            Ok(())
+        } else {
+            Err(Failure::Refused(format!(
+                "wharf's port {} is there already with other settings (on bridge \
+                 {on_bridge:?}, {existing:?}); delete it first",
+                spec.name
+            )))
+        };
+    }
+    let ops = [
+        insert("Interface", interface_row(spec), "interface"),
+        insert("Port", port_row(&spec.name, spec.tag, "interface"), "port"),
+        Operation::Mutate {
+            table: "Bridge".into(),
+            conditions: vec![by_uuid(&bridge)],
+            mutations: vec![Mutation::new(
+                "ports",
+                Mutator::Insert,
+                Datum::named_uuid("port"),
+            )],
+        },
+    ];
+    client.transact(DB, &ops)?;
+    Ok(())
+}
+
+fn delete_port(client: &Client, bridge: &str, name: &str) -> Outcome<()> {
+    let Some(port) = named(client, "Port", name, &["_uuid", "external_ids"])? else {
+        return Ok(());
+    };
+    if !is_owned(&port) {
+        return Err(not_wharfs("a port", name));
+    }
+    let port = uuid(&port)?;
+    // Only from the bridge named: a port of that name on another bridge is not this one.
+    // The port row, then referenced from nowhere, is dropped by the server with its
+    // interface.
+    client.transact(
+        DB,
+        &[Operation::Mutate {
+            table: "Bridge".into(),
+            conditions: vec![Condition::eq("name", bridge)],
+            mutations: vec![Mutation::new("ports", Mutator::Delete, Datum::uuid(&port))],
+        }],
+    )?;
+    Ok(())
+}
+
+/// wharf-owned interfaces by UUID (with `conditions` narrowing them further).
+fn read_interfaces(client: &Client, mut conditions: Vec<Condition>) -> Outcome<Vec<Row>> {
+    conditions.push(owned_condition());
+    let columns = ["_uuid", "name", "type", "options", "external_ids"];
+    let results = client.transact(DB, &[select("Interface", conditions, &columns)])?;
+    rows(&results, 0)
+}
+
+fn owned_condition() -> Condition {
+    Condition::new("external_ids", Function::Includes, owner_mark())
+}
+
+/// A port row as an [`OwnedPort`], its kind from its (first, only) interface.
+fn owned_port(port: &Row, interfaces: &[Row]) -> Outcome<OwnedPort> {
+    let name = text(port, "name").unwrap_or_default().to_owned();
+    let interface_uuid = uuids(port, "interfaces");
+    let interface = interfaces
+        .iter()
+        .find(|i| uuid(i).ok().as_ref() == interface_uuid.first())
+        .ok_or_else(|| {
+            Failure::Refused(format!("wharf's port {name} has no interface of wharf's"))
+        })?;
+    let tag = port
+        .get("tag")
+        .and_then(Datum::as_atom)
+        .and_then(Atom::as_integer);
+    Ok(OwnedPort {
+        tag: tag.and_then(|t| u16::try_from(t).ok()),
+        kind: port_kind(interface).ok_or_else(|| {
+            Failure::Refused(format!(
+                "wharf's interface {name} is of a kind wharf does not make"
+            ))
+        })?,
+        name,
+    })
+}
+
+fn port_kind(interface: &Row) -> Option<PortKind> {
+    match text(interface, "type").unwrap_or_default() {
+        "" | "system" => Some(PortKind::System),
+        "vxlan" => {
+            let options = interface.get("options")?;
+            let option = |key| options.get(key).and_then(Atom::as_str);
+            Some(PortKind::Vxlan {
+                remote: option("remote_ip")?.parse::<IpAddr>().ok()?,
+                key: option("key")?.parse().ok()?,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn owned_switch_objects(client: &Client) -> Outcome<Vec<OwnedBridge>> {
+    let ops = [
+        select(
+            "Bridge",
+            vec![owned_condition()],
+            &["name", "datapath_type", "ports"],
+        ),
+        select(
+            "Port",
+            vec![owned_condition()],
+            &["_uuid", "name", "tag", "interfaces"],
+        ),
+    ];
+    let results = client.transact(DB, &ops)?;
+    let (bridges, ports) = (rows(&results, 0)?, rows(&results, 1)?);
+    let interfaces = read_interfaces(client, vec![])?;
+    let mut owned = Vec::new();
+    for bridge in &bridges {
+        let name = text(bridge, "name").unwrap_or_default().to_owned();
+        let members = uuids(bridge, "ports");
+        let mut bridge_ports = Vec::new();
+        for port in &ports {
+            let is_member = uuid(port).is_ok_and(|u| members.contains(&u));
+            // The bridge's own internal port is part of the bridge, not a port wharf added.
+            if is_member && text(port, "name") != Some(name.as_str()) {
+                bridge_ports.push(owned_port(port, &interfaces)?);
+            }
+        }
+        bridge_ports.sort();
+        owned.push(OwnedBridge {
+            datapath: match text(bridge, "datapath_type") {
+                Some("netdev") => Datapath::Netdev,
+                _ => Datapath::System,
+            },
+            name,
+            ports: bridge_ports,
+        });
+    }
+    owned.sort();
+    Ok(owned)
+}
+
+fn datapath_types(client: &Client) -> Outcome<Vec<String>> {
+    let results = client.transact(DB, &[select("Open_vSwitch", vec![], &["datapath_types"])])?;
+    let rows = rows(&results, 0)?;
+    let types = rows.first().and_then(|root| root.get("datapath_types"));
+    let atoms = types.map(Datum::atoms).unwrap_or_default();
+    Ok(atoms
+        .iter()
+        .filter_map(Atom::as_str)
+        .map(str::to_owned)
+        .collect())
+}
+
+impl LinuxDataplane {
+    /// Waits for ovs-vswitchd to make the bridge's kernel link (and apply its MTU), and
+    /// sets it up: ovs-vswitchd creates it down.
+    fn bring_up_bridge_link(&self, spec: &BridgeSpec) -> Result<()> {
+        let what = format!("bridge {}", spec.name);
+        let started = Instant::now();
+        loop {
+            let link = self
+                .with_netlink(|netlink| netlink.link_by_name(&spec.name))
+                .map_err(kernel_error(format!("look up {what}'s link")))?;
+            if let Some(link) = link {
+                if !link.up {
+                    self.with_netlink(|netlink| netlink.set_link_up(link.index))
+                        .map_err(kernel_error(format!("set {what}'s link up")))?;
+                }
+                if spec.mtu.is_none_or(|mtu| mtu == link.mtu) {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() >= BRIDGE_LINK_TIMEOUT {
+                return Err(DataplaneError::Timeout {
+                    what: format!(
+                        "{what}: waiting for ovs-vswitchd to make its link{} (is ovs-vswitchd \
+                         running, in this network namespace?)",
+                        spec.mtu
+                            .map(|m| format!(" with MTU {m}"))
+                            .unwrap_or_default()
+                    ),
+                    after: BRIDGE_LINK_TIMEOUT,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Switches for LinuxDataplane {
+    fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()> {
+        let what = format!("ensure bridge {}", spec.name);
+        self.ovs.call(&what, |client| ensure_bridge(client, spec))?;
+        self.bring_up_bridge_link(spec)
+    }
+
+    fn delete_bridge(&self, name: &str) -> Result<()> {
+        let what = format!("delete bridge {name}");
+        self.ovs.call(&what, |client| delete_bridge(client, name))
+    }
+
+    fn add_port(&self, spec: &PortSpec) -> Result<()> {
+        spec.check()?;
+        let what = format!("add port {} to bridge {}", spec.name, spec.bridge);
+        if spec.kind == PortKind::System {
+            // ovs-vswitchd would accept the row and only note the missing device in the
+            // Interface's `error` column; saying so here is clearer.
+            let link = self
+                .with_netlink(|netlink| netlink.link_by_name(&spec.name))
+                .map_err(kernel_error(format!("{what}: look up its link")))?;
+            if link.is_none() {
+                return Err(DataplaneError::other(what, "there is no link of that name"));
+            }
+        }
+        self.ovs.call(&what, |client| add_port(client, spec))
+    }
+
+    fn delete_port(&self, bridge: &str, name: &str) -> Result<()> {
+        let what = format!("delete port {name} of bridge {bridge}");
+        self.ovs
+            .call(&what, |client| delete_port(client, bridge, name))
+    }
+
+    fn owned_switch_objects(&self) -> Result<Vec<OwnedBridge>> {
+        self.ovs
+            .call("list wharf's Open vSwitch bridges", owned_switch_objects)
+    }
+
+    fn datapath_types(&self) -> Result<Vec<String>> {
+        self.ovs
+            .call("read Open vSwitch datapath types", datapath_types)
+    }
+}

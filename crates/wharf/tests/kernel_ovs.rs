@@ -151,6 +151,13 @@ impl Ovs {
             .join("\n")
     }
 
+    fn kill_switchd(&mut self) {
+        if let Some(mut child) = self.switchd.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     fn kill_server(&mut self) {
         if let Some(mut child) = self.server.take() {
             let _ = child.kill();
@@ -197,10 +204,7 @@ impl Ovs {
 
 impl Drop for Ovs {
     fn drop(&mut self) {
-        if let Some(mut child) = self.switchd.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.kill_switchd();
         self.kill_server();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -515,5 +519,29 @@ fn calls_go_on_after_ovsdb_server_restarts_and_say_what_to_check_while_it_is_dow
             .datapath_types()
             .unwrap()
             .contains(&"netdev".to_owned()));
+    });
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn a_bridge_whose_link_never_comes_is_a_timeout_that_names_ovs_vswitchd() {
+    with_ovs(|ovs, dataplane| {
+        ovs.kill_switchd();
+        let started = Instant::now();
+        let error = dataplane.ensure_bridge(&netdev_bridge(BRIDGE)).unwrap_err();
+        let waited = started.elapsed();
+        assert!(
+            error.to_string().contains("is ovs-vswitchd running"),
+            "{error}"
+        );
+        assert!(
+            (Duration::from_secs(10)..Duration::from_secs(15)).contains(&waited),
+            "{waited:?}"
+        );
+        // The row is wharf's and stays: once ovs-vswitchd runs, ensuring it again finishes.
+        assert_eq!(ovs.names("Bridge"), [BRIDGE]);
+        ovs.start_switchd();
+        dataplane.ensure_bridge(&netdev_bridge(BRIDGE)).unwrap();
+        assert!(link(BRIDGE).is_some_and(|l| l.up));
     });
 }

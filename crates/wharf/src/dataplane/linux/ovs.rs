@@ -556,3 +556,45 @@ impl Switches for LinuxDataplane {
             .call("read Open vSwitch datapath types", datapath_types)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interface(kind: &str, options: &[(&str, &str)]) -> Row {
+        Row::from([
+            ("type".to_owned(), Datum::from(kind)),
+            ("options".to_owned(), Datum::map(options.iter().copied())),
+        ])
+    }
+
+    #[test]
+    fn interface_rows_read_back_as_the_port_kinds_wharf_writes() {
+        assert_eq!(port_kind(&interface("", &[])), Some(PortKind::System));
+        assert_eq!(port_kind(&interface("system", &[])), Some(PortKind::System));
+        let vxlan = interface("vxlan", &[("remote_ip", "10.46.9.2"), ("key", "7")]);
+        assert_eq!(
+            port_kind(&vxlan),
+            Some(PortKind::Vxlan {
+                remote: "10.46.9.2".parse().unwrap(),
+                key: 7
+            })
+        );
+        for odd in [
+            interface("vxlan", &[("remote_ip", "10.46.9.2"), ("key", "flow")]),
+            interface("vxlan", &[("key", "7")]),
+            interface("geneve", &[]),
+        ] {
+            assert_eq!(port_kind(&odd), None, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_mark_makes_a_row_wharfs() {
+        let with = |ids: Datum| Row::from([("external_ids".to_owned(), ids)]);
+        assert!(is_owned(&with(owner_mark())));
+        assert!(!is_owned(&with(Datum::map([(OVS_OWNER_KEY, "other")]))));
+        assert!(!is_owned(&with(Datum::map(Vec::<(&str, &str)>::new()))));
+        assert!(!is_owned(&Row::new()));
+    }
+}

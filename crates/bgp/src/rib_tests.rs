@@ -168,7 +168,7 @@ mod model {
             for op in ops {
                 match op {
                     Op::Insert { peer: p, prefix: n, hop } => {
-                        let hop_address = format!("192.0.2.{hop}");
+                        let hop_address = format!("198.51.100.{hop}");
                         let path = path(&hop_address, usize::from(hop), p + 1);
                         rib.insert(peer(p), prefix(n), path);
                         model.entry(prefix(n)).or_default().insert(peer(p), path);

@@ -61,14 +61,6 @@ impl<K: ShardKey, V> Sharded<K, V> {
         self.parts[key.shard()].get(key)
     }
 
-    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        self.parts[key.shard()].insert(key, value)
-    }
-
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.parts[key.shard()].remove(key)
-    }
-
     /// The key's slot, found with one hash.
     pub fn entry(&mut self, key: K) -> Entry<'_, K, V> {
         self.parts[key.shard()].entry(key)
@@ -84,10 +76,6 @@ impl<K: ShardKey, V> Sharded<K, V> {
 
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.parts.iter_mut().flat_map(HashMap::values_mut)
-    }
-
-    pub fn len(&self) -> usize {
-        self.parts.iter().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -29,6 +29,7 @@ pub enum Call {
     EnsureForwarding(bool),
     ReleaseForwarding,
     SyncFences,
+    SyncNat,
     EnsureBridge(String),
     DeleteBridge(String),
     AddPort(String),
@@ -51,6 +52,8 @@ struct Host {
     crash_before_alias: bool,
     /// wharf's nftables table, as last synced.
     fences: super::fence::Fences,
+    /// wharf's NAT table, as last synced.
+    nat: super::nat::Nat,
     /// Learned routes: prefix -> next hops.
     learned: BTreeMap<IpNet, Vec<std::net::IpAddr>>,
     /// Open vSwitch bridges made through the fake, by name.
@@ -97,6 +100,11 @@ impl FakeKernel {
     /// The fences the table holds.
     pub fn fences(&self) -> super::fence::Fences {
         self.host().fences.clone()
+    }
+
+    /// What the NAT table holds.
+    pub fn nat(&self) -> super::nat::Nat {
+        self.host().nat.clone()
     }
 
     /// The next veth is made without its alias, then the process "dies" (panics) before the
@@ -392,6 +400,11 @@ impl Firewall for FakeFirewall {
 
     fn sync_fences(&self, fences: &super::fence::Fences) -> Result<()> {
         self.0.record(Call::SyncFences, "sync_fences")?.fences = fences.clone();
+        Ok(())
+    }
+
+    fn sync_nat(&self, nat: &super::nat::Nat) -> Result<()> {
+        self.0.record(Call::SyncNat, "sync_nat")?.nat = nat.clone();
         Ok(())
     }
 }

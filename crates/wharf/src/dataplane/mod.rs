@@ -9,6 +9,7 @@ mod apply;
 pub mod fake;
 pub mod fence;
 pub mod linux;
+pub mod nat;
 pub mod spec;
 pub mod switches;
 
@@ -151,6 +152,8 @@ pub trait Firewall: Send + Sync {
     /// Makes wharf's nftables table hold exactly `fences` (none: no table), in one
     /// transaction. The first call replaces whatever table is there.
     fn sync_fences(&self, fences: &fence::Fences) -> Result<()>;
+    /// Makes wharf's NAT table hold exactly `nat` (nothing: no table), in one transaction. The first call replaces whatever table is there.
+    fn sync_nat(&self, nat: &nat::Nat) -> Result<()>;
 }
 
 /// A route learned from a routing peer: its prefix and next hops (none: no route).

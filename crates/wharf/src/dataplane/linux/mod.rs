@@ -70,6 +70,8 @@ pub struct LinuxDataplane {
     made: devices::MadeLinks,
     /// wharf's nftables table, as last applied.
     fences: nftables::FenceTable,
+    /// wharf's NAT table, as last applied.
+    nat: nftables::NatTable,
     /// The nexthop objects learned routes share. Taken before a socket, never after.
     hop_objects: Mutex<hop_objects::HopObjects>,
     /// The connection to ovsdb-server, for Open vSwitch bridges and ports.
@@ -88,6 +90,7 @@ impl LinuxDataplane {
             firewall: Mutex::new(()),
             made: devices::MadeLinks::default(),
             fences: nftables::FenceTable::default(),
+            nat: nftables::NatTable::default(),
             hop_objects: Mutex::new(hop_objects::HopObjects::new(config.learned_protocol)),
             ovs: ovs::Ovsdb::new(config.ovsdb.clone()),
             config,
@@ -207,6 +210,10 @@ impl Firewall for LinuxDataplane {
 
     fn sync_fences(&self, fences: &super::fence::Fences) -> Result<()> {
         self.fences.sync(fences)
+    }
+
+    fn sync_nat(&self, nat: &super::nat::Nat) -> Result<()> {
+        self.nat.sync(nat)
     }
 }
 

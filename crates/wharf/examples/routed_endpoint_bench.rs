@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
-use wharf::dataplane::{Dataplane, HostAddress, HostObject, HostRoute, VethSpec};
+use wharf::dataplane::{Dataplane, HostAddress, HostEnd, HostObject, HostRoute, VethSpec};
 use wharf_netlink::netns::run_in_new_netns;
 use wharf_netlink::{Netlink, VethPair};
 
@@ -72,6 +72,7 @@ fn measure_wharf(endpoints: u32) -> Timings {
                 mtu: 1500,
                 alias: format!("wharf:{i:010x}"),
                 ipv6: false,
+                host_end: HostEnd::Router,
             }),
             HostObject::Address(HostAddress {
                 address: Ipv4Addr::new(10, 46, 0, 1).into(),

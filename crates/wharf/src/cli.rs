@@ -11,6 +11,7 @@ use crate::engine::ipam::DefaultPools;
 use crate::engine::networks::parse_mtu;
 use crate::engine::EngineConfig;
 use crate::modes::ipvlan::parse_ipvlan_mode;
+use crate::modes::ovs::{OvsDefaults, OvsMode, DEFAULT_BRIDGE_NAME};
 use crate::modes::{ModeDefaults, ModeRegistry};
 
 pub const DEFAULT_SOCKET: &str = "/run/docker/plugins/wharf.sock";
@@ -82,23 +83,33 @@ pub struct ServeArgs {
     /// Directory for wharf's state (networks, endpoints, address allocations).
     #[arg(long, default_value = DEFAULT_STATE_DIR)]
     pub state_dir: PathBuf,
-    /// Mode of networks created without `-o mode=...`: routed, macvlan or ipvlan; or l2, l3,
-    /// l3s for ipvlan networks in that ipvlan mode (the ipvlan plugin's `--mode`).
+    /// Mode of networks created without `-o mode=...`: routed, macvlan, ipvlan or ovs; or l2,
+    /// l3, l3s for ipvlan networks in that ipvlan mode (the ipvlan plugin's `--mode`); or nat,
+    /// flat for Open vSwitch networks of that kind (the Open vSwitch plugin's `--mode`).
     #[arg(long, default_value = "routed", value_parser = parse_daemon_mode)]
-    pub mode: (String, Option<IpvlanMode>),
+    pub mode: DaemonMode,
     /// Parent of macvlan and ipvlan networks created without `-o parent=...`.
     #[arg(long, value_name = "IFACE")]
     pub host_interface: Option<String>,
     /// IPv4 subnet handed to the first network created without --subnet (while it is free).
-    #[arg(long, value_parser = ipv4_prefix, value_name = "CIDR")]
+    /// `--bridge-subnet` is the same, as the Open vSwitch plugin spelled it.
+    #[arg(long, visible_alias = "bridge-subnet", value_parser = ipv4_prefix, value_name = "CIDR")]
     pub ipvlan_subnet: Option<IpNet>,
-    /// Gateway of the --ipvlan-subnet network when Docker names none (default: its first
-    /// address).
+    /// Gateway of the --ipvlan-subnet (--bridge-subnet) network when Docker names none
+    /// (default: its first address).
     #[arg(long, requires = "ipvlan_subnet", value_name = "IP")]
     pub gateway: Option<std::net::IpAddr>,
-    /// MTU of networks created without `-o mtu=...`.
-    #[arg(long, default_value_t = 1500, value_parser = |s: &str| parse_mtu(s).map_err(|e| e.to_string()))]
-    pub mtu: u32,
+    /// MTU of networks created without `-o mtu=...` (default: 1500, and 1450 for Open vSwitch
+    /// networks, which leaves room for VXLAN on a 1500-byte underlay).
+    #[arg(long, value_parser = |s: &str| parse_mtu(s).map_err(|e| e.to_string()))]
+    pub mtu: Option<u32>,
+    /// Open vSwitch bridge of ovs networks created without `-o bridge=...` (default: with
+    /// `--mode nat|flat`, ovsbr-docker0; otherwise one per network, named from its ID).
+    #[arg(long, value_name = "NAME")]
+    pub bridge_name: Option<String>,
+    /// Where ovsdb-server listens: unix:PATH or tcp:IP:PORT.
+    #[arg(long, default_value = crate::dataplane::linux::DEFAULT_OVSDB_ENDPOINT, value_parser = parse_ovsdb, value_name = "ENDPOINT")]
+    pub ovsdb: String,
     /// IPv4 ranges to carve pools from when a network names no --subnet (repeatable).
     #[arg(long = "default-pool", default_value = "10.47.0.0/16", value_parser = ipv4_prefix)]
     pub default_pools: Vec<IpNet>,
@@ -163,20 +174,48 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// The daemon's `--mode`: a wharf mode, or, as the ipvlan plugin wharf grew from took it, an
-/// ipvlan mode (`l2`, `l3`, `l3s`), which means ipvlan networks in that mode.
-fn parse_daemon_mode(text: &str) -> Result<(String, Option<IpvlanMode>), String> {
+/// The daemon's `--mode`: the mode of networks that name none, with the ipvlan or Open
+/// vSwitch kind its old plugin's spelling implies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonMode {
+    pub mode: String,
+    pub ipvlan: Option<IpvlanMode>,
+    pub ovs: Option<OvsMode>,
+}
+
+/// A wharf mode; or, as the plugins wharf grew from took it, an ipvlan mode (`l2`, `l3`,
+/// `l3s`: ipvlan networks in that mode) or an Open vSwitch one (`nat`, `flat`).
+fn parse_daemon_mode(text: &str) -> Result<DaemonMode, String> {
+    let mut mode = DaemonMode {
+        mode: text.into(),
+        ipvlan: None,
+        ovs: None,
+    };
     if let Ok(ipvlan) = parse_ipvlan_mode(text) {
-        return Ok(("ipvlan".into(), Some(ipvlan)));
+        mode.mode = "ipvlan".into();
+        mode.ipvlan = Some(ipvlan);
+        return Ok(mode);
+    }
+    if let Ok(ovs) = OvsMode::parse(text) {
+        mode.mode = "ovs".into();
+        mode.ovs = Some(ovs);
+        return Ok(mode);
     }
     let known = ModeRegistry::standard(&ModeDefaults::default()).names();
     if known.contains(&text) {
-        return Ok((text.into(), None));
+        return Ok(mode);
     }
     Err(format!(
-        "{text:?} is neither a wharf mode ({}) nor an ipvlan mode (l2, l3, l3s)",
+        "{text:?} is neither a wharf mode ({}), an ipvlan mode (l2, l3, l3s) nor an Open \
+         vSwitch one (nat, flat)",
         known.join(", ")
     ))
+}
+
+fn parse_ovsdb(text: &str) -> Result<String, String> {
+    wharf_ovsdb::Endpoint::parse(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| format!("{e} (give unix:PATH or tcp:IP:PORT)"))
 }
 
 fn prefix(text: &str, v6: bool) -> Result<IpNet, String> {
@@ -245,9 +284,8 @@ impl ServeArgs {
                 ));
             }
         }
-        let (mode, _) = &self.mode;
         Ok(EngineConfig {
-            default_mode: mode.clone(),
+            default_mode: self.mode.mode.clone(),
             default_pools: DefaultPools {
                 v4: self.default_pools.clone(),
                 v4_prefix_len: self.default_pool_size,
@@ -264,10 +302,20 @@ impl ServeArgs {
     /// The modes' defaults from the flags.
     pub fn mode_defaults(&self) -> ModeDefaults {
         let defaults = ModeDefaults::default();
+        let bridge = match (&self.bridge_name, self.mode.ovs) {
+            (Some(name), _) => Some(name.clone()),
+            (None, Some(_)) => Some(DEFAULT_BRIDGE_NAME.to_owned()),
+            (None, None) => None,
+        };
         ModeDefaults {
-            mtu: self.mtu,
-            ipvlan_mode: self.mode.1.unwrap_or(defaults.ipvlan_mode),
+            mtu: self.mtu.unwrap_or(defaults.mtu),
+            ipvlan_mode: self.mode.ipvlan.unwrap_or(defaults.ipvlan_mode),
             parent: self.host_interface.clone(),
+            ovs: OvsDefaults {
+                ovs_mode: self.mode.ovs.unwrap_or(defaults.ovs.ovs_mode),
+                bridge,
+                mtu: self.mtu.unwrap_or(defaults.ovs.mtu),
+            },
         }
     }
 }
@@ -328,6 +376,37 @@ mod tests {
     }
 
     #[test]
+    fn the_open_vswitch_plugins_daemon_form_sets_ovs_defaults() {
+        let cli = Cli::try_parse_from([
+            "wharf",
+            "serve",
+            "--mode",
+            "flat",
+            "--bridge-subnet",
+            "172.18.40.0/24",
+            "--gateway",
+            "172.18.40.1",
+            "--ovsdb",
+            "tcp:127.0.0.1:6640",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        let config = args.engine_config().unwrap();
+        assert_eq!(config.default_mode, "ovs");
+        assert_eq!(
+            config.default_pools.preferred_v4,
+            "172.18.40.0/24".parse().ok()
+        );
+        let defaults = args.mode_defaults().ovs;
+        assert_eq!(defaults.ovs_mode, OvsMode::Flat);
+        assert_eq!(defaults.bridge.as_deref(), Some("ovsbr-docker0"));
+        assert_eq!(defaults.mtu, 1450);
+        assert_eq!(args.ovsdb, "tcp:127.0.0.1:6640");
+    }
+
+    #[test]
     fn bad_flags_are_refused() {
         for argv in [
             &["wharf", "serve", "--mtu", "12"][..],
@@ -340,10 +419,26 @@ mod tests {
         }
         let err = parse_daemon_mode("l4").unwrap_err();
         assert!(err.contains("\"l4\""), "{err}");
-        assert_eq!(
-            parse_daemon_mode("macvlan").unwrap(),
-            ("macvlan".into(), None)
-        );
+        assert_eq!(parse_daemon_mode("macvlan").unwrap().mode, "macvlan");
+        for argv in [
+            &["wharf", "serve", "--ovsdb", "ssl:1.2.3.4:6640"][..],
+            &[
+                "wharf",
+                "serve",
+                "--bridge-subnet",
+                "10.1.0.0/16",
+                "--gateway",
+                "10.2.0.1",
+            ],
+        ] {
+            let refused = Cli::try_parse_from(argv)
+                .map_err(|e| e.to_string())
+                .and_then(|cli| match cli.command {
+                    Command::Serve(args) => args.engine_config().map(drop),
+                    _ => Ok(()),
+                });
+            assert!(refused.is_err(), "{argv:?}");
+        }
         let cli = Cli::try_parse_from([
             "wharf",
             "serve",

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
             daemon::serve(args, || {
                 let linux = LinuxDataplane::new(LinuxConfig {
                     route_protocol: args.route_protocol,
+                    ovsdb: args.ovsdb.clone(),
                     ..LinuxConfig::default()
                 })
                 .map_err(|e| e.to_string())?;

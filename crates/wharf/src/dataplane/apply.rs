@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Dataplane, DataplaneError, HostObject, HostRoute};
+use super::{Dataplane, DataplaneError, HostObject, HostRoute, PortKind};
 
 impl Dataplane {
     /// Makes `objects` in order (runs of routes or addresses in one call each). If a step
@@ -41,6 +41,8 @@ impl Dataplane {
                 self.routes.add_addresses(&addresses)
             }
             HostObject::Route(_) => self.routes.ensure_routes(&routes_of(run)),
+            HostObject::Bridge(spec) => self.switches.ensure_bridge(spec),
+            HostObject::SwitchPort(spec) => self.switches.add_port(spec),
         }
     }
 
@@ -57,7 +59,11 @@ impl Dataplane {
             .iter()
             .filter(|o| !keep(o))
             .filter_map(|o| match o {
-                HostObject::Veth(_) | HostObject::SubLink(_) | HostObject::Parent(_) => {
+                HostObject::Veth(_)
+                | HostObject::SubLink(_)
+                | HostObject::Parent(_)
+                | HostObject::Bridge(_) => Some(o.link()),
+                HostObject::SwitchPort(spec) if matches!(spec.kind, PortKind::Internal { .. }) => {
                     Some(o.link())
                 }
                 _ => None,
@@ -87,6 +93,13 @@ impl Dataplane {
                 },
                 // Addresses go with their link; routes went above.
                 HostObject::Address(_) | HostObject::Route(_) => Ok(()),
+                // A bridge's ports go with it; its `delete_bridge` leaves alone one that is
+                // not wharf's.
+                HostObject::Bridge(spec) => self.switches.delete_bridge(&spec.name),
+                HostObject::SwitchPort(spec) if removed_links.contains(spec.bridge.as_str()) => {
+                    Ok(())
+                }
+                HostObject::SwitchPort(spec) => self.switches.delete_port(&spec.bridge, &spec.name),
             };
             errors.extend(outcome.err());
         }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 
-use super::{BridgeSpec, OwnedBridge, OwnedPort, PortSpec, Switches};
+use super::{BridgeSpec, OwnedBridge, OwnedPort, PortKind, PortSpec, Switches};
 use super::{
     Dataplane, DataplaneError, Firewall, HostAddress, HostRoute, LinkInfo, Links, Neighbours,
     OwnedLink, ParentKind, ParentSpec, ProxyNeighbour, Result, Routes, Sandbox, SandboxAddresses,
@@ -179,6 +179,30 @@ impl FakeKernel {
 
     pub fn add_used_prefix(&self, prefix: IpNet) {
         self.host().used_prefixes.push(prefix);
+    }
+
+    /// The Open vSwitch bridges the fake holds.
+    pub fn bridges(&self) -> BTreeMap<String, OwnedBridge> {
+        self.host().bridges.clone()
+    }
+
+    /// Simulates an Open vSwitch database wiped behind wharf's back (its links go too).
+    pub fn drop_bridges(&self) {
+        let mut host = self.host();
+        let bridges = std::mem::take(&mut host.bridges);
+        for (name, bridge) in bridges {
+            forget_link(&mut host, &name);
+            for port in bridge.ports {
+                if matches!(port.kind, PortKind::Internal { .. }) {
+                    forget_link(&mut host, &port.name);
+                }
+            }
+        }
+    }
+
+    /// Simulates a bridge someone (an earlier wharf) left with wharf's mark.
+    pub fn add_bridge(&self, bridge: OwnedBridge) {
+        self.host().bridges.insert(bridge.name.clone(), bridge);
     }
 }
 
@@ -471,12 +495,22 @@ impl Switches for FakeSwitches {
                 datapath: spec.datapath,
                 ports: Vec::new(),
             });
+        // ovs-vswitchd makes the bridge's own link.
+        host.mtus.entry(spec.name.clone()).or_insert(1500);
         Ok(())
     }
 
     fn delete_bridge(&self, name: &str) -> Result<()> {
         let call = Call::DeleteBridge(name.into());
-        self.0.record(call, "delete_bridge")?.bridges.remove(name);
+        let mut host = self.0.record(call, "delete_bridge")?;
+        if let Some(bridge) = host.bridges.remove(name) {
+            forget_link(&mut host, name);
+            for port in bridge.ports {
+                if matches!(port.kind, PortKind::Internal { .. }) {
+                    forget_link(&mut host, &port.name);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -496,6 +530,9 @@ impl Switches for FakeSwitches {
             tag: spec.tag,
             kind: spec.kind.clone(),
         });
+        if let PortKind::Internal { mtu } = spec.kind {
+            host.mtus.insert(spec.name.clone(), mtu.unwrap_or(1500));
+        }
         Ok(())
     }
 
@@ -503,8 +540,16 @@ impl Switches for FakeSwitches {
         let mut host = self
             .0
             .record(Call::DeletePort(name.into()), "delete_port")?;
+        let mut internal = false;
         if let Some(bridge) = host.bridges.get_mut(bridge) {
+            internal = bridge
+                .ports
+                .iter()
+                .any(|p| p.name == name && matches!(p.kind, PortKind::Internal { .. }));
             bridge.ports.retain(|p| p.name != name);
+        }
+        if internal {
+            forget_link(&mut host, name);
         }
         Ok(())
     }
@@ -515,5 +560,9 @@ impl Switches for FakeSwitches {
 
     fn datapath_types(&self) -> Result<Vec<String>> {
         Ok(vec!["netdev".into(), "system".into()])
+    }
+
+    fn kernel_datapath(&self) -> bool {
+        false
     }
 }

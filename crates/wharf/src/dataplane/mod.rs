@@ -32,6 +32,9 @@ pub const SHIM_ALIAS_PREFIX: &str = "wharf:shim:";
 /// Host ends of routed endpoints are named `wh` + 10 hex digits of the endpoint ID (the
 /// firewall's accept rules match `wh+`).
 pub const HOST_LINK_PREFIX: &str = "wh";
+/// Open vSwitch nat networks' gateway ports are `wg` + digits of the network ID (the
+/// firewall's accept rules match `wg+`).
+pub const GATEWAY_PORT_PREFIX: &str = "wg";
 /// Container ends are created as `wc` + the same digits; Docker renames them `ethN`.
 pub const CONTAINER_LINK_PREFIX: &str = "wc";
 /// Route protocol number marking wharf's routes (`ip route ... proto 87`; 87 is ASCII 'W').
@@ -218,6 +221,8 @@ pub trait Switches: Send + Sync {
     /// The datapath types ovs-vswitchd says it supports ("netdev", "system"); empty until
     /// ovs-vswitchd has run.
     fn datapath_types(&self) -> Result<Vec<String>>;
+    /// Whether the kernel's Open vSwitch datapath (the openvswitch module) is there.
+    fn kernel_datapath(&self) -> bool;
 }
 
 /// The dataplane's capabilities, as the engine holds them.

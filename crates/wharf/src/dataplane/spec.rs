@@ -22,6 +22,13 @@ pub enum HostObject {
     Parent(ParentSpec),
     Address(HostAddress),
     Route(HostRoute),
+    /// An Open vSwitch bridge. Like a parent, several networks may name one: it goes with
+    /// the last of them.
+    Bridge(super::BridgeSpec),
+    /// A port of a wharf-owned bridge: an endpoint's veth host end, an uplink, a VXLAN
+    /// tunnel, a network's gateway port. Ports several networks name (an uplink, a tunnel)
+    /// go with the last of them.
+    SwitchPort(super::PortSpec),
 }
 
 impl HostObject {
@@ -33,6 +40,18 @@ impl HostObject {
             HostObject::Parent(spec) => &spec.name,
             HostObject::Address(address) => &address.device,
             HostObject::Route(route) => &route.device,
+            HostObject::Bridge(spec) => &spec.name,
+            HostObject::SwitchPort(spec) => &spec.name,
+        }
+    }
+
+    /// Whether several networks may name the object, which then stays until the last of
+    /// them goes (parents, bridges, uplinks and tunnels; never a network's gateway port).
+    pub fn shareable(&self) -> bool {
+        match self {
+            HostObject::Parent(_) | HostObject::Bridge(_) => true,
+            HostObject::SwitchPort(spec) => !matches!(spec.kind, super::PortKind::Internal { .. }),
+            _ => false,
         }
     }
 
@@ -46,6 +65,10 @@ impl HostObject {
             HostObject::Parent(spec) => format!("parent {}", spec.name),
             HostObject::Address(a) => format!("address {} dev {}", a.address, a.device),
             HostObject::Route(r) => format!("route {} dev {}", r.destination, r.device),
+            HostObject::Bridge(spec) => {
+                format!("ovs bridge {} ({})", spec.name, spec.datapath.ovs_name())
+            }
+            HostObject::SwitchPort(spec) => format!("ovs port {} of {}", spec.name, spec.bridge),
         }
     }
 }
@@ -63,6 +86,19 @@ pub struct VethSpec {
     pub alias: String,
     /// Tune the host end for IPv6 too (no DAD on its addresses).
     pub ipv6: bool,
+    /// What the host end is: a router's interface or a switch's port.
+    pub host_end: HostEnd,
+}
+
+/// The role of a veth pair's host end, which decides how it is tuned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostEnd {
+    /// The host routes for the container through it (routed networks): proxy ARP.
+    Router,
+    /// It is a port of an Open vSwitch bridge: the host's own stack must stay silent on
+    /// it (no ARP answers, no IPv6), or the container could learn the host end's MAC
+    /// for the gateway and bypass the switch.
+    SwitchPort,
 }
 
 /// Docker's `macvlan_mode` values.

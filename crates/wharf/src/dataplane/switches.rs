@@ -43,6 +43,9 @@ pub enum PortKind {
     System,
     /// A VXLAN tunnel port toward `remote` with VNI `key`.
     Vxlan { remote: IpAddr, key: u32 },
+    /// A port with an interface of its own that ovs-vswitchd makes as a kernel link (a
+    /// network's gateway), with the MTU asked of it.
+    Internal { mtu: Option<u32> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -294,8 +294,16 @@ impl Engine {
         if let Some(endpoint) = current.endpoints.get(endpoint_id) {
             self.release_endpoint(&mut draft, &current, endpoint)?;
         }
+        let published = core.state.published.contains_key(endpoint_id);
         self.commit(&mut core, draft, Durability::Synced)?;
         drop(core);
+        if published {
+            // Docker revokes ports before it deletes an endpoint; this is for when it did not.
+            let _one_at_a_time = self.network_ops.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(error) = self.sync_nat(&self.state()) {
+                tracing::warn!(%error, "could not take a deleted endpoint's published ports away");
+            }
+        }
         tracing::info!(endpoint = short_id(endpoint_id), "endpoint deleted");
         Ok(())
     }

@@ -18,7 +18,12 @@ pub(super) fn links_made(objects: &[HostObject]) -> Vec<String> {
             HostObject::Veth(spec) => Some(spec.host_ifname.clone()),
             HostObject::SubLink(spec) => Some(spec.name.clone()),
             HostObject::Parent(spec) => Some(spec.name.clone()),
-            HostObject::Address(_) | HostObject::Route(_) => None,
+            // Open vSwitch rows carry wharf's mark from the transaction that makes them, and
+            // ovs-vswitchd's links go with the rows.
+            HostObject::Address(_)
+            | HostObject::Route(_)
+            | HostObject::Bridge(_)
+            | HostObject::SwitchPort(_) => None,
         })
         .collect()
 }

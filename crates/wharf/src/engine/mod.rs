@@ -19,6 +19,7 @@ mod intents;
 pub mod ipam;
 pub mod networks;
 mod pools;
+mod published;
 pub mod reconcile;
 pub mod remote;
 pub mod status;
@@ -219,5 +220,9 @@ impl HostView for EngineHost<'_> {
 
     fn default_route_device(&self) -> crate::dataplane::Result<Option<String>> {
         self.dataplane.routes.default_route_device()
+    }
+
+    fn kernel_switching(&self) -> bool {
+        self.dataplane.switches.kernel_datapath()
     }
 }

@@ -103,14 +103,15 @@ fn conflict(mine: &Claim, theirs: &Claim, other: &Network) -> Option<String> {
     }
     let why = if mine.family != theirs.family {
         format!(
-            "a parent carries {} or {} links, not both: choose another parent",
-            theirs.family, mine.family
+            "it serves {} or {}, not both: choose another {}",
+            theirs.family, mine.family, mine.what
         )
     } else {
         mine.exclusive.or(theirs.exclusive)?.to_owned()
     };
     Some(format!(
-        "parent {} is used by {} network {}, and {why}",
+        "{} {} is used by {} network {}, and {why}",
+        mine.what,
         mine.parent,
         theirs.describe,
         short_id(&other.id)
@@ -238,10 +239,10 @@ impl Engine {
             network: network.clone(),
         })?;
         let objects = mode.network_objects(&network)?;
-        let shared = shared_parents(self, draft.state(), &network.id);
+        let shared = shared_objects(self, draft.state(), &network.id);
         let fresh: Vec<HostObject> = objects
             .iter()
-            .filter(|o| !matches!(o, HostObject::Parent(p) if shared.contains(&p.name)))
+            .filter(|o| !shared.contains(o))
             .filter(|o| !matches!(o, HostObject::Parent(p) if self.parent_exists(&p.name)))
             .cloned()
             .collect();
@@ -270,6 +271,7 @@ impl Engine {
             })
             // The fence is up before Docker can attach a container to the network.
             .and_then(|()| self.sync_fences(draft.state()))
+            .and_then(|()| self.sync_nat(draft.state()))
             .and_then(|()| self.commit(&mut core, draft, Durability::Synced));
         if let Err(error) = finished {
             if made {
@@ -278,6 +280,9 @@ impl Engine {
                 }
                 if let Err(undo) = self.sync_fences(&core.state) {
                     tracing::warn!(error = %undo, "undoing a failed network's fence failed");
+                }
+                if let Err(undo) = self.sync_nat(&core.state) {
+                    tracing::warn!(error = %undo, "undoing a failed network's NAT failed");
                 }
             }
             drop(core);
@@ -340,13 +345,16 @@ impl Engine {
         objects.extend(mode.network_objects(&network)?);
         release_host_addresses(&mut draft, &network)?;
         draft.record(Change::NetworkRemoved { id: id.into() })?;
-        let shared = shared_parents(self, draft.state(), id);
-        let keep = |o: &HostObject| matches!(o, HostObject::Parent(p) if shared.contains(&p.name));
+        let shared = shared_objects(self, draft.state(), id);
+        let keep = |o: &HostObject| shared.contains(o);
         self.dataplane.remove(&objects, &keep)?;
         self.commit(&mut core, draft, Durability::Synced)?;
         if let Err(error) = self.sync_fences(&core.state) {
             // The network is gone either way; the next start replaces the whole table.
             tracing::warn!(%error, "could not take the deleted network's fence away");
+        }
+        if let Err(error) = self.sync_nat(&core.state) {
+            tracing::warn!(%error, "could not take the deleted network's NAT away");
         }
         let needed = forwarding_needed(self, &core.state);
         drop(core);
@@ -393,19 +401,32 @@ fn release_host_addresses(draft: &mut Draft, network: &Network) -> Result<()> {
     Ok(())
 }
 
-/// Parents that networks other than `except` name in `state`.
-fn shared_parents(engine: &Engine, state: &State, except: &str) -> Vec<String> {
-    state
+/// The objects several networks may share (parents, bridges, uplinks, tunnels) that
+/// networks other than `except` name in `state`: made by the first, kept until the last.
+/// A parent counts by its name (one made as a VLAN for one network is the same link for
+/// another that names it).
+fn shared_objects(engine: &Engine, state: &State, except: &str) -> SharedObjects {
+    let objects = state
         .networks
         .values()
         .filter(|n| n.id != except)
         .filter_map(|n| engine.mode_of(n).ok()?.network_objects(n).ok())
         .flatten()
-        .filter_map(|o| match o {
-            HostObject::Parent(p) => Some(p.name),
-            _ => None,
-        })
-        .collect()
+        .filter(HostObject::shareable)
+        .collect();
+    SharedObjects(objects)
+}
+
+struct SharedObjects(Vec<HostObject>);
+
+impl SharedObjects {
+    fn contains(&self, object: &HostObject) -> bool {
+        object.shareable()
+            && self.0.iter().any(|o| match (o, object) {
+                (HostObject::Parent(a), HostObject::Parent(b)) => a.name == b.name,
+                _ => o == object,
+            })
+    }
 }
 
 impl Engine {

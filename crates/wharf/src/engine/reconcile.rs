@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::networks::forwarding_needed;
 use super::{Draft, Engine, Result};
 use crate::dataplane::{
-    HostAddress, HostObject, HostRoute, OwnedLink, SandboxAddresses, LINK_ALIAS_PREFIX,
-    PARENT_ALIAS,
+    HostAddress, HostObject, HostRoute, OwnedBridge, OwnedLink, PortKind, PortSpec,
+    SandboxAddresses, LINK_ALIAS_PREFIX, PARENT_ALIAS,
 };
 use crate::model::{short_id, Change, State};
 use crate::modes::ModeRegistry;
@@ -26,6 +26,26 @@ pub struct KernelView {
     pub links: BTreeSet<String>,
     /// Routes with wharf's protocol number.
     pub owned_routes: Vec<HostRoute>,
+    /// wharf's Open vSwitch bridges and ports; None when ovsdb-server could not be asked
+    /// (Open vSwitch objects are then left as they are).
+    pub switches: Option<Vec<OwnedBridge>>,
+}
+
+impl KernelView {
+    fn has_bridge(&self, name: &str) -> Option<bool> {
+        let switches = self.switches.as_ref()?;
+        Some(switches.iter().any(|b| b.name == name))
+    }
+
+    fn has_port(&self, spec: &PortSpec) -> Option<bool> {
+        let switches = self.switches.as_ref()?;
+        Some(switches.iter().any(|b| {
+            b.name == spec.bridge
+                && b.ports
+                    .iter()
+                    .any(|p| p.name == spec.name && p.tag == spec.tag && p.kind == spec.kind)
+        }))
+    }
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -49,6 +69,11 @@ pub struct ReconcilePlan {
     pub endpoints_without_link: Vec<String>,
     /// Host-wide forwarding: None when no network needs it, else whether IPv6 too.
     pub forwarding: Option<bool>,
+    /// wharf's Open vSwitch bridges nothing needs (their ports go with them).
+    pub delete_bridges: Vec<String>,
+    /// wharf's ports (bridge, port) nothing needs, or that differ from what is needed, on
+    /// bridges that stay.
+    pub delete_ports: Vec<(String, String)>,
 }
 
 pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<ReconcilePlan> {
@@ -57,6 +82,8 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
     let mut wanted_parents = BTreeSet::new();
     let mut wanted_routes = BTreeSet::new();
     let mut made: BTreeSet<String> = BTreeSet::new();
+    let mut wanted_bridges = BTreeSet::new();
+    let mut wanted_ports: BTreeSet<(String, String)> = BTreeSet::new();
     let exists =
         |name: &str, made: &BTreeSet<String>| kernel.links.contains(name) || made.contains(name);
     for network in state.networks.values() {
@@ -92,6 +119,27 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
                 HostObject::Route(route) => {
                     wanted_routes.insert(route.clone());
                 }
+                HostObject::Bridge(spec) => {
+                    wanted_bridges.insert(spec.name.clone());
+                    if kernel.has_bridge(&spec.name) == Some(false)
+                        && made.insert(spec.name.clone())
+                    {
+                        plan.make.push(object);
+                    }
+                }
+                HostObject::SwitchPort(spec) => {
+                    wanted_ports.insert((spec.bridge.clone(), spec.name.clone()));
+                    // An uplink that is gone cannot be a port again until it is back.
+                    let attachable = spec.kind != PortKind::System || exists(&spec.name, &made);
+                    if kernel.has_port(spec) == Some(false) && attachable {
+                        if matches!(spec.kind, PortKind::Internal { .. }) {
+                            made.insert(spec.name.clone());
+                        }
+                        if !plan.make.contains(&object) {
+                            plan.make.push(object);
+                        }
+                    }
+                }
             }
         }
         for endpoint in network.endpoints.values() {
@@ -117,6 +165,15 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
                     HostObject::Parent(spec) => {
                         wanted_parents.insert(spec.name);
                     }
+                    HostObject::Bridge(spec) => {
+                        wanted_bridges.insert(spec.name);
+                    }
+                    HostObject::SwitchPort(spec) if !lost => {
+                        wanted_ports.insert((spec.bridge.clone(), spec.name.clone()));
+                        if kernel.has_port(&spec) == Some(false) {
+                            plan.make.push(HostObject::SwitchPort(spec));
+                        }
+                    }
                     HostObject::Address(address) if !lost => {
                         if kernel.links.contains(&address.device) {
                             plan.ensure_addresses.push(address);
@@ -125,7 +182,7 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
                     HostObject::Route(route) if !lost => {
                         wanted_routes.insert(route);
                     }
-                    HostObject::Address(_) | HostObject::Route(_) => {}
+                    HostObject::Address(_) | HostObject::Route(_) | HostObject::SwitchPort(_) => {}
                 }
             }
         }
@@ -137,6 +194,22 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
         .filter(|l| !(l.alias == PARENT_ALIAS && wanted_parents.contains(&l.name)))
         .map(|l| l.name.clone())
         .collect();
+    for bridge in kernel.switches.iter().flatten() {
+        if !wanted_bridges.contains(&bridge.name) {
+            plan.delete_bridges.push(bridge.name.clone());
+            continue;
+        }
+        for port in &bridge.ports {
+            let key = (bridge.name.clone(), port.name.clone());
+            let made_again = plan.make.iter().any(|o| {
+                matches!(o, HostObject::SwitchPort(p) if p.bridge == bridge.name && p.name == port.name)
+            });
+            // A port whose settings differ is deleted and made again.
+            if !wanted_ports.contains(&key) || made_again {
+                plan.delete_ports.push(key);
+            }
+        }
+    }
     // Links of every network and endpoint the state has, by name, to keep.
     let mut kept: BTreeSet<String> = wanted_parents.clone();
     for network in state.networks.values() {
@@ -178,6 +251,29 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
 }
 
 impl Engine {
+    /// wharf's Open vSwitch objects, or None when ovsdb-server cannot be asked: a host
+    /// without Open vSwitch is normal, and one whose ovsdb-server is down must still serve
+    /// its other networks (reported when the state has Open vSwitch networks).
+    fn owned_switch_objects(&self, state: &State) -> Option<Vec<OwnedBridge>> {
+        match self.dataplane.switches.owned_switch_objects() {
+            Ok(owned) => Some(owned),
+            Err(error) => {
+                let uses_ovs = state.networks.values().any(|n| {
+                    self.mode_of(n).is_ok_and(|m| {
+                        m.network_objects(n)
+                            .is_ok_and(|o| o.iter().any(|o| matches!(o, HostObject::Bridge(_))))
+                    })
+                });
+                if uses_ovs {
+                    tracing::error!(%error, "cannot reconcile Open vSwitch bridges and ports");
+                } else {
+                    tracing::debug!(%error, "no Open vSwitch to reconcile");
+                }
+                None
+            }
+        }
+    }
+
     /// Reconciles the kernel with the state; returns what was done, and the extra-address
     /// work of joined endpoints (to redo in the background: it is idempotent).
     pub fn reconcile(&self) -> Result<(ReconcilePlan, Vec<SandboxAddresses>)> {
@@ -187,9 +283,18 @@ impl Engine {
             owned_links: self.dataplane.links.owned_links()?,
             links: self.dataplane.links.names()?.into_iter().collect(),
             owned_routes: self.dataplane.routes.owned_routes()?,
+            switches: self.owned_switch_objects(&state),
         };
         let mut plan = plan(&self.modes, &state, &kernel)?;
         plan.forwarding = forwarding_needed(self, &state);
+        for (bridge, port) in &plan.delete_ports {
+            tracing::warn!(%bridge, %port, "deleting a wharf Open vSwitch port nothing needs");
+            self.dataplane.switches.delete_port(bridge, port)?;
+        }
+        for bridge in &plan.delete_bridges {
+            tracing::warn!(%bridge, "deleting a wharf Open vSwitch bridge nothing needs");
+            self.dataplane.switches.delete_bridge(bridge)?;
+        }
         for link in &plan.delete_links {
             tracing::warn!(link = %link, "deleting a wharf link nothing needs");
             self.dataplane.links.delete_link(link)?;
@@ -264,6 +369,7 @@ impl Engine {
         }
         // The first sync replaces the whole table: whatever a crash or a hand left there goes.
         self.sync_fences(&state)?;
+        self.sync_nat(&state)?;
         for id in &plan.endpoints_without_link {
             tracing::warn!(
                 endpoint = short_id(id),

@@ -183,6 +183,9 @@ pub fn render(report: &StatusReport) -> String {
         if let Some(shim) = n.details.get("shim") {
             let _ = writeln!(out, "  host shim {shim}");
         }
+        if let Some(ovs) = n.details.get("ovs") {
+            let _ = writeln!(out, "  ovs {ovs}");
+        }
         if let Some(accepts) = n.details.get("accepts") {
             let _ = writeln!(out, "  accepts {accepts}");
         }

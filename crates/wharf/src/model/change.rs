@@ -70,6 +70,12 @@ pub enum Change {
     IntentDone {
         owner: String,
     },
+    /// The ports an endpoint publishes (none: it publishes none any more).
+    PortsPublished {
+        network: String,
+        endpoint: String,
+        ports: Vec<super::PortMapping>,
+    },
     /// The sandbox an endpoint joined (None: it left).
     EndpointSandbox {
         network: String,
@@ -169,6 +175,27 @@ impl State {
                 if let Some(network) = self.networks.get_mut(network) {
                     network.endpoints.remove(id);
                 }
+                self.published.remove(id);
+            }
+            Change::PortsPublished {
+                network,
+                endpoint,
+                ports,
+            } => {
+                if self.endpoint(network, endpoint).is_none() {
+                    return Err(Misfit(format!("ports of unknown endpoint {endpoint}")));
+                }
+                if ports.is_empty() {
+                    self.published.remove(endpoint);
+                } else {
+                    self.published.insert(
+                        endpoint.clone(),
+                        super::Published {
+                            network: network.clone(),
+                            ports: ports.clone(),
+                        },
+                    );
+                }
             }
             Change::Intended { owner, links } => {
                 self.intents.insert(owner.clone(), links.clone());
@@ -222,6 +249,7 @@ impl State {
                     }
                     None => {
                         network.endpoints.remove(id);
+                        self.published.remove(id);
                     }
                 }
             }

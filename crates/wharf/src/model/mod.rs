@@ -8,6 +8,6 @@ pub mod state;
 pub use change::{Change, Misfit};
 pub use event::{Advertise, EndpointAddresses, Event, NetworkPrefixes};
 pub use state::{
-    short_id, Allocation, Endpoint, ExtraAddress, Network, Pool, State, Subnet,
-    OLDEST_STATE_VERSION, STATE_VERSION,
+    short_id, Allocation, Endpoint, ExtraAddress, L4Protocol, Network, Pool, PortMapping,
+    Published, State, Subnet, OLDEST_STATE_VERSION, STATE_VERSION,
 };

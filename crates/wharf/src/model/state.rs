@@ -35,6 +35,9 @@ pub struct State {
     /// between would leave one nobody could tell is wharf's. Reconciliation removes them.
     #[serde(default, skip_serializing_if = "OrdMap::is_empty")]
     pub intents: OrdMap<String, Vec<String>>,
+    /// Ports endpoints publish on the host (`docker run -p`), by endpoint ID.
+    #[serde(default, skip_serializing_if = "OrdMap::is_empty")]
+    pub published: OrdMap<String, Published>,
 }
 
 impl State {
@@ -195,6 +198,84 @@ pub struct Endpoint {
     pub extra: Vec<ExtraAddress>,
     /// The sandbox the endpoint joined, while it is joined.
     pub sandbox: Option<String>,
+}
+
+/// An endpoint's published ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    pub network: String,
+    pub ports: Vec<PortMapping>,
+}
+
+/// One `-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL]`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub protocol: L4Protocol,
+    /// The host address it is bound to: None, every address; an unspecified one (0.0.0.0,
+    /// ::), every address of that family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+impl PortMapping {
+    /// Whether two mappings would claim the same host port: same protocol and port, on
+    /// addresses that overlap.
+    pub fn collides(&self, other: &PortMapping) -> bool {
+        let overlap = match (self.host_ip, other.host_ip) {
+            (None, _) | (_, None) => true,
+            (Some(a), Some(b)) => {
+                a == b || (a.is_ipv4() == b.is_ipv4() && (a.is_unspecified() || b.is_unspecified()))
+            }
+        };
+        self.protocol == other.protocol && self.host_port == other.host_port && overlap
+    }
+}
+
+impl std::fmt::Display for PortMapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.host_ip {
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
+            Some(ip) => write!(f, "{ip}:")?,
+            None => {}
+        }
+        write!(
+            f,
+            "{}:{}/{}",
+            self.host_port,
+            self.container_port,
+            self.protocol.name()
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L4Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl L4Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            L4Protocol::Tcp => "tcp",
+            L4Protocol::Udp => "udp",
+            L4Protocol::Sctp => "sctp",
+        }
+    }
+
+    /// From its IP protocol number, as Docker's port maps carry it.
+    pub fn from_number(number: u64) -> Option<L4Protocol> {
+        match number {
+            6 => Some(L4Protocol::Tcp),
+            17 => Some(L4Protocol::Udp),
+            132 => Some(L4Protocol::Sctp),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 
 pub mod ipvlan;
 pub mod macvlan;
+pub mod ovs;
 pub mod parent;
 pub mod routed;
 
@@ -69,6 +70,8 @@ pub fn invalid(message: impl Into<String>) -> ModeError {
 pub trait HostView {
     fn link(&self, name: &str) -> DataplaneResult<Option<LinkInfo>>;
     fn default_route_device(&self) -> DataplaneResult<Option<String>>;
+    /// Whether Open vSwitch can use the kernel's datapath here.
+    fn kernel_switching(&self) -> bool;
 }
 
 /// Addresses a network takes for the host itself (a shim's), from its subnets' pools.
@@ -101,13 +104,17 @@ pub struct NetworkPlan {
     pub config: Value,
 }
 
-/// A host resource a network uses (a parent interface), for the rules on sharing one.
+/// A host resource a network uses (a parent interface, a bridge), for the rules on sharing
+/// one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
+    /// What the resource is, for messages: `parent`, `bridge`, `interface`.
+    pub what: &'static str,
     /// The resource's name: an interface.
     pub parent: String,
-    /// Networks of different families (`macvlan`, `ipvlan`) never share a parent.
-    pub family: &'static str,
+    /// Networks of different families (`macvlan`, `ipvlan`, the uplink of one bridge)
+    /// never share a resource.
+    pub family: String,
     /// Why the parent cannot carry a second network of the same family, if it cannot.
     pub exclusive: Option<&'static str>,
     /// `ipvlan l2 bridge`: how the using network is named in a refusal.
@@ -244,7 +251,15 @@ pub trait NetworkMode: Send + Sync {
         false
     }
 
-    /// Mode-specific lines for `wharf status` (`parent`, `links`, `shim`).
+    /// The host's link to the network's containers when the host masquerades their traffic
+    /// to elsewhere and publishes their ports (an Open vSwitch nat network's gateway port);
+    /// None when it does neither.
+    fn nat_link(&self, network: &Network) -> Option<String> {
+        let _ = network;
+        None
+    }
+
+    /// Mode-specific lines for `wharf status` (`parent`, `links`, `shim`, `ovs`).
     fn describe(&self, network: &Network) -> BTreeMap<String, String> {
         let _ = network;
         BTreeMap::new()
@@ -325,6 +340,8 @@ pub struct ModeDefaults {
     pub ipvlan_mode: crate::dataplane::IpvlanMode,
     /// Parent of macvlan/ipvlan networks that name none (`--host-interface`).
     pub parent: Option<String>,
+    /// Open vSwitch networks' defaults (the old plugin's `--mode nat|flat` form).
+    pub ovs: ovs::OvsDefaults,
 }
 
 impl Default for ModeDefaults {
@@ -333,6 +350,7 @@ impl Default for ModeDefaults {
             mtu: 1500,
             ipvlan_mode: crate::dataplane::IpvlanMode::L2,
             parent: None,
+            ovs: ovs::OvsDefaults::default(),
         }
     }
 }
@@ -356,6 +374,7 @@ impl ModeRegistry {
                 defaults.parent_defaults(),
                 defaults.ipvlan_mode,
             )),
+            Arc::new(ovs::Ovs::new(defaults.ovs.clone())),
         ])
     }
 

@@ -370,8 +370,9 @@ pub fn claims(network: &Network) -> Vec<Claim> {
         SubLinkKind::Macvlan { .. } => ("macvlan", None),
     };
     vec![Claim {
+        what: "parent",
         parent: attachment.parent.clone(),
-        family,
+        family: family.to_owned(),
         exclusive,
         describe: attachment.kind.describe(),
     }]

@@ -23,7 +23,7 @@ use super::{
     Reachable, Result,
 };
 use crate::dataplane::{
-    HostAddress, HostObject, HostRoute, VethSpec, CONTAINER_LINK_PREFIX, HOST_LINK_PREFIX,
+    HostAddress, HostEnd, HostObject, HostRoute, VethSpec, CONTAINER_LINK_PREFIX, HOST_LINK_PREFIX,
     LINK_ALIAS_PREFIX,
 };
 use crate::model::{Endpoint, Network};
@@ -143,6 +143,7 @@ impl NetworkMode for Routed {
             mtu: network.mtu,
             alias: format!("{LINK_ALIAS_PREFIX}{}", endpoint.id),
             ipv6: endpoint.addresses().any(|a| a.is_ipv6()),
+            host_end: HostEnd::Router,
         })];
         objects.extend(gateways(network, endpoint).into_iter().map(|gateway| {
             HostObject::Address(HostAddress {

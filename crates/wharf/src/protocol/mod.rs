@@ -4,6 +4,7 @@
 pub mod client;
 pub mod docker_api;
 pub mod plugin;
+mod ports;
 pub mod server;
 pub mod types;
 

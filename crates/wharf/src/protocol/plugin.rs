@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use serde_json::Value;
 
 use super::docker_api::NameLearner;
+use super::ports::{port_mappings, PORT_MAP};
 use super::types::*;
 use crate::dataplane::SandboxAddresses;
 use crate::engine::ipam::{parse_address, parse_prefix, PoolRequest};
@@ -310,12 +311,21 @@ impl Plugin {
         self.engine.leave(&request.network_id, &request.endpoint_id)
     }
 
-    /// Program/RevokeExternalConnectivity: wharf's containers are reachable at their own
-    /// addresses, so there is nothing to program; the IDs are still checked.
-    pub fn external_connectivity(&self, request: &EndpointRequest) -> Result<()> {
+    /// ProgramExternalConnectivity: the ports the container publishes (`-p`), which networks
+    /// the host NATs for program; others' containers are reached at their own addresses.
+    pub fn program_external(&self, request: &ExternalConnectivityRequest) -> Result<()> {
+        let ports = match request.options.as_ref().and_then(|o| o.get(PORT_MAP)) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(map) => port_mappings(map)?,
+        };
         self.engine
-            .endpoint(&request.network_id, &request.endpoint_id)
-            .map(|_| ())
+            .publish_ports(&request.network_id, &request.endpoint_id, ports)
+    }
+
+    /// RevokeExternalConnectivity: the endpoint publishes nothing any more.
+    pub fn revoke_external(&self, request: &EndpointRequest) -> Result<()> {
+        self.engine
+            .publish_ports(&request.network_id, &request.endpoint_id, Vec::new())
     }
 
     pub fn request_pool(&self, request: &RequestPoolRequest) -> Result<RequestPoolResponse> {

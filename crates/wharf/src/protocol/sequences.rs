@@ -176,7 +176,14 @@ fn docker_sequence_creates_routes_and_removes_everything() {
         }]
     );
     assert!(f.kernel.calls().contains(&Call::EnsureForwarding(false)));
-    f.plugin.external_connectivity(&ep(EP_A)).unwrap();
+    // A routed container is reached at its own address: `-p` programs nothing.
+    f.plugin
+        .program_external(&parse(json!({"NetworkID": NET, "EndpointID": EP_A,
+            "Options": {"com.docker.network.portmap": [
+                {"Proto": 6, "IP": "", "Port": 80, "HostIP": "", "HostPort": 8080, "HostPortEnd": 8080}]}})))
+        .unwrap();
+    assert!(f.kernel.nat().is_empty());
+    f.plugin.revoke_external(&ep(EP_A)).unwrap();
     f.plugin.leave(&ep(EP_A)).unwrap();
     f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
     f.plugin
@@ -679,3 +686,7 @@ fn an_address_released_under_a_forgotten_endpoint_takes_the_endpoint_with_it() {
     let again = create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({}));
     assert!(again.is_ok(), "the address is free again: {again:?}");
 }
+
+#[cfg(test)]
+#[path = "sequences_ovs.rs"]
+mod ovs;

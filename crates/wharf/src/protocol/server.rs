@@ -229,9 +229,11 @@ pub(super) async fn dispatch(plugin: Arc<Plugin>, path: &str, body: Bytes) -> An
             Err(answer) => answer,
         },
         "/NetworkDriver.Leave" => call!(plugin, path, body, |e, r| empty(e.leave(r))),
-        "/NetworkDriver.ProgramExternalConnectivity"
-        | "/NetworkDriver.RevokeExternalConnectivity" => {
-            call!(plugin, path, body, |e, r| empty(e.external_connectivity(r)))
+        "/NetworkDriver.ProgramExternalConnectivity" => {
+            call!(plugin, path, body, |e, r| empty(e.program_external(r)))
+        }
+        "/NetworkDriver.RevokeExternalConnectivity" => {
+            call!(plugin, path, body, |e, r| empty(e.revoke_external(r)))
         }
         // wharf's scope is local: there are no other nodes to hear about.
         "/NetworkDriver.DiscoverNew" | "/NetworkDriver.DiscoverDelete" => ok(json!({})),

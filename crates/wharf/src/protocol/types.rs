@@ -188,6 +188,32 @@ pub struct EndpointRequest {
     pub endpoint_id: String,
 }
 
+/// ProgramExternalConnectivity: the endpoint, and Docker's options (the Join options with
+/// the port map).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExternalConnectivityRequest {
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID")]
+    pub endpoint_id: String,
+    pub options: Option<Options>,
+}
+
+/// One entry of `com.docker.network.portmap` (libnetwork's `PortBinding`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    /// The IP protocol number: 6 TCP, 17 UDP, 132 SCTP.
+    pub proto: u64,
+    /// The container's port.
+    pub port: u64,
+    #[serde(rename = "HostIP")]
+    pub host_ip: String,
+    pub host_port: u64,
+    pub host_port_end: u64,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EndpointInfoResponse {

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::dataplane::{DataplaneError, HOST_LINK_PREFIX};
+use crate::dataplane::{DataplaneError, GATEWAY_PORT_PREFIX, HOST_LINK_PREFIX};
 
 const COMMENT: &str = "wharf";
 /// Where iptables lives when PATH lacks the sbin directories (services started oddly).
@@ -79,23 +79,31 @@ pub(super) fn remove_accept_rules() -> Result<(), DataplaneError> {
     Ok(())
 }
 
-/// `-i wh+ … -j ACCEPT` and `-o wh+ … -j ACCEPT`, as arguments after the chain name.
-fn rules() -> [Vec<String>; 2] {
-    let links = format!("{HOST_LINK_PREFIX}+");
-    ["-i", "-o"].map(|direction| {
-        [
-            direction,
-            &links,
-            "-m",
-            "comment",
-            "--comment",
-            COMMENT,
-            "-j",
-            "ACCEPT",
-        ]
-        .map(String::from)
-        .to_vec()
-    })
+/// `-i wh+ … -j ACCEPT`, `-o wh+ … -j ACCEPT`, and the same for `wg+`, as arguments after
+/// the chain name: routed networks' host ends, and Open vSwitch nat networks' gateway ports.
+fn rules() -> Vec<Vec<String>> {
+    let mut rules = Vec::new();
+    for prefix in [HOST_LINK_PREFIX, GATEWAY_PORT_PREFIX] {
+        for direction in ["-i", "-o"] {
+            rules.push(rule(direction, &format!("{prefix}+")));
+        }
+    }
+    rules
+}
+
+fn rule(direction: &str, links: &str) -> Vec<String> {
+    [
+        direction,
+        links,
+        "-m",
+        "comment",
+        "--comment",
+        COMMENT,
+        "-j",
+        "ACCEPT",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The installed binaries among `iptables` and (if asked) `ip6tables`.

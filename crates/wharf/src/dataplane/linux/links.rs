@@ -6,7 +6,7 @@ use wharf_netlink::{LinkKind, Netlink, NewLink, VethPair};
 use super::devices::MadeLinks;
 use super::{kernel_error, sysctl};
 use crate::dataplane::{
-    DataplaneError, IpvlanFlag, IpvlanMode, LinkInfo, MacvlanMode, OwnedLink, ParentKind,
+    DataplaneError, HostEnd, IpvlanFlag, IpvlanMode, LinkInfo, MacvlanMode, OwnedLink, ParentKind,
     ParentSpec, Result, SubLinkKind, SubLinkSpec, VethSpec, LINK_ALIAS_PREFIX, PARENT_ALIAS,
 };
 
@@ -39,6 +39,13 @@ pub(super) fn create_veth(netlink: &mut Netlink, made: &MadeLinks, spec: &VethSp
 
 fn tune_host_end(spec: &VethSpec) -> Result<()> {
     let host = &spec.host_ifname;
+    if spec.host_end == HostEnd::SwitchPort {
+        // With ovs-vswitchd's userspace datapath the kernel still sees every frame on the
+        // port: it must neither answer ARP (8: never) for the host's addresses nor speak
+        // IPv6 there.
+        sysctl::write(&format!("net/ipv4/conf/{host}/arp_ignore"), "8")?;
+        return sysctl::write(&format!("net/ipv6/conf/{host}/disable_ipv6"), "1");
+    }
     // Answer ARP for every address the host can route elsewhere (the other containers, the
     // gateway), and at once: proxied replies are otherwise delayed by up to proxy_delay (0.8 s).
     sysctl::enable(&format!("net/ipv4/conf/{host}/proxy_arp"))?;

@@ -278,19 +278,27 @@ fn delete_bridge(client: &Client, name: &str) -> Outcome<()> {
 }
 
 fn interface_row(spec: &PortSpec) -> Row {
+    let no_options = || Datum::map(Vec::<(&str, &str)>::new());
     let (kind, options) = match &spec.kind {
-        PortKind::System => ("", Datum::map(Vec::<(&str, &str)>::new())),
+        PortKind::System => ("", no_options()),
         PortKind::Vxlan { remote, key } => (
             "vxlan",
             Datum::map([("remote_ip", remote.to_string()), ("key", key.to_string())]),
         ),
+        PortKind::Internal { .. } => ("internal", no_options()),
     };
-    Row::from([
+    let mut row = Row::from([
         ("name".to_owned(), Datum::from(spec.name.as_str())),
         ("type".to_owned(), kind.into()),
         ("options".to_owned(), options),
         ("external_ids".to_owned(), owner_mark()),
-    ])
+    ]);
+    if let PortKind::Internal { mtu: Some(mtu) } = spec.kind {
+        // As for a bridge's own interface: ovs-vswitchd picks an internal interface's MTU
+        // unless asked.
+        row.insert("mtu_request".to_owned(), i64::from(mtu).into());
+    }
+    row
 }
 
 fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
@@ -373,7 +381,14 @@ fn delete_port(client: &Client, bridge: &str, name: &str) -> Outcome<()> {
 /// wharf-owned interfaces by UUID (with `conditions` narrowing them further).
 fn read_interfaces(client: &Client, mut conditions: Vec<Condition>) -> Outcome<Vec<Row>> {
     conditions.push(owned_condition());
-    let columns = ["_uuid", "name", "type", "options", "external_ids"];
+    let columns = [
+        "_uuid",
+        "name",
+        "type",
+        "options",
+        "mtu_request",
+        "external_ids",
+    ];
     let results = client.transact(DB, &[select("Interface", conditions, &columns)])?;
     rows(&results, 0)
 }
@@ -418,6 +433,13 @@ fn port_kind(interface: &Row) -> Option<PortKind> {
                 key: option("key")?.parse().ok()?,
             })
         }
+        "internal" => Some(PortKind::Internal {
+            mtu: interface
+                .get("mtu_request")
+                .and_then(Datum::as_atom)
+                .and_then(Atom::as_integer)
+                .and_then(|mtu| u32::try_from(mtu).ok()),
+        }),
         _ => None,
     }
 }
@@ -477,21 +499,20 @@ fn datapath_types(client: &Client) -> Outcome<Vec<String>> {
 }
 
 impl LinuxDataplane {
-    /// Waits for ovs-vswitchd to make the bridge's kernel link (and apply its MTU), and
-    /// sets it up: ovs-vswitchd creates it down.
-    fn bring_up_bridge_link(&self, spec: &BridgeSpec) -> Result<()> {
-        let what = format!("bridge {}", spec.name);
+    /// Waits for ovs-vswitchd to make the kernel link of a bridge or internal port (`what`)
+    /// and apply its MTU, and sets it up: ovs-vswitchd creates it down.
+    fn bring_up_link(&self, what: &str, name: &str, mtu: Option<u32>) -> Result<()> {
         let started = Instant::now();
         loop {
             let link = self
-                .with_netlink(|netlink| netlink.link_by_name(&spec.name))
+                .with_netlink(|netlink| netlink.link_by_name(name))
                 .map_err(kernel_error(format!("look up {what}'s link")))?;
             if let Some(link) = link {
                 if !link.up {
                     self.with_netlink(|netlink| netlink.set_link_up(link.index))
                         .map_err(kernel_error(format!("set {what}'s link up")))?;
                 }
-                if spec.mtu.is_none_or(|mtu| mtu == link.mtu) {
+                if mtu.is_none_or(|mtu| mtu == link.mtu) {
                     return Ok(());
                 }
             }
@@ -500,9 +521,7 @@ impl LinuxDataplane {
                     what: format!(
                         "{what}: waiting for ovs-vswitchd to make its link{} (is ovs-vswitchd \
                          running, in this network namespace?)",
-                        spec.mtu
-                            .map(|m| format!(" with MTU {m}"))
-                            .unwrap_or_default()
+                        mtu.map(|m| format!(" with MTU {m}")).unwrap_or_default()
                     ),
                     after: BRIDGE_LINK_TIMEOUT,
                 });
@@ -516,7 +535,7 @@ impl Switches for LinuxDataplane {
     fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()> {
         let what = format!("ensure bridge {}", spec.name);
         self.ovs.call(&what, |client| ensure_bridge(client, spec))?;
-        self.bring_up_bridge_link(spec)
+        self.bring_up_link(&format!("bridge {}", spec.name), &spec.name, spec.mtu)
     }
 
     fn delete_bridge(&self, name: &str) -> Result<()> {
@@ -537,7 +556,13 @@ impl Switches for LinuxDataplane {
                 return Err(DataplaneError::other(what, "there is no link of that name"));
             }
         }
-        self.ovs.call(&what, |client| add_port(client, spec))
+        self.ovs.call(&what, |client| add_port(client, spec))?;
+        match spec.kind {
+            PortKind::Internal { mtu } => {
+                self.bring_up_link(&format!("internal port {}", spec.name), &spec.name, mtu)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn delete_port(&self, bridge: &str, name: &str) -> Result<()> {
@@ -554,6 +579,12 @@ impl Switches for LinuxDataplane {
     fn datapath_types(&self) -> Result<Vec<String>> {
         self.ovs
             .call("read Open vSwitch datapath types", datapath_types)
+    }
+
+    fn kernel_datapath(&self) -> bool {
+        // Listed while the module is loaded (or built in); ovs-vswitchd's own start-up
+        // script loads it where it exists.
+        std::path::Path::new("/sys/module/openvswitch").exists()
     }
 }
 

@@ -124,7 +124,7 @@ fn bad_accept_from_values_and_overlaps_are_refused_and_change_nothing() {
         (
             json!({"mode": "macvlan", "parent": "eth1", "accept_from": "x"}),
             false,
-            "option \"accept_from\" applies to routed networks, not to mode=macvlan",
+            "option \"accept_from\" applies to ovs and routed networks, not to mode=macvlan",
         ),
     ] {
         let request = json!({"NetworkID": NET_C, "Options": {

@@ -403,7 +403,8 @@ wharf_routes() { ip -4 route show table all proto 87 && ip -6 route show table a
 # wharf_objects: every object in this namespace that is wharf's or that wharf makes, one per
 # line as "KIND DETAILS", sorted: links (with their wharf alias), proto 87 routes, proxy
 # neighbour entries, iptables and ip6tables rules marked wharf or matching wh+, nftables
-# tables named wharf. Fails when any of them cannot be listed: an empty list must mean none.
+# tables whose name starts with wharf (wharf, wharf_nat). Fails when any of them cannot be
+# listed: an empty list must mean none.
 wharf_objects() {
   local links r4 r6 n4 n6 ipt ip6t nft
   links=$(ip -o link show) && r4=$(ip -4 route show table all proto 87) &&
@@ -420,7 +421,7 @@ wharf_objects() {
     grep . <<<"$n6" | sed 's/^/neigh6 /'
     awk '/^\*/ { table = substr($0, 2) } /^-A / && /wharf|wh\+/ { print "iptables " table " " $0 }' <<<"$ipt"
     awk '/^\*/ { table = substr($0, 2) } /^-A / && /wharf|wh\+/ { print "ip6tables " table " " $0 }' <<<"$ip6t"
-    grep -w wharf <<<"$nft" | sed 's/^/nft /'
+    grep -E '^table [a-z0-9]+ wharf' <<<"$nft" | sed 's/^/nft /'
   } | sort
 }
 

@@ -477,6 +477,165 @@ check_kernel_unchanged() {
   return 1
 }
 
+# ---------------------------------------------------------------- Open vSwitch
+
+# A private Open vSwitch for a case: ovsdb-server on a unix socket in a temp dir and
+# ovs-vswitchd with its own pidfile, unixctl socket and log, in the host namespace, never the
+# system's. The kernel has no openvswitch module here: bridges use the userspace datapath
+# (datapath_type=netdev), whose ovs-vswitchd makes tap devices (the bridges' own interfaces
+# and ovs-netdev). Logs go to $E2E_LOG_DIR/ovs-CASE-*.log.
+OVS_DIR=""
+OVS_SCHEMA=${OVS_SCHEMA:-/usr/share/openvswitch/vswitch.ovsschema}
+OVS_HOOKED=0
+
+# ovs_vsctl ARGS...: ovs-vsctl against the case's private ovsdb-server.
+ovs_vsctl() { ovs-vsctl --db="unix:$OVS_DIR/db.sock" --timeout=10 "$@"; }
+
+# _ovs_pid NAME: the pid in NAME's pidfile (ovsdb-server, ovs-vswitchd), if it runs.
+_ovs_pid() {
+  local pid
+  [[ -n $OVS_DIR && -s $OVS_DIR/$1.pid ]] || return 1
+  pid=$(<"$OVS_DIR/$1.pid")
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# _ovs_daemon_stop NAME [SIGNAL]: stop that daemon (unixctl "exit" when no signal is given,
+# "exit --cleanup" for ovs-vswitchd so that it removes its datapath and taps), KILL after 10 s.
+_ovs_daemon_stop() {
+  local name=$1 sig=${2:-} pid deadline
+  pid=$(_ovs_pid "$name") || return 0
+  if [[ -z $sig ]]; then
+    local args=(exit)
+    [[ $name == ovs-vswitchd ]] && args+=(--cleanup)
+    timeout 10 ovs-appctl -t "$OVS_DIR/$name.ctl" "${args[@]}" >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
+  else
+    kill -"$sig" "$pid" 2>/dev/null
+  fi
+  deadline=$((SECONDS + 10))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null; fi
+    sleep 0.1
+  done
+}
+
+# _ovs_db_start: ovsdb-server on the case's DB file and socket, detached; waits until it answers.
+_ovs_db_start() {
+  ovsdb-server "$OVS_DIR/conf.db" --remote="punix:$OVS_DIR/db.sock" \
+    --pidfile="$OVS_DIR/ovsdb-server.pid" --unixctl="$OVS_DIR/ovsdb-server.ctl" \
+    --log-file="$E2E_LOG_DIR/ovs-$E2E_CASE-ovsdb-server.log" --detach --no-chdir \
+    >>"$E2E_LOG_DIR/ovs-$E2E_CASE-ovsdb-server.log" 2>&1 </dev/null || return 1
+  retry 10 ovs_vsctl --no-wait show
+}
+
+# ovs_start: the private Open vSwitch up and initialised; the exit trap stops it (ovs_end).
+# Refuses when a userspace-datapath OVS already runs in this namespace (its ovs-netdev tap
+# would be confused with ours).
+ovs_start() {
+  local tool
+  for tool in ovsdb-tool ovsdb-server ovs-vsctl ovs-vswitchd ovs-appctl; do
+    command -v "$tool" >/dev/null || { fail "$tool not found (apt-get install openvswitch-switch)"; return 1; }
+  done
+  if ip link show dev ovs-netdev >/dev/null 2>&1; then
+    fail "another Open vSwitch with a userspace datapath runs here (link ovs-netdev exists); stop it first"
+    return 1
+  fi
+  if ((!OVS_HOOKED)); then e2e_at_exit ovs_end; OVS_HOOKED=1; fi
+  OVS_DIR=$(mktemp -d /tmp/wharf-e2e-ovs.XXXXXX)
+  local out
+  if ! out=$(ovsdb-tool create "$OVS_DIR/conf.db" "$OVS_SCHEMA" 2>&1); then
+    fail "ovsdb-tool create $OVS_DIR/conf.db failed"
+    show "$out"
+    return 1
+  fi
+  if ! _ovs_db_start; then
+    fail "private ovsdb-server did not answer on unix:$OVS_DIR/db.sock"
+    show "$(tail -n 20 "$E2E_LOG_DIR/ovs-$E2E_CASE-ovsdb-server.log" 2>&1)"
+    return 1
+  fi
+  if ! out=$(ovs_vsctl --no-wait init 2>&1); then
+    fail "ovs-vsctl init on the private ovsdb-server failed"
+    show "$out"
+    return 1
+  fi
+  local vlog=$E2E_LOG_DIR/ovs-$E2E_CASE-ovs-vswitchd.log
+  if ! ovs-vswitchd "unix:$OVS_DIR/db.sock" --pidfile="$OVS_DIR/ovs-vswitchd.pid" \
+    --unixctl="$OVS_DIR/ovs-vswitchd.ctl" --log-file="$vlog" --detach --no-chdir \
+    >>"$vlog" 2>&1 </dev/null || ! retry 10 ovs-appctl -t "$OVS_DIR/ovs-vswitchd.ctl" version; then
+    fail "private ovs-vswitchd did not start"
+    show "$(tail -n 20 "$vlog" 2>&1)"
+    return 1
+  fi
+  info "private Open vSwitch in $OVS_DIR (ovsdb unix:$OVS_DIR/db.sock)"
+}
+
+# ovs_restart_db [SIGNAL]: kill ovsdb-server (default KILL, as in a crash) and start it again
+# on the same DB file and socket; ovs-vswitchd and wharf must reconnect on their own.
+ovs_restart_db() {
+  _ovs_daemon_stop ovsdb-server "${1:-KILL}"
+  if ! _ovs_db_start; then
+    fail "the private ovsdb-server did not come back on unix:$OVS_DIR/db.sock"
+    show "$(tail -n 20 "$E2E_LOG_DIR/ovs-$E2E_CASE-ovsdb-server.log" 2>&1)"
+    return 1
+  fi
+}
+
+# ovs_stop: stop the private Open vSwitch, then make sure the taps its datapath made (the
+# bridges' own interfaces, ovs-netdev) are gone, deleting any left; removes its directory.
+ovs_stop() {
+  [[ -n $OVS_DIR ]] || return 0
+  local taps t left=()
+  taps=$({ ovs_vsctl --bare --columns=name find Interface type=internal; echo ovs-netdev; } 2>/dev/null | grep . | sort -u)
+  _ovs_daemon_stop ovs-vswitchd
+  _ovs_daemon_stop ovsdb-server
+  for t in $taps; do
+    # Only tun devices: the datapath's taps, never a link of the same name of another kind.
+    ip -d link show dev "$t" 2>/dev/null | grep -qw tun || continue
+    info "ovs_stop: tap $t outlived ovs-vswitchd; deleting it"
+    ip link del dev "$t" 2>/dev/null
+    ip link show dev "$t" >/dev/null 2>&1 && left+=("$t")
+  done
+  ((${#left[@]} == 0)) || fail "ovs_stop: cannot delete the taps ${left[*]}"
+  rm -rf "$OVS_DIR"
+  OVS_DIR=""
+}
+
+# ovs_end: the exit hook. Open vSwitch rows wharf owns that outlived the case's networks are a
+# leak (a failure), then OVS is stopped.
+ovs_end() {
+  local owned
+  if [[ -n $(_ovs_pid ovsdb-server) ]] && owned=$(ovs_owned) && [[ -n $owned ]]; then
+    fail "Open vSwitch rows owned by wharf left after the case's networks were removed:"
+    show "$owned"
+  fi
+  ovs_stop
+}
+
+# ovs_owned: the Bridge, Port and Interface rows whose external_ids:wharf is "owned", one per
+# line as "TABLE NAME", sorted. Fails when they cannot be listed.
+ovs_owned() {
+  local t out all=""
+  for t in Bridge Port Interface; do
+    out=$(ovs_vsctl --bare --columns=name find "$t" external_ids:wharf=owned) || return 1
+    all+=$(grep . <<<"$out" | sed "s/^/$t /")$'\n'
+  done
+  grep . <<<"$all" | sort
+  return 0
+}
+
+# ovs_diag: what to look at when an OVS check failed: wharf's log tail, ovs-vsctl show, the
+# NAT table, wharf's routes.
+ovs_diag() {
+  echo "    --- diagnostics ($(date +%T))"
+  echo "    wharf log tail ($WHARF_LOG):"
+  wharf_log_tail 25 | sed 's/^/      | /'
+  echo "    ovs-vsctl show:"
+  ovs_vsctl show 2>&1 | head -n 60 | sed 's/^/      | /'
+  echo "    nft list table inet wharf_nat:"
+  nft list table inet wharf_nat 2>&1 | head -n 60 | sed 's/^/      | /'
+  echo "    ip route show proto 87:"
+  ip route show proto 87 2>&1 | head -n 20 | sed 's/^/      | /'
+}
+
 # ---------------------------------------------------------------- case life cycle
 
 # e2e_at_exit FUNCTION: call FUNCTION when the case ends, however it ends, after its docker

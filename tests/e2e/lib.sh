@@ -627,7 +627,7 @@ ovs_owned() {
 ovs_diag() {
   echo "    --- diagnostics ($(date +%T))"
   echo "    wharf log tail ($WHARF_LOG):"
-  wharf_log_tail 25 | sed 's/^/      | /'
+  wharf_log_tail 15 | sed 's/^/      | /'
   echo "    ovs-vsctl show:"
   ovs_vsctl show 2>&1 | head -n 60 | sed 's/^/      | /'
   echo "    nft list table inet wharf_nat:"

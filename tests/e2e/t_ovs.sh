@@ -2,9 +2,12 @@
 # wharf's Open vSwitch mode (`-o mode=ovs`) against a private Open vSwitch with the userspace
 # datapath: nat networks (gateway on the bridge, masquerade, published ports from outside,
 # from the host and hairpin), flat networks sharing a bridge on VLANs 10 and 20 and one with
-# an uplink, survival of a wharf kill -9 plus an ovsdb-server restart, refused bad input that
-# leaves nothing behind, and a clean OVS and kernel once everything is removed. Every OVS row
-# wharf writes carries external_ids:wharf=owned; its NAT lives in table inet wharf_nat.
+# an uplink, survival of a wharf kill -9 plus an ovsdb-server restart, refused bad input
+# (an unreachable ovsdb among it) that leaves nothing behind, the old plugin's daemon form
+# (--mode nat --bridge-subnet ...), and a clean OVS and kernel once everything is removed.
+# Every OVS row wharf writes carries external_ids:wharf=owned; its NAT lives in table inet
+# wharf_nat. On a failed scenario the case shows wharf's log tail, ovs-vsctl show and the
+# NAT table while the scenario's objects still exist.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -348,6 +351,27 @@ bad "a 16-character bridge name is refused (15 at most)" 'bridge.*15|15.*bridge'
 bad "vlan on a nat network is refused (flat only)" 'flat' \
   -o vlan=10 --subnet 10.91.92.0/24
 scenario_end "bad input"
+
+# ---------------------------------------------------------------- the old plugin's daemon form
+# wharf serve --mode nat --bridge-subnet CIDR --gateway IP --bridge-name NAME: a network
+# created with no options is an OVS nat network on that bridge.
+daemon_form_scenario() {
+  wharf_kill
+  wharf_start_ovs --mode nat --bridge-subnet 10.91.50.0/24 --gateway 10.91.50.1 --bridge-name e2e-ovsdflt || return 1
+  check "network create e2e-ovsdflt with no options (daemon form)" \
+    dk_net_create e2e-ovsdflt -d wharf --ipam-driver wharf --subnet 10.91.50.0/24 --gateway 10.91.50.1 || return 1
+  check "run d1 on ovsdflt" dk_run e2e-d1 --net e2e-ovsdflt --ip 10.91.50.11 "$IMAGE" sleep 1d
+  check_ping "daemon form: d1 pings the gateway on the bridge" e2e-d1 10.91.50.1
+  check_ports "daemon form" e2e-ovsdflt e2e-d1:10.91.50.11
+  check_out_match "daemon form: wharf status shows bridge e2e-ovsdflt" 'ovs bridge e2e-ovsdflt' wharf_status
+  check "docker rm -f d1" "$DOCKER" rm -f e2e-d1
+  check "network rm ovsdflt" "$DOCKER" network rm e2e-ovsdflt
+  check_out_no_match "daemon form: bridge e2e-ovsdflt is gone" '^e2e-ovsdflt$' ovs_vsctl list-br
+}
+daemon_form_scenario
+wharf_kill
+wharf_start_ovs || exit 1
+scenario_end "daemon form"
 
 # ---------------------------------------------------------------- cleanup
 # Containers first, then the networks; flat10 goes before flat20, which still uses the

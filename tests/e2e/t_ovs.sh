@@ -60,13 +60,13 @@ check_blocked() {
 }
 
 # fetch WHERE URL: GET URL with busybox wget from WHERE: "host", "ns:NAMESPACE" or
-# "ct:CONTAINER". Prints the body.
+# "ct:CONTAINER". Prints the body. (busybox 1.35's wget -T crashes: timeout instead.)
 fetch() {
   local where=$1 url=$2
   case $where in
-    host) busybox wget -qO- -T 2 "$url" ;;
-    ns:*) ip netns exec "${where#ns:}" busybox wget -qO- -T 2 "$url" ;;
-    ct:*) "$DOCKER" exec "${where#ct:}" wget -qO- -T 2 "$url" ;;
+    host) timeout 3 busybox wget -qO- "$url" ;;
+    ns:*) ip netns exec "${where#ns:}" timeout 3 busybox wget -qO- "$url" ;;
+    ct:*) "$DOCKER" exec "${where#ct:}" timeout 3 wget -qO- "$url" ;;
   esac
 }
 fetch_ok() { [[ $(fetch "$1" "$2" 2>/dev/null) == wharf-ok ]]; }

@@ -179,13 +179,14 @@ check "e2e-out1 and lo up" sh -c "ip -n $NS_OUT link set e2e-out1 up && ip -n $N
 check_out_no_match "$NS_OUT has no route to 10.91.0.0/24" '10\.91\.|default' ip -n "$NS_OUT" route
 
 # NAT_OK, FLAT_OK, UP_OK: that scenario's networks exist (later scenarios use them).
-NAT_OK=0 FLAT_OK=0 UP_OK=0
+NAT_OK=0 FLAT_OK=0 UP_OK=0 NAT_BR=""
 nat_scenario() {
   ovs_net e2e-ovsnat 10.91.0.0/24 10.91.0.1 || return 1
   NAT_OK=1
   local id br
   id=$(network_id e2e-ovsnat)
   br=ovs-${id:0:11}
+  NAT_BR=$br
   check "run n1 on ovsnat" dk_run e2e-n1 --net e2e-ovsnat --ip 10.91.0.11 "$IMAGE" sleep 1d
   check "run n2 on ovsnat" dk_run e2e-n2 --net e2e-ovsnat --ip 10.91.0.12 "$IMAGE" sleep 1d
   check_ping "nat: n1 pings n2" e2e-n1 10.91.0.12
@@ -379,7 +380,12 @@ scenario_end "daemon form"
 for c in e2e-n1 e2e-n2 e2e-n3 e2e-web2 e2e-f10a e2e-f20a e2e-f20b e2e-f20c e2e-u1; do
   "$DOCKER" rm -f "$c" >/dev/null 2>&1
 done
-((NAT_OK)) && check "network rm ovsnat" "$DOCKER" network rm e2e-ovsnat
+if ((NAT_OK)); then
+  check "network rm ovsnat" "$DOCKER" network rm e2e-ovsnat
+  check_out_no_match "network rm ovsnat removed its bridge $NAT_BR" "^$NAT_BR\$" ovs_vsctl list-br
+  check_fails "no link $NAT_BR on the host any more" 'does not exist' ip link show dev "$NAT_BR"
+  check_out_no_match "network rm ovsnat removed its route" '10\.91\.0\.0/24' ip route show proto 87
+fi
 check_fails "no table inet wharf_nat once no nat network is left" 'no such file|does not exist|not found' \
   nft list table inet wharf_nat
 if ((FLAT_OK)); then

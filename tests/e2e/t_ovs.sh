@@ -198,8 +198,11 @@ nat_scenario() {
   check_out_match "nat: bridge $br is owned by wharf" "^Bridge $br\$" ovs_owned
   check_out_match "nat: $br uses the userspace datapath" '^"?netdev"?$' ovs_vsctl get Bridge "$br" datapath_type
   check_ports "nat" "$br" e2e-n1:10.91.0.11 e2e-n2:10.91.0.12
-  check_out_match "nat: gateway 10.91.0.1/32 on $br" 'inet 10\.91\.0\.1/32 ' ip -4 addr show dev "$br"
-  check_out_match "nat: proto 87 route for 10.91.0.0/24 via $br" "^10\\.91\\.0\\.0/24 dev $br " ip route show proto 87
+  # The gateway is the network's own internal port of the bridge, wg + 12 ID digits.
+  local gw=wg${id:0:12}
+  check_out_match "nat: $gw is an owned internal port of $br" "^Port $gw\$" ovs_owned
+  check_out_match "nat: gateway 10.91.0.1/32 on $gw" 'inet 10\.91\.0\.1/32 ' ip -4 addr show dev "$gw"
+  check_out_match "nat: proto 87 route for 10.91.0.0/24 via $gw" "^10\\.91\\.0\\.0/24 dev $gw " ip route show proto 87
   local nat
   nat=$(nft list table inet wharf_nat 2>&1)
   check_match "nat: table inet wharf_nat masquerades" masquerade "$nat"
@@ -349,8 +352,8 @@ bad "a missing uplink is refused" 'wnosuch0.*does not exist|does not exist.*wnos
   -o ovs_mode=flat -o uplink=wnosuch0 --subnet 10.92.91.0/24
 bad "a 16-character bridge name is refused (15 at most)" 'bridge.*15|15.*bridge' \
   -o ovs_mode=flat -o bridge=e2e-ovs-toolong1 --subnet 10.92.92.0/24
-bad "vlan on a nat network is refused (flat only)" 'flat' \
-  -o vlan=10 --subnet 10.91.92.0/24
+bad "an uplink on a nat network is refused (flat only)" 'flat' \
+  -o uplink=e2e-out0 --subnet 10.91.92.0/24
 scenario_end "bad input"
 
 # ---------------------------------------------------------------- the old plugin's daemon form

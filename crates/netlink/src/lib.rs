@@ -32,6 +32,7 @@ mod address;
 mod batch;
 mod client;
 mod error;
+pub mod ethtool;
 mod link;
 mod link_codec;
 mod link_kinds;

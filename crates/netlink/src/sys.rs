@@ -225,3 +225,46 @@ pub(crate) fn enter_network_namespace(namespace: BorrowedFd<'_>) -> io::Result<(
     }
     Ok(())
 }
+
+/// `struct ethtool_value`: an ethtool command and its one value.
+#[repr(C)]
+struct EthtoolValue {
+    cmd: u32,
+    data: u32,
+}
+
+/// ETHTOOL_STXCSUM (linux/ethtool.h): set transmit checksum offload.
+const ETHTOOL_STXCSUM: u32 = 0x17;
+
+/// Turns an interface's transmit checksum offload on or off (what `ethtool -K NAME tx on|off`
+/// does), with the SIOCETHTOOL ioctl on a datagram socket of the calling thread's network
+/// namespace. `name` must be a valid interface name (checked by the caller).
+pub(crate) fn set_tx_checksum(name: &str, enabled: bool) -> io::Result<()> {
+    let mut value = EthtoolValue {
+        cmd: ETHTOOL_STXCSUM,
+        data: u32::from(enabled),
+    };
+    // SAFETY: an all-zero ifreq is valid; the name is copied in bounded below.
+    let mut request: libc::ifreq = unsafe { mem::zeroed() };
+    if name.len() >= request.ifr_name.len() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    for (slot, byte) in request.ifr_name.iter_mut().zip(name.bytes()) {
+        *slot = byte as libc::c_char;
+    }
+    request.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+    // SAFETY: plain socket(2); the result is checked and owned.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh descriptor nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `request` names the interface and points at `value`, both alive for the call;
+    // SIOCETHTOOL reads `value` and writes nothing back for a set command.
+    let result = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCETHTOOL, &mut request) };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -98,7 +98,11 @@ pub enum HostEnd {
     /// It is a port of an Open vSwitch bridge: the host's own stack must stay silent on
     /// it (no ARP answers, no IPv6), or the container could learn the host end's MAC
     /// for the gateway and bypass the switch.
-    SwitchPort,
+    SwitchPort {
+        /// The switch forwards frames as bytes (the userspace datapath): the container's end
+        /// must compute its checksums itself rather than leave them to offload.
+        software_checksums: bool,
+    },
 }
 
 /// Docker's `macvlan_mode` values.

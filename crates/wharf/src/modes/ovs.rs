@@ -566,7 +566,9 @@ impl NetworkMode for Ovs {
                 mtu: network.mtu,
                 alias: format!("{LINK_ALIAS_PREFIX}{}", endpoint.id),
                 ipv6: false,
-                host_end: HostEnd::SwitchPort,
+                host_end: HostEnd::SwitchPort {
+                    software_checksums: settings.datapath == Datapath::Netdev,
+                },
             }),
             HostObject::SwitchPort(settings.port(endpoint.host_ifname.clone(), PortKind::System)),
         ])

@@ -175,7 +175,15 @@ fn a_flat_network_has_no_address_its_uplink_is_a_trunk_and_its_ports_are_tagged(
     let HostObject::Veth(veth) = &endpoint_objects[0] else {
         panic!()
     };
-    assert_eq!((veth.host_end, veth.mtu), (HostEnd::SwitchPort, 1450));
+    assert_eq!(
+        (veth.host_end, veth.mtu),
+        (
+            HostEnd::SwitchPort {
+                software_checksums: true
+            },
+            1450
+        )
+    );
     let HostObject::SwitchPort(port) = &endpoint_objects[1] else {
         panic!()
     };

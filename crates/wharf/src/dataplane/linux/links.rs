@@ -39,12 +39,19 @@ pub(super) fn create_veth(netlink: &mut Netlink, made: &MadeLinks, spec: &VethSp
 
 fn tune_host_end(spec: &VethSpec) -> Result<()> {
     let host = &spec.host_ifname;
-    if spec.host_end == HostEnd::SwitchPort {
+    if let HostEnd::SwitchPort { software_checksums } = spec.host_end {
         // With ovs-vswitchd's userspace datapath the kernel still sees every frame on the
         // port: it must neither answer ARP (8: never) for the host's addresses nor speak
         // IPv6 there.
         sysctl::write(&format!("net/ipv4/conf/{host}/arp_ignore"), "8")?;
-        return sysctl::write(&format!("net/ipv6/conf/{host}/disable_ipv6"), "1");
+        sysctl::write(&format!("net/ipv6/conf/{host}/disable_ipv6"), "1")?;
+        if software_checksums {
+            let container = &spec.container_ifname;
+            wharf_netlink::ethtool::set_tx_checksum(container, false).map_err(kernel_error(
+                format!("turn off transmit checksum offload of {container}"),
+            ))?;
+        }
+        return Ok(());
     }
     // Answer ARP for every address the host can route elsewhere (the other containers, the
     // gateway), and at once: proxied replies are otherwise delayed by up to proxy_delay (0.8 s).

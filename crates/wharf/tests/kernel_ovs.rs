@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
 use wharf::dataplane::{
-    BridgeSpec, Datapath, OwnedBridge, OwnedPort, PortKind, PortSpec, Switches,
+    BridgeSpec, Datapath, OwnedBridge, OwnedPort, PortKind, PortSpec, PortVlan, Switches,
 };
 use wharf_netlink::netns::run_in_new_netns;
 use wharf_netlink::Netlink;
@@ -233,7 +233,7 @@ fn port(name: &str, tag: Option<u16>) -> PortSpec {
     PortSpec {
         bridge: BRIDGE.into(),
         name: name.into(),
-        tag,
+        vlan: tag.map_or(PortVlan::Untagged, PortVlan::Access),
         kind: PortKind::System,
     }
 }
@@ -352,6 +352,9 @@ fn vxlan_port_and_owned_objects_are_exactly_wharfs() {
             &["link", "add", "ova", "type", "veth", "peer", "name", "ovap"],
         );
         dataplane.add_port(&port("ova", Some(10))).unwrap();
+        // As OVS has them: an access port, and a tunnel of untagged frames only (VLAN 0).
+        assert_eq!(ovs.vsctl(&["get", "Port", "ova", "tag"]).trim(), "10");
+        assert_eq!(ovs.vsctl(&["get", "Port", "vxwt", "trunks"]).trim(), "[0]");
 
         // Someone else's bridge and port, and someone else's port on wharf's bridge.
         run(
@@ -379,12 +382,12 @@ fn vxlan_port_and_owned_objects_are_exactly_wharfs() {
                 ports: vec![
                     OwnedPort {
                         name: "ova".into(),
-                        tag: Some(10),
+                        vlan: PortVlan::Access(10),
                         kind: PortKind::System,
                     },
                     OwnedPort {
                         name: "vxwt".into(),
-                        tag: None,
+                        vlan: PortVlan::Untagged,
                         kind: vxlan.kind.clone(),
                     },
                 ],

@@ -527,7 +527,7 @@ impl Switches for FakeSwitches {
         bridge.ports.retain(|p| p.name != spec.name);
         bridge.ports.push(OwnedPort {
             name: spec.name.clone(),
-            tag: spec.tag,
+            vlan: spec.vlan,
             kind: spec.kind.clone(),
         });
         if let PortKind::Internal { mtu } = spec.kind {

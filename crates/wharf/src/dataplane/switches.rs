@@ -48,12 +48,24 @@ pub enum PortKind {
     Internal { mtu: Option<u32> },
 }
 
+/// Which VLANs a port carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortVlan {
+    /// Every VLAN, tagged (an uplink: the trunk the bridge's networks share).
+    Trunk,
+    /// Untagged frames only (VLAN 0): a port of an untagged network, which must neither
+    /// reach a tagged network's VLAN by sending tagged frames nor, as a tunnel, carry one
+    /// (two paths for one VLAN between two bridges would be a loop).
+    Untagged,
+    /// An access port of this VLAN (1..=4094): frames in and out untagged.
+    Access(u16),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSpec {
     pub bridge: String,
     pub name: String,
-    /// Access VLAN (1..=4094); `None` for an untagged port.
-    pub tag: Option<u16>,
+    pub vlan: PortVlan,
     pub kind: PortKind,
 }
 
@@ -61,8 +73,8 @@ impl PortSpec {
     /// Refuses a tag OVSDB would reject (0 and 4095 are not usable VLAN IDs), with a
     /// message that says so rather than the server's constraint error.
     pub fn check(&self) -> Result<()> {
-        match self.tag {
-            Some(tag) if !(1..=4094).contains(&tag) => Err(DataplaneError::other(
+        match self.vlan {
+            PortVlan::Access(tag) if !(1..=4094).contains(&tag) => Err(DataplaneError::other(
                 format!("add port {} to bridge {}", self.name, self.bridge),
                 format!("VLAN tag {tag} is out of range: it must be 1 to 4094"),
             )),
@@ -75,7 +87,7 @@ impl PortSpec {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OwnedPort {
     pub name: String,
-    pub tag: Option<u16>,
+    pub vlan: PortVlan,
     pub kind: PortKind,
 }
 
@@ -96,7 +108,7 @@ mod tests {
         PortSpec {
             bridge: "br".into(),
             name: "p".into(),
-            tag,
+            vlan: tag.map_or(PortVlan::Untagged, PortVlan::Access),
             kind: PortKind::System,
         }
     }

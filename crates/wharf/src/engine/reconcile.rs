@@ -43,7 +43,7 @@ impl KernelView {
             b.name == spec.bridge
                 && b.ports
                     .iter()
-                    .any(|p| p.name == spec.name && p.tag == spec.tag && p.kind == spec.kind)
+                    .any(|p| p.name == spec.name && p.vlan == spec.vlan && p.kind == spec.kind)
         }))
     }
 }

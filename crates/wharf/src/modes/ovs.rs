@@ -28,7 +28,8 @@ use super::{
 };
 use crate::dataplane::{
     BridgeSpec, Datapath, HostAddress, HostEnd, HostObject, HostRoute, PortKind, PortSpec,
-    VethSpec, CONTAINER_LINK_PREFIX, GATEWAY_PORT_PREFIX, HOST_LINK_PREFIX, LINK_ALIAS_PREFIX,
+    PortVlan, VethSpec, CONTAINER_LINK_PREFIX, GATEWAY_PORT_PREFIX, HOST_LINK_PREFIX,
+    LINK_ALIAS_PREFIX,
 };
 use crate::model::{Endpoint, Network};
 
@@ -189,7 +190,7 @@ impl Settings {
         PortSpec {
             bridge: self.bridge.clone(),
             name,
-            tag: self.vlan,
+            vlan: self.vlan.map_or(PortVlan::Untagged, PortVlan::Access),
             kind,
         }
     }
@@ -493,7 +494,7 @@ impl NetworkMode for Ovs {
             objects.push(HostObject::SwitchPort(PortSpec {
                 bridge: settings.bridge.clone(),
                 name: uplink.clone(),
-                tag: None,
+                vlan: PortVlan::Trunk,
                 kind: PortKind::System,
             }));
         }

@@ -151,9 +151,12 @@ fn a_flat_network_has_no_address_its_uplink_is_a_trunk_and_its_ports_are_tagged(
         })
         .collect();
     assert_eq!(ports.len(), 3, "{objects:?}");
-    assert_eq!((ports[0].name.as_str(), ports[0].tag), ("eth2", None));
+    assert_eq!(
+        (ports[0].name.as_str(), ports[0].vlan),
+        ("eth2", PortVlan::Trunk)
+    );
     for tunnel in &ports[1..] {
-        assert_eq!(tunnel.tag, Some(30));
+        assert_eq!(tunnel.vlan, PortVlan::Access(30));
         assert!(tunnel.name.starts_with("vx") && tunnel.name.len() <= 15);
         assert!(matches!(tunnel.kind, PortKind::Vxlan { key: 30, .. }));
     }
@@ -187,12 +190,28 @@ fn a_flat_network_has_no_address_its_uplink_is_a_trunk_and_its_ports_are_tagged(
     let HostObject::SwitchPort(port) = &endpoint_objects[1] else {
         panic!()
     };
-    assert_eq!(port.tag, Some(30));
+    assert_eq!(port.vlan, PortVlan::Access(30));
     let line = &mode.describe(&network)["ovs"];
     assert!(
         line.contains("vlan 30") && line.contains("uplink eth2"),
         "{line}"
     );
+}
+
+#[test]
+fn an_untagged_networks_ports_carry_untagged_frames_only() {
+    let network = plan(&[("ovs_mode", "flat"), ("vxlan_remote", "198.51.100.7")]).unwrap();
+    let mode = Ovs::new(OvsDefaults::default());
+    let mut objects = mode.network_objects(&network).unwrap();
+    objects.extend(mode.endpoint_objects(&network, &endpoint()).unwrap());
+    let vlans: Vec<PortVlan> = objects
+        .iter()
+        .filter_map(|o| match o {
+            HostObject::SwitchPort(p) => Some(p.vlan),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(vlans, [PortVlan::Untagged, PortVlan::Untagged]);
 }
 
 #[test]
@@ -202,7 +221,7 @@ fn a_nat_networks_gateway_port_carries_its_vlan() {
         .network_objects(&network)
         .unwrap();
     assert!(objects.iter().any(|o| matches!(o,
-        HostObject::SwitchPort(p) if p.tag == Some(12) && matches!(p.kind, PortKind::Internal { mtu: Some(1450) }))));
+        HostObject::SwitchPort(p) if p.vlan == PortVlan::Access(12) && matches!(p.kind, PortKind::Internal { mtu: Some(1450) }))));
 }
 
 #[test]

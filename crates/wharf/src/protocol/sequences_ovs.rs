@@ -3,7 +3,7 @@
 //! reconciliation of bridges and ports after a crash.
 
 use super::*;
-use crate::dataplane::{Datapath, OwnedBridge, OwnedPort, PortKind};
+use crate::dataplane::{Datapath, OwnedBridge, OwnedPort, PortKind, PortVlan};
 
 const BRIDGE: &str = "ovs-71c5aaaaaaa";
 const GATEWAY_PORT: &str = "wg71c5aaaaaaaa";
@@ -135,9 +135,9 @@ fn flat_networks_share_a_bridge_and_uplink_with_their_own_tags_and_no_nat() {
     create_network_on(&f, other, "10.92.20.0/24", flat("20")).unwrap();
     create_endpoint(&f, &pool, EP_A, Some("10.92.10.5"), json!({})).unwrap();
     let bridge = &f.kernel.bridges()["ovsbr-flat"];
-    let tag_of = |name: &str| bridge.ports.iter().find(|p| p.name == name).map(|p| p.tag);
-    assert_eq!(tag_of("eth2"), Some(None));
-    assert_eq!(tag_of("whdabd000000"), Some(Some(10)));
+    let tag_of = |name: &str| bridge.ports.iter().find(|p| p.name == name).map(|p| p.vlan);
+    assert_eq!(tag_of("eth2"), Some(PortVlan::Trunk));
+    assert_eq!(tag_of("whdabd000000"), Some(PortVlan::Access(10)));
     assert!(f.kernel.nat().is_empty());
     assert!(f.kernel.fences().is_empty());
     // A macvlan network may not take the uplink meanwhile.
@@ -220,11 +220,11 @@ fn after_a_crash_lost_bridges_and_ports_are_made_again_and_stale_ones_go() {
     // A port whose tag someone changed is put right; one nothing needs goes.
     let bridge = after.get_mut(BRIDGE).unwrap();
     for port in &mut bridge.ports {
-        port.tag = None;
+        port.vlan = PortVlan::Trunk;
     }
     bridge.ports.push(OwnedPort {
         name: "whffffffffff".into(),
-        tag: None,
+        vlan: PortVlan::Untagged,
         kind: PortKind::System,
     });
     kernel.add_bridge(bridge.clone());

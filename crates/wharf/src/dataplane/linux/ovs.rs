@@ -15,10 +15,10 @@ use wharf_ovsdb::{
     OperationResult, Row,
 };
 
-use super::{kernel_error, LinuxDataplane};
+use super::{kernel_error, sysctl, LinuxDataplane};
 use crate::dataplane::{
-    BridgeSpec, Datapath, DataplaneError, OwnedBridge, OwnedPort, PortKind, PortSpec, Result,
-    Switches, OVS_OWNER_KEY, OVS_OWNER_VALUE,
+    BridgeSpec, Datapath, DataplaneError, OwnedBridge, OwnedPort, PortKind, PortSpec, PortVlan,
+    Result, Switches, OVS_OWNER_KEY, OVS_OWNER_VALUE,
 };
 
 const DB: &str = "Open_vSwitch";
@@ -199,7 +199,11 @@ fn ensure_bridge(client: &Client, spec: &BridgeSpec) -> Outcome<()> {
     }
     let ops = [
         insert("Interface", interface, "interface"),
-        insert("Port", port_row(&spec.name, None, "interface"), "port"),
+        insert(
+            "Port",
+            port_row(&spec.name, PortVlan::Trunk, "interface"),
+            "port",
+        ),
         insert(
             "Bridge",
             Row::from([
@@ -232,13 +236,39 @@ fn insert(table: &str, row: Row, uuid_name: &str) -> Operation {
     }
 }
 
-fn port_row(name: &str, tag: Option<u16>, interface: &str) -> Row {
+fn port_row(name: &str, vlan: PortVlan, interface: &str) -> Row {
+    // OVS: a tag makes an access port; no tag and `trunks` [0] carries untagged frames
+    // only; no tag and no trunks carries every VLAN.
+    let (tag, trunks) = match vlan {
+        PortVlan::Access(tag) => (Some(i64::from(tag)), None),
+        PortVlan::Untagged => (None, Some(0i64)),
+        PortVlan::Trunk => (None, None),
+    };
     Row::from([
         ("name".to_owned(), Datum::from(name)),
         ("interfaces".to_owned(), Datum::named_uuid(interface)),
-        ("tag".to_owned(), Datum::set(tag.map(i64::from))),
+        ("tag".to_owned(), Datum::set(tag)),
+        ("trunks".to_owned(), Datum::set(trunks)),
         ("external_ids".to_owned(), owner_mark()),
     ])
+}
+
+/// A port row's VLANs, if they are one of the kinds wharf writes.
+fn port_vlan(port: &Row) -> Option<PortVlan> {
+    let integers = |column: &str| -> Vec<i64> {
+        port.get(column)
+            .map(Datum::atoms)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Atom::as_integer)
+            .collect()
+    };
+    match (integers("tag").as_slice(), integers("trunks").as_slice()) {
+        ([tag], []) => u16::try_from(*tag).ok().map(PortVlan::Access),
+        ([], [0]) => Some(PortVlan::Untagged),
+        ([], []) => Some(PortVlan::Trunk),
+        _ => None,
+    }
 }
 
 fn not_wharfs(what: &str, name: &str) -> Failure {
@@ -312,7 +342,14 @@ fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
         return Err(not_wharfs("a bridge", &spec.bridge));
     }
     let bridge = uuid(&bridge)?;
-    let columns = ["_uuid", "name", "tag", "interfaces", "external_ids"];
+    let columns = [
+        "_uuid",
+        "name",
+        "tag",
+        "trunks",
+        "interfaces",
+        "external_ids",
+    ];
     if let Some(port) = named(client, "Port", &spec.name, &columns)? {
         if !is_owned(&port) {
             return Err(not_wharfs("a port", &spec.name));
@@ -326,7 +363,7 @@ fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
         let existing = owned_port(&port, &interfaces)?;
         let wanted = OwnedPort {
             name: spec.name.clone(),
-            tag: spec.tag,
+            vlan: spec.vlan,
             kind: spec.kind.clone(),
         };
         return if on_bridge == spec.bridge && existing == wanted {
@@ -341,7 +378,7 @@ fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
     }
     let ops = [
         insert("Interface", interface_row(spec), "interface"),
-        insert("Port", port_row(&spec.name, spec.tag, "interface"), "port"),
+        insert("Port", port_row(&spec.name, spec.vlan, "interface"), "port"),
         Operation::Mutate {
             table: "Bridge".into(),
             conditions: vec![by_uuid(&bridge)],
@@ -407,12 +444,12 @@ fn owned_port(port: &Row, interfaces: &[Row]) -> Outcome<OwnedPort> {
         .ok_or_else(|| {
             Failure::Refused(format!("wharf's port {name} has no interface of wharf's"))
         })?;
-    let tag = port
-        .get("tag")
-        .and_then(Datum::as_atom)
-        .and_then(Atom::as_integer);
     Ok(OwnedPort {
-        tag: tag.and_then(|t| u16::try_from(t).ok()),
+        vlan: port_vlan(port).ok_or_else(|| {
+            Failure::Refused(format!(
+                "wharf's port {name} carries VLANs wharf does not set (tag or trunks changed)"
+            ))
+        })?,
         kind: port_kind(interface).ok_or_else(|| {
             Failure::Refused(format!(
                 "wharf's interface {name} is of a kind wharf does not make"
@@ -454,7 +491,7 @@ fn owned_switch_objects(client: &Client) -> Outcome<Vec<OwnedBridge>> {
         select(
             "Port",
             vec![owned_condition()],
-            &["_uuid", "name", "tag", "interfaces"],
+            &["_uuid", "name", "tag", "trunks", "interfaces"],
         ),
     ];
     let results = client.transact(DB, &ops)?;
@@ -535,7 +572,13 @@ impl Switches for LinuxDataplane {
     fn ensure_bridge(&self, spec: &BridgeSpec) -> Result<()> {
         let what = format!("ensure bridge {}", spec.name);
         self.ovs.call(&what, |client| ensure_bridge(client, spec))?;
-        self.bring_up_link(&format!("bridge {}", spec.name), &spec.name, spec.mtu)
+        self.bring_up_link(&format!("bridge {}", spec.name), &spec.name, spec.mtu)?;
+        // The host has no address on a bridge (a nat network's gateway is a port of its
+        // own): its stack must not answer ARP there for the host's other addresses, which
+        // would let a flat network's containers reach the host, nor speak IPv6 there.
+        let name = &spec.name;
+        sysctl::write(&format!("net/ipv4/conf/{name}/arp_ignore"), "8")?;
+        sysctl::write(&format!("net/ipv6/conf/{name}/disable_ipv6"), "1")
     }
 
     fn delete_bridge(&self, name: &str) -> Result<()> {

@@ -115,14 +115,15 @@ if check "flat network on A, tunnel to B" sim_network_create A flat --subnet "$F
     check "t2 runs on B" sim_run B t2 tagged --ip 198.19.7.21
     check "t1 -> t2 (vlan 30, across its tunnel)" sim_ping t1 198.19.7.21
     check "t1's port is tagged 30" sh -c "ovs-vsctl --db=unix:$SIM_DIR/A-ovs/db.sock --bare --columns=tag find Port external_ids:wharf=owned tag=30 | grep -q 30"
-    # b1 takes an address in the tagged subnet: still untagged, so it must not reach t1.
+    # b1 (B, untagged network) takes an address in the tagged subnet: still untagged, so it
+    # must not reach t2, on its own host's bridge.
     check "b1 adds 198.19.7.99/24" sim_in b1 ip addr add 198.19.7.99/24 dev eth0
-    check "b1 (untagged) does not reach t1 (vlan 30)" not_reached b1 198.19.7.11
+    check "b1 (untagged) does not reach t2 (vlan 30, same host)" not_reached b1 198.19.7.21
     # Nor by tagging its frames itself: an untagged network's ports carry VLAN 0 only.
     check "the 8021q module loads" modprobe 8021q
-    check "b1 makes itself eth0.30, 198.19.7.98/24" sim_in b1 sh -c \
-      'ip link add link eth0 name eth0.30 type vlan id 30 && ip addr add 198.19.7.98/24 dev eth0.30 && ip link set eth0.30 up'
-    check "b1's own VLAN 30 frames do not reach t1" not_reached b1 198.19.7.11
+    check "b1 makes itself eth0.30, 198.19.7.98/24 (and drops .99 from eth0)" sim_in b1 sh -c \
+      'ip addr del 198.19.7.99/24 dev eth0 && ip link add link eth0 name eth0.30 type vlan id 30 && ip addr add 198.19.7.98/24 dev eth0.30 && ip link set eth0.30 up'
+    check "b1's own VLAN 30 frames do not reach t2" not_reached b1 198.19.7.21
     check "t1 removed" sim_rm A t1
     check "t2 removed" sim_rm B t2
     check "tagged network removed on A" sim_network_rm A tagged

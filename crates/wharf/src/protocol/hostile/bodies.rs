@@ -53,6 +53,11 @@ fn template(path: &str) -> Value {
             "Options": {"wharf.addresses": "10.46.2.2", "com.docker.network.portmap": []}}),
         "/NetworkDriver.Join" => json!({"NetworkID": NET, "EndpointID": EP_A,
             "SandboxKey": "/var/run/docker/netns/y", "Options": {}}),
+        "/NetworkDriver.ProgramExternalConnectivity" => {
+            json!({"NetworkID": NET, "EndpointID": EP_A,
+            "Options": {"com.docker.network.portmap": [{"Proto": 6, "IP": "", "Port": 80,
+                "HostIP": "", "HostPort": 8080, "HostPortEnd": 8080}]}})
+        }
         "/NetworkDriver.DiscoverNew" | "/NetworkDriver.DiscoverDelete" => {
             json!({"DiscoveryType": 1, "DiscoveryData": {}})
         }

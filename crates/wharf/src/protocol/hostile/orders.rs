@@ -43,7 +43,7 @@ const POOLS: [&str; 6] = [
 /// Host numbers inside a subnet: its network address, its first, two ordinary ones, and
 /// 255 (the broadcast address of a /24, an ordinary one in the /16 that overlaps it).
 const HOSTS: [u32; 5] = [0, 1, 7, 200, 255];
-const MODES: [&str; 3] = ["routed", "macvlan", "ipvlan"];
+const MODES: [&str; 4] = ["routed", "macvlan", "ipvlan", "ovs"];
 
 /// An address: host `.1` of subnet `.0` (of POOLS, so the stranger's lies outside them all),
 /// or none at all.
@@ -122,6 +122,12 @@ enum Op {
         net: usize,
         ep: usize,
     },
+    /// ProgramExternalConnectivity with `-p PORT:80` (none: Revoke).
+    Publish {
+        net: usize,
+        ep: usize,
+        port: Option<u16>,
+    },
     /// What dockerd sends for `docker network create`: a pool, its gateway, the network.
     Provision {
         net: usize,
@@ -171,6 +177,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (n(), e()).prop_map(|(net, ep)| Op::Join { net, ep }),
         1 => (n(), e()).prop_map(|(net, ep)| Op::Leave { net, ep }),
         1 => (n(), e()).prop_map(|(net, ep)| Op::OperInfo { net, ep }),
+        2 => (n(), e(), prop::option::weighted(0.8, prop_oneof![Just(8080u16), Just(8081), Just(0)]))
+            .prop_map(|(net, ep, port)| Op::Publish { net, ep, port }),
         3 => (n(), s(), m()).prop_map(|(net, subnet, mode)| Op::Provision { net, subnet, mode }),
         4 => (n(), e(), addr(), extra())
             .prop_map(|(net, ep, address, extra)| Op::Attach { net, ep, address, extra }),
@@ -291,7 +299,7 @@ fn run(p: &Plugin, op: &Op) -> Result<()> {
                 (data, json!([]))
             };
             let mut generic = json!({"mode": MODES[mode]});
-            if MODES[mode] != "routed" {
+            if MODES[mode] == "macvlan" || MODES[mode] == "ipvlan" {
                 generic["parent"] = json!("eth1");
             }
             p.create_network(&parse(json!({"NetworkID": NETS[net],
@@ -327,6 +335,20 @@ fn run(p: &Plugin, op: &Op) -> Result<()> {
             .map(drop),
         Op::Leave { net, ep } => p.leave(&ids(net, ep)),
         Op::OperInfo { net, ep } => p.endpoint_info(&ids(net, ep)).map(drop),
+        Op::Publish {
+            net,
+            ep,
+            port: None,
+        } => p.revoke_external(&ids(net, ep)),
+        Op::Publish {
+            net,
+            ep,
+            port: Some(port),
+        } => p.program_external(&parse(
+            json!({"NetworkID": NETS[net], "EndpointID": EPS[ep],
+            "Options": {"com.docker.network.portmap": [{"Proto": 6, "IP": "", "Port": 80,
+                "HostIP": "", "HostPort": port, "HostPortEnd": port}]}}),
+        )),
         Op::Provision { .. } | Op::Attach { .. } | Op::Detach { .. } => {
             unreachable!("expanded by calls()")
         }
@@ -383,10 +405,13 @@ proptest! {
         let empty = h.engine.state();
         prop_assert!(empty.networks.is_empty() && empty.pools.is_empty(), "left: {:?}", empty);
         prop_assert!(empty.intents.is_empty());
+        prop_assert!(empty.published.is_empty(), "published ports left: {:?}", empty.published);
         prop_assert!(h.kernel.links().is_empty(), "links left: {:?}", h.kernel.links());
         prop_assert!(h.kernel.routes().is_empty(), "routes left: {:?}", h.kernel.routes());
         prop_assert!(h.kernel.addresses().is_empty(), "addresses left: {:?}", h.kernel.addresses());
         prop_assert!(h.kernel.proxies().is_empty());
         prop_assert!(h.kernel.fences().is_empty(), "fences left: {:?}", h.kernel.fences());
+        prop_assert!(h.kernel.nat().is_empty(), "NAT left: {:?}", h.kernel.nat());
+        prop_assert!(h.kernel.bridges().is_empty(), "bridges left: {:?}", h.kernel.bridges());
     }
 }

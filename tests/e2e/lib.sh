@@ -579,6 +579,18 @@ ovs_restart_db() {
   fi
 }
 
+# ovs_wipe_db: ovsdb-server killed and started again on a new, empty (initialised) database,
+# as after an Open vSwitch reinstall: ovs-vswitchd then removes every bridge.
+ovs_wipe_db() {
+  _ovs_daemon_stop ovsdb-server KILL
+  if ! { rm -f "$OVS_DIR/conf.db" &&
+    ovsdb-tool create "$OVS_DIR/conf.db" /usr/share/openvswitch/vswitch.ovsschema &&
+    _ovs_db_start && ovs_vsctl --no-wait init; }; then
+    fail "the private ovsdb-server did not come back with an empty database"
+    return 1
+  fi
+}
+
 # ovs_stop: stop the private Open vSwitch, then make sure the taps its datapath made (the
 # bridges' own interfaces, ovs-netdev) are gone, deleting any left; removes its directory.
 ovs_stop() {

@@ -335,6 +335,32 @@ restart_scenario() {
 restart_scenario
 scenario_end restart
 
+# ---------------------------------------------------------------- a wiped database
+# ovsdb-server comes back with an empty database while wharf runs: ovs-vswitchd removes every
+# bridge, and wharf, seeing the server back, puts its bridges and ports back.
+owned_rows_are() { [[ $(ovs_owned 2>&1) == "$1" ]]; }
+wiped_scenario() {
+  ((NAT_OK || FLAT_OK)) || return 0
+  local before
+  before=$(ovs_owned) || { fail "wiped: cannot list the OVS rows owned by wharf"; return 1; }
+  ovs_wipe_db || return 1
+  if ! retry 30 owned_rows_are "$before"; then
+    fail "wiped: wharf did not put its ports back within 30 s"
+    show "$(wharf_log_tail 20)"
+  fi
+  check_eq "wiped: wharf's rows are as before" "$before" "$(ovs_owned 2>&1)"
+  if ((NAT_OK)); then
+    check_ping "wiped: n1 pings n2 again" e2e-n1 10.91.0.12
+    check_ping "wiped: n3 pings the gateway again" e2e-n3 10.91.0.1
+    check_http "wiped: 8081 from the outside namespace again" "ns:$NS_OUT" http://10.93.0.1:8081/
+  fi
+  if ((FLAT_OK)); then
+    check_ping "wiped: f20a pings f20b again" e2e-f20a 10.92.20.12
+  fi
+}
+wiped_scenario
+scenario_end wiped
+
 # ---------------------------------------------------------------- bad input
 # Each refusal leaves no OVS row, link, route or NAT table behind.
 bad() { # bad DESC REGEX ARGS...: network create with ARGS is refused matching REGEX

@@ -96,6 +96,7 @@ pub fn serve(
         let listener = server::bind(&args.socket).await.map_err(|e| e.to_string())?;
         tracing::info!(socket = %args.socket.display(), state = %args.state_dir.display(), "wharf is serving");
         let engine = Arc::new(engine);
+        watch_switches(&engine);
         let names = NameLearner::new(args.docker_socket.clone());
         // One network's learning names every network dockerd lists.
         if let Some(id) = engine.state().networks.values().find(|n| n.name.is_none()) {
@@ -121,6 +122,25 @@ pub fn serve(
         tracing::info!("wharf stopped");
         Ok(())
     })
+}
+
+/// Puts wharf's Open vSwitch bridges and ports back whenever ovsdb-server comes back.
+fn watch_switches(engine: &Arc<Engine>) {
+    let weak = Arc::downgrade(engine);
+    engine
+        .dataplane()
+        .switches
+        .watch_restarts(Box::new(move || {
+            let Some(engine) = weak.upgrade() else {
+                return;
+            };
+            match engine.reconcile_switches() {
+                Ok(changed) => tracing::info!(changed, "Open vSwitch objects reconciled"),
+                Err(error) => {
+                    tracing::error!(%error, "reconciling Open vSwitch objects failed")
+                }
+            }
+        }));
 }
 
 async fn shutdown_signal() {

@@ -524,13 +524,17 @@ impl Switches for FakeSwitches {
             .bridges
             .get_mut(&spec.bridge)
             .ok_or_else(|| DataplaneError::other(what, "there is no such bridge"))?;
-        bridge.ports.retain(|p| p.name != spec.name);
-        bridge.ports.push(OwnedPort {
+        let port = OwnedPort {
             name: spec.name.clone(),
             vlan: spec.vlan,
             kind: spec.kind.clone(),
-        });
-        if let PortKind::Internal { mtu } = spec.kind {
+        };
+        // As ovsdb-server's: an identical port already there is left as it is.
+        if !bridge.ports.contains(&port) {
+            bridge.ports.retain(|p| p.name != spec.name);
+            bridge.ports.push(port);
+        }
+        if let PortKind::Internal { mtu, .. } = spec.kind {
             host.mtus.insert(spec.name.clone(), mtu.unwrap_or(1500));
         }
         Ok(())
@@ -565,4 +569,6 @@ impl Switches for FakeSwitches {
     fn kernel_datapath(&self) -> bool {
         false
     }
+
+    fn watch_restarts(&self, _reconnected: Box<dyn Fn() + Send>) {}
 }

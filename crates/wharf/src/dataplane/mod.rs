@@ -223,6 +223,10 @@ pub trait Switches: Send + Sync {
     fn datapath_types(&self) -> Result<Vec<String>>;
     /// Whether the kernel's Open vSwitch datapath (the openvswitch module) is there.
     fn kernel_datapath(&self) -> bool;
+    /// Calls `reconnected` (from a thread of its own, for the life of the process) each time
+    /// ovsdb-server answers again after it was gone: restarted, its database maybe wiped, so
+    /// that wharf can put its bridges and ports back.
+    fn watch_restarts(&self, reconnected: Box<dyn Fn() + Send>);
 }
 
 /// The dataplane's capabilities, as the engine holds them.

@@ -45,7 +45,12 @@ pub enum PortKind {
     Vxlan { remote: IpAddr, key: u32 },
     /// A port with an interface of its own that ovs-vswitchd makes as a kernel link (a
     /// network's gateway), with the MTU asked of it.
-    Internal { mtu: Option<u32> },
+    Internal {
+        mtu: Option<u32>,
+        /// The interface's MAC; a port made again with the same one keeps the neighbours'
+        /// ARP entries for it valid.
+        mac: Option<[u8; 6]>,
+    },
 }
 
 /// Which VLANs a port carries.

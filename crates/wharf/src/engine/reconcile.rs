@@ -74,6 +74,9 @@ pub struct ReconcilePlan {
     /// wharf's ports (bridge, port) nothing needs, or that differ from what is needed, on
     /// bridges that stay.
     pub delete_ports: Vec<(String, String)>,
+    /// Gateway ports that are there as they should be, made again all the same (it changes
+    /// nothing in the database) so that their links are up before their routes go back.
+    pub ensure_ports: Vec<HostObject>,
 }
 
 pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<ReconcilePlan> {
@@ -118,6 +121,11 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
                 }
                 HostObject::Route(route) => {
                     wanted_routes.insert(route.clone());
+                    // On a link made again: its routes too, whatever the old link, about to
+                    // go (a switch's port replaced), still had.
+                    if made.contains(&route.device) {
+                        plan.make.push(object);
+                    }
                 }
                 HostObject::Bridge(spec) => {
                     wanted_bridges.insert(spec.name.clone());
@@ -131,13 +139,18 @@ pub fn plan(modes: &ModeRegistry, state: &State, kernel: &KernelView) -> Result<
                     wanted_ports.insert((spec.bridge.clone(), spec.name.clone()));
                     // An uplink that is gone cannot be a port again until it is back.
                     let attachable = spec.kind != PortKind::System || exists(&spec.name, &made);
-                    if kernel.has_port(spec) == Some(false) && attachable {
-                        if matches!(spec.kind, PortKind::Internal { .. }) {
-                            made.insert(spec.name.clone());
+                    let internal = matches!(spec.kind, PortKind::Internal { .. });
+                    match kernel.has_port(spec) {
+                        Some(false) if attachable => {
+                            if internal {
+                                made.insert(spec.name.clone());
+                            }
+                            if !plan.make.contains(&object) {
+                                plan.make.push(object);
+                            }
                         }
-                        if !plan.make.contains(&object) {
-                            plan.make.push(object);
-                        }
+                        Some(true) if internal => plan.ensure_ports.push(object),
+                        _ => {}
                     }
                 }
             }
@@ -274,6 +287,84 @@ impl Engine {
         }
     }
 
+    /// Puts wharf's Open vSwitch bridges and ports back as the state has them (after
+    /// ovsdb-server came back, its database maybe wiped), with the gateway ports' addresses
+    /// and routes, and deletes its rows nothing needs; returns how many objects it made or
+    /// deleted. Runs while the daemon serves: endpoints being made or taken away (busy) are
+    /// left to the calls doing it, and nothing but Open vSwitch objects is touched.
+    pub fn reconcile_switches(&self) -> Result<usize> {
+        let _one_at_a_time = self.network_ops.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut state, busy) = {
+            let core = self.lock();
+            (core.state.clone(), core.busy.clone())
+        };
+        let ids: Vec<String> = state.networks.keys().cloned().collect();
+        for id in ids {
+            if let Some(network) = state.networks.get_mut(&id) {
+                for endpoint in &busy {
+                    network.endpoints.remove(endpoint);
+                }
+            }
+        }
+        let kernel = KernelView {
+            owned_links: Vec::new(),
+            links: self.dataplane.links.names()?.into_iter().collect(),
+            owned_routes: self.dataplane.routes.owned_routes()?,
+            switches: Some(self.dataplane.switches.owned_switch_objects()?),
+        };
+        let plan = plan(&self.modes, &state, &kernel)?;
+        let mut changed = 0;
+        for (bridge, port) in plan.delete_ports.iter().filter(|(_, p)| !busy.contains(p)) {
+            tracing::warn!(%bridge, %port, "deleting a wharf Open vSwitch port nothing needs");
+            self.dataplane.switches.delete_port(bridge, port)?;
+            changed += 1;
+        }
+        for bridge in &plan.delete_bridges {
+            tracing::warn!(%bridge, "deleting a wharf Open vSwitch bridge nothing needs");
+            self.dataplane.switches.delete_bridge(bridge)?;
+            changed += 1;
+        }
+        // Links the switch makes (internal ports), whose addresses and routes go with them.
+        let switch_links: BTreeSet<&str> = plan
+            .make
+            .iter()
+            .filter_map(|o| match o {
+                HostObject::SwitchPort(p) if matches!(p.kind, PortKind::Internal { .. }) => {
+                    Some(p.name.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        let ours = |o: &&HostObject| match o {
+            HostObject::Bridge(_) | HostObject::SwitchPort(_) => true,
+            HostObject::Address(_) | HostObject::Route(_) => switch_links.contains(o.link()),
+            _ => false,
+        };
+        for object in plan.make.iter().filter(ours) {
+            tracing::warn!(object = %object.describe(), "making a missing Open vSwitch object again");
+            if let Err(error) = self.dataplane.make(std::slice::from_ref(object)) {
+                tracing::error!(object = %object.describe(), %error, "could not make it again");
+            }
+            changed += 1;
+        }
+        for object in &plan.ensure_ports {
+            if let Err(error) = self.dataplane.make(std::slice::from_ref(object)) {
+                tracing::error!(object = %object.describe(), %error, "could not bring it up");
+            }
+        }
+        let routes: Vec<HostRoute> = plan
+            .restore_routes
+            .into_iter()
+            .filter(|r| switch_links.contains(r.device.as_str()))
+            .collect();
+        if !routes.is_empty() {
+            self.dataplane.routes.ensure_routes(&routes)?;
+        }
+        // A gateway port made again needs its NAT settings (route_localnet) again.
+        self.sync_nat(&self.state())?;
+        Ok(changed)
+    }
+
     /// Reconciles the kernel with the state; returns what was done, and the extra-address
     /// work of joined endpoints (to redo in the background: it is idempotent).
     pub fn reconcile(&self) -> Result<(ReconcilePlan, Vec<SandboxAddresses>)> {
@@ -334,8 +425,16 @@ impl Engine {
                 failed.insert(object.link().to_owned(), error.to_string());
             }
         }
+        for object in &plan.ensure_ports {
+            if let Err(error) = self.dataplane.make(std::slice::from_ref(object)) {
+                tracing::error!(object = %object.describe(), %error, "could not bring it up");
+                failed.insert(object.link().to_owned(), error.to_string());
+            }
+        }
         plan.restore_routes
             .retain(|r| !failed.contains_key(&r.device));
+        plan.ensure_addresses
+            .retain(|a| !failed.contains_key(&a.device));
         if !plan.ensure_addresses.is_empty() {
             self.dataplane
                 .routes
@@ -346,7 +445,11 @@ impl Engine {
                 routes = plan.restore_routes.len(),
                 "restoring missing host routes"
             );
-            self.dataplane.routes.ensure_routes(&plan.restore_routes)?;
+            // Reported, not fatal, like a network object that cannot be made again: the
+            // other networks are still served.
+            if let Err(error) = self.dataplane.routes.ensure_routes(&plan.restore_routes) {
+                tracing::error!(%error, "could not restore every host route");
+            }
         }
         if !plan.remove_routes.is_empty() {
             tracing::warn!(routes = ?plan.remove_routes, "removing wharf routes nothing needs");

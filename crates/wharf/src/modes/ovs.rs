@@ -202,6 +202,15 @@ pub fn gateway_port(network_id: &str) -> String {
     format!("{GATEWAY_PORT_PREFIX}{digits}")
 }
 
+/// The gateway port's MAC: from the network ID, so a port made again (a wiped database)
+/// keeps the one the containers have in their ARP caches. Locally administered unicast, its
+/// first byte (06) unlike the endpoints' (02).
+fn gateway_mac(network_id: &str) -> [u8; 6] {
+    let mut mac = super::mac_for(network_id);
+    mac[0] = 0x06;
+    mac
+}
+
 /// The bridge of a network that names none and has no daemon default.
 fn derived_bridge(network_id: &str) -> String {
     let digits: String = network_id.chars().take(MAX_IFNAME - 4).collect();
@@ -513,6 +522,7 @@ impl NetworkMode for Ovs {
                 port.clone(),
                 PortKind::Internal {
                     mtu: Some(network.mtu),
+                    mac: Some(gateway_mac(&network.id)),
                 },
             )));
             for subnet in &network.subnets {

@@ -221,7 +221,7 @@ fn a_nat_networks_gateway_port_carries_its_vlan() {
         .network_objects(&network)
         .unwrap();
     assert!(objects.iter().any(|o| matches!(o,
-        HostObject::SwitchPort(p) if p.vlan == PortVlan::Access(12) && matches!(p.kind, PortKind::Internal { mtu: Some(1450) }))));
+        HostObject::SwitchPort(p) if p.vlan == PortVlan::Access(12) && matches!(p.kind, PortKind::Internal { mtu: Some(1450), mac: Some([6, 0x01, 0x23, 0x45, 0x67, 0x89]) }))));
 }
 
 #[test]

@@ -231,3 +231,35 @@ fn after_a_crash_lost_bridges_and_ports_are_made_again_and_stale_ones_go() {
     f.engine.reconcile().unwrap();
     assert_eq!(kernel.bridges(), before);
 }
+
+#[test]
+fn a_wiped_database_is_put_back_while_wharf_serves() {
+    let f = fixture("ovs-wiped");
+    let pool = create_network(&f, json!({"mode": "ovs", "vlan": "7"})).unwrap();
+    create_endpoint(&f, &pool, EP_A, Some("10.46.1.7"), json!({})).unwrap();
+    publish(&f, EP_A, 8080).unwrap();
+    let before = f.kernel.bridges();
+    let addresses = f.kernel.addresses();
+
+    // ovsdb-server came back with an empty database (its links went with it), and an
+    // earlier wharf's bridge is there.
+    f.kernel.drop_bridges();
+    f.kernel.add_bridge(OwnedBridge {
+        name: "ovs-stale".into(),
+        datapath: Datapath::Netdev,
+        ports: Vec::new(),
+    });
+    assert!(f.engine.reconcile_switches().unwrap() > 0);
+    assert_eq!(f.kernel.bridges(), before);
+    assert_eq!(f.kernel.addresses(), addresses);
+    assert!(f
+        .kernel
+        .routes()
+        .iter()
+        .any(|r| r.device == GATEWAY_PORT && r.destination.to_string() == "10.46.0.0/16"));
+    assert_eq!(f.kernel.nat().published[EP_A][0].host_port, 8080);
+    // Nothing changes the second time.
+    f.engine.reconcile_switches().unwrap();
+    assert_eq!(f.kernel.bridges(), before);
+    assert_eq!(f.kernel.addresses(), addresses);
+}

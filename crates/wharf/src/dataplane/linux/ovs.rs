@@ -109,6 +109,60 @@ impl Ovsdb {
     }
 }
 
+/// How often a lost ovsdb-server is looked for again.
+const WATCH_RETRY: Duration = Duration::from_secs(2);
+
+/// Holds a connection to ovsdb-server with a monitor on it (whose updates stop when the
+/// connection is lost); when the server is back after a loss, calls `reconnected`. A host
+/// without Open vSwitch costs a failed connect every [`WATCH_RETRY`].
+fn watch(endpoint: &str, reconnected: &dyn Fn()) {
+    let Ok(parsed) = Endpoint::parse(endpoint) else {
+        return;
+    };
+    let mut lost = false;
+    loop {
+        let monitor = Client::connect(&parsed, REQUEST_TIMEOUT).and_then(|client| {
+            let tables = std::collections::BTreeMap::from([(
+                "Bridge".to_owned(),
+                wharf_ovsdb::MonitorRequest::columns(["name"]),
+            )]);
+            let monitor = client.monitor(DB, "wharf-watch", &tables)?;
+            Ok((client, monitor))
+        });
+        match monitor {
+            Ok((_client, monitor)) => {
+                if lost {
+                    tracing::warn!(%endpoint, "ovsdb-server is back: putting wharf's bridges and ports back");
+                    reconnected();
+                }
+                // Blocks until the connection goes (the client is kept alive meanwhile).
+                while monitor.updates.recv().is_ok() {}
+                tracing::warn!(%endpoint, "lost the connection to ovsdb-server");
+                lost = true;
+            }
+            Err(error) => {
+                tracing::debug!(%endpoint, %error, "ovsdb-server does not answer");
+                lost = true;
+            }
+        }
+        std::thread::sleep(WATCH_RETRY);
+    }
+}
+
+/// A MAC as OVSDB's `mac` column writes it (`02:ab:...`).
+fn mac_text(mac: [u8; 6]) -> String {
+    mac.map(|b| format!("{b:02x}")).join(":")
+}
+
+fn mac_from_text(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 fn owner_mark() -> Datum {
     Datum::map([(OVS_OWNER_KEY, OVS_OWNER_VALUE)])
 }
@@ -323,10 +377,15 @@ fn interface_row(spec: &PortSpec) -> Row {
         ("options".to_owned(), options),
         ("external_ids".to_owned(), owner_mark()),
     ]);
-    if let PortKind::Internal { mtu: Some(mtu) } = spec.kind {
+    if let PortKind::Internal { mtu, mac } = spec.kind {
         // As for a bridge's own interface: ovs-vswitchd picks an internal interface's MTU
         // unless asked.
-        row.insert("mtu_request".to_owned(), i64::from(mtu).into());
+        if let Some(mtu) = mtu {
+            row.insert("mtu_request".to_owned(), i64::from(mtu).into());
+        }
+        if let Some(mac) = mac {
+            row.insert("mac".to_owned(), Datum::from(mac_text(mac).as_str()));
+        }
     }
     row
 }
@@ -424,6 +483,7 @@ fn read_interfaces(client: &Client, mut conditions: Vec<Condition>) -> Outcome<V
         "type",
         "options",
         "mtu_request",
+        "mac",
         "external_ids",
     ];
     let results = client.transact(DB, &[select("Interface", conditions, &columns)])?;
@@ -476,6 +536,11 @@ fn port_kind(interface: &Row) -> Option<PortKind> {
                 .and_then(Datum::as_atom)
                 .and_then(Atom::as_integer)
                 .and_then(|mtu| u32::try_from(mtu).ok()),
+            mac: interface
+                .get("mac")
+                .and_then(Datum::as_atom)
+                .and_then(Atom::as_str)
+                .and_then(mac_from_text),
         }),
         _ => None,
     }
@@ -537,14 +602,25 @@ fn datapath_types(client: &Client) -> Outcome<Vec<String>> {
 
 impl LinuxDataplane {
     /// Waits for ovs-vswitchd to make the kernel link of a bridge or internal port (`what`)
-    /// and apply its MTU, and sets it up: ovs-vswitchd creates it down.
+    /// and apply its MTU, and sets it up: ovs-vswitchd creates it down. The link must be the
+    /// one ovs-vswitchd reports for the row (its `ifindex`): after a database was wiped and
+    /// filled again, a link of the same name may still be the old one, about to go.
     fn bring_up_link(&self, what: &str, name: &str, mtu: Option<u32>) -> Result<()> {
         let started = Instant::now();
         loop {
+            let reported = self.ovs.call(&format!("read {what}'s ifindex"), |client| {
+                let row = named(client, "Interface", name, &["ifindex"])?;
+                Ok(row
+                    .as_ref()
+                    .and_then(|r| r.get("ifindex"))
+                    .and_then(Datum::as_atom)
+                    .and_then(Atom::as_integer)
+                    .filter(|index| *index > 0))
+            })?;
             let link = self
                 .with_netlink(|netlink| netlink.link_by_name(name))
                 .map_err(kernel_error(format!("look up {what}'s link")))?;
-            if let Some(link) = link {
+            if let Some(link) = link.filter(|l| reported == Some(i64::from(l.index))) {
                 if !link.up {
                     self.with_netlink(|netlink| netlink.set_link_up(link.index))
                         .map_err(kernel_error(format!("set {what}'s link up")))?;
@@ -601,7 +677,7 @@ impl Switches for LinuxDataplane {
         }
         self.ovs.call(&what, |client| add_port(client, spec))?;
         match spec.kind {
-            PortKind::Internal { mtu } => {
+            PortKind::Internal { mtu, .. } => {
                 self.bring_up_link(&format!("internal port {}", spec.name), &spec.name, mtu)
             }
             _ => Ok(()),
@@ -622,6 +698,16 @@ impl Switches for LinuxDataplane {
     fn datapath_types(&self) -> Result<Vec<String>> {
         self.ovs
             .call("read Open vSwitch datapath types", datapath_types)
+    }
+
+    fn watch_restarts(&self, reconnected: Box<dyn Fn() + Send>) {
+        let endpoint = self.ovs.endpoint.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ovsdb-watch".into())
+            .spawn(move || watch(&endpoint, reconnected.as_ref()));
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot watch ovsdb-server for restarts");
+        }
     }
 
     fn kernel_datapath(&self) -> bool {

@@ -583,9 +583,33 @@ impl Probe {
             conditions: vec![Condition::eq("name", WHARF_BRIDGE)],
             mutations: vec![Mutation::new("ports", Mutator::Delete, absent)],
         };
-        let cases = cases
-            .into_iter()
-            .chain([("mutate Bridge ports (delete an absent uuid)", mutate)]);
+        let root = self.client.transact(
+            "Open_vSwitch",
+            &[select("Open_vSwitch", vec![], &["_uuid"])],
+        );
+        let root_uuid = root
+            .ok()
+            .and_then(|r| {
+                r.first()?
+                    .rows()?
+                    .first()?
+                    .get("_uuid")?
+                    .as_atom()?
+                    .as_uuid()
+                    .map(str::to_owned)
+            })
+            .expect("the root row's uuid");
+        let cases = cases.into_iter().chain([
+            ("mutate Bridge ports (delete an absent uuid)", mutate),
+            (
+                "select Open_vSwitch by _uuid",
+                select(
+                    "Open_vSwitch",
+                    vec![Condition::eq("_uuid", Datum::uuid(&root_uuid))],
+                    &["_uuid"],
+                ),
+            ),
+        ]);
         let mut rows = Vec::new();
         for (what, op) in cases {
             let total: f64 = (0..n)
@@ -593,6 +617,67 @@ impl Probe {
                 .sum();
             rows.push((what, total / n as f64 * 1e3));
         }
+        // The commits themselves, on ports of the probe's own (no link needed without
+        // ovs-vswitchd): add_port's insert transaction, then delete_port's mutate.
+        let mut uuids = Vec::with_capacity(n);
+        let mut add_total = 0.0;
+        for i in 0..n {
+            let name = format!("probe{}{i}", label.len());
+            let mark = || Datum::map([("wharf", "owned")]);
+            let ops = [
+                Operation::Insert {
+                    table: "Interface".into(),
+                    row: wharf_ovsdb::Row::from([
+                        ("name".to_owned(), Datum::from(name.as_str())),
+                        ("external_ids".to_owned(), mark()),
+                    ]),
+                    uuid_name: Some("interface".into()),
+                },
+                Operation::Insert {
+                    table: "Port".into(),
+                    row: wharf_ovsdb::Row::from([
+                        ("name".to_owned(), Datum::from(name.as_str())),
+                        ("interfaces".to_owned(), Datum::named_uuid("interface")),
+                        ("tag".to_owned(), Datum::set(Some(i64::from(TAG)))),
+                        ("external_ids".to_owned(), mark()),
+                    ]),
+                    uuid_name: Some("port".into()),
+                },
+                Operation::Mutate {
+                    table: "Bridge".into(),
+                    conditions: vec![Condition::eq("name", WHARF_BRIDGE)],
+                    mutations: vec![Mutation::new(
+                        "ports",
+                        Mutator::Insert,
+                        Datum::named_uuid("port"),
+                    )],
+                },
+            ];
+            let t = Instant::now();
+            let results = self
+                .client
+                .transact("Open_vSwitch", &ops)
+                .expect("probe add");
+            add_total += t.elapsed().as_secs_f64();
+            uuids.push(results[1].uuid().expect("the port's uuid").to_owned());
+        }
+        rows.push((
+            "commit insert Interface+Port, mutate Bridge ports",
+            add_total / n as f64 * 1e3,
+        ));
+        let mut delete_total = 0.0;
+        for uuid in uuids {
+            let op = Operation::Mutate {
+                table: "Bridge".into(),
+                conditions: vec![Condition::eq("name", WHARF_BRIDGE)],
+                mutations: vec![Mutation::new("ports", Mutator::Delete, Datum::uuid(&uuid))],
+            };
+            delete_total += self.transact(&[op]);
+        }
+        rows.push((
+            "commit mutate Bridge ports delete (rows collected)",
+            delete_total / n as f64 * 1e3,
+        ));
         ProbeResult { label, rows }
     }
 }

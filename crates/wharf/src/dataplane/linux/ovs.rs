@@ -6,6 +6,7 @@
 //! Every row written carries `external_ids:wharf=owned`; rows without it are never changed,
 //! so an operator's or another tool's bridge of the same name is an error, not adopted.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -48,6 +49,11 @@ pub(super) struct Ovsdb {
     /// Held for a whole call: it also serialises each call's check-then-write, so two
     /// callers in this process cannot both create the same bridge.
     client: Mutex<Option<Client>>,
+    /// The UUIDs of wharf's Port rows by name, as inserted or last listed: ovsdb-server
+    /// (3.1) finds a row by `_uuid` directly but by `name` only by scanning the table, which
+    /// at 10,000 ports costs ~3 ms a lookup. Checked before use (a row of that UUID and name,
+    /// marked as wharf's), so a stale entry only costs the scan.
+    port_uuids: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Ovsdb {
@@ -63,6 +69,7 @@ impl Ovsdb {
         Ovsdb {
             endpoint,
             client: Mutex::new(None),
+            port_uuids: Mutex::new(HashMap::new()),
         }
     }
 
@@ -93,6 +100,10 @@ impl Ovsdb {
 
     fn connect(&self) -> std::result::Result<Client, Error> {
         Client::connect(&Endpoint::parse(&self.endpoint)?, REQUEST_TIMEOUT)
+    }
+
+    fn port_uuids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.port_uuids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn error(&self, what: &str, failure: Failure) -> DataplaneError {
@@ -390,6 +401,39 @@ fn interface_row(spec: &PortSpec) -> Row {
     row
 }
 
+/// Adds the port in one transaction without looking anything up first: the bridge is
+/// named in the mutation's condition (with wharf's mark), and the Port and Interface
+/// tables' unique name indexes refuse a duplicate. Returns the Port row's UUID, or None
+/// when that did not work out (no such bridge of wharf's, a port of that name already
+/// there) and [`add_port`] must look: then nothing was left, since rows no bridge refers to
+/// are dropped at commit.
+fn add_port_at_once(client: &Client, spec: &PortSpec) -> Outcome<Option<String>> {
+    let ops = [
+        insert("Interface", interface_row(spec), "interface"),
+        insert("Port", port_row(&spec.name, spec.vlan, "interface"), "port"),
+        Operation::Mutate {
+            table: "Bridge".into(),
+            conditions: vec![
+                Condition::eq("name", spec.bridge.as_str()),
+                owned_condition(),
+            ],
+            mutations: vec![Mutation::new(
+                "ports",
+                Mutator::Insert,
+                Datum::named_uuid("port"),
+            )],
+        },
+    ];
+    match client.transact(DB, &ops) {
+        Ok(results) if results.get(2).and_then(OperationResult::count) == Some(1) => {
+            Ok(results.get(1).and_then(|r| r.uuid()).map(str::to_owned))
+        }
+        Ok(_) => Ok(None),
+        Err(error @ Error::Disconnected { .. }) => Err(error.into()),
+        Err(_) => Ok(None),
+    }
+}
+
 fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
     let Some(bridge) = named(client, "Bridge", &spec.bridge, &["_uuid", "external_ids"])? else {
         return Err(Failure::Refused(format!(
@@ -418,7 +462,12 @@ fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
         let results = client.transact(DB, &[select("Bridge", vec![has_it], &["name"])])?;
         let on = rows(&results, 0)?;
         let on_bridge = on.first().and_then(|b| text(b, "name")).unwrap_or_default();
-        let interfaces = read_interfaces(client, vec![])?;
+        // Only the port's own interface, found by UUID (a lookup, not a scan).
+        let conditions = uuids(&port, "interfaces")
+            .first()
+            .map(|u| vec![by_uuid(u)])
+            .unwrap_or_default();
+        let interfaces = by_uuids(read_interfaces(client, conditions)?);
         let existing = owned_port(&port, &interfaces)?;
         let wanted = OwnedPort {
             name: spec.name.clone(),
@@ -452,14 +501,37 @@ fn add_port(client: &Client, spec: &PortSpec) -> Outcome<()> {
     Ok(())
 }
 
-fn delete_port(client: &Client, bridge: &str, name: &str) -> Outcome<()> {
-    let Some(port) = named(client, "Port", name, &["_uuid", "external_ids"])? else {
-        return Ok(());
+fn delete_port(client: &Client, bridge: &str, name: &str, known: Option<&str>) -> Outcome<()> {
+    // The UUID wharf knows, if the row of that UUID is still that port and wharf's.
+    let checked = match known {
+        Some(known) => {
+            let results = client.transact(
+                DB,
+                &[select(
+                    "Port",
+                    vec![by_uuid(known)],
+                    &["name", "external_ids"],
+                )],
+            )?;
+            rows(&results, 0)?
+                .first()
+                .filter(|row| text(row, "name") == Some(name) && is_owned(row))
+                .map(|_| known.to_owned())
+        }
+        None => None,
     };
-    if !is_owned(&port) {
-        return Err(not_wharfs("a port", name));
-    }
-    let port = uuid(&port)?;
+    let port = match checked {
+        Some(port) => port,
+        None => {
+            let Some(port) = named(client, "Port", name, &["_uuid", "external_ids"])? else {
+                return Ok(());
+            };
+            if !is_owned(&port) {
+                return Err(not_wharfs("a port", name));
+            }
+            uuid(&port)?
+        }
+    };
     // Only from the bridge named: a port of that name on another bridge is not this one.
     // The port row, then referenced from nowhere, is dropped by the server with its
     // interface.
@@ -495,12 +567,19 @@ fn owned_condition() -> Condition {
 }
 
 /// A port row as an [`OwnedPort`], its kind from its (first, only) interface.
-fn owned_port(port: &Row, interfaces: &[Row]) -> Outcome<OwnedPort> {
+/// Rows by their UUID.
+fn by_uuids(rows: Vec<Row>) -> HashMap<String, Row> {
+    rows.into_iter()
+        .filter_map(|row| Some((uuid(&row).ok()?, row)))
+        .collect()
+}
+
+fn owned_port(port: &Row, interfaces: &HashMap<String, Row>) -> Outcome<OwnedPort> {
     let name = text(port, "name").unwrap_or_default().to_owned();
     let interface_uuid = uuids(port, "interfaces");
-    let interface = interfaces
-        .iter()
-        .find(|i| uuid(i).ok().as_ref() == interface_uuid.first())
+    let interface = interface_uuid
+        .first()
+        .and_then(|u| interfaces.get(u))
         .ok_or_else(|| {
             Failure::Refused(format!("wharf's port {name} has no interface of wharf's"))
         })?;
@@ -546,7 +625,8 @@ fn port_kind(interface: &Row) -> Option<PortKind> {
     }
 }
 
-fn owned_switch_objects(client: &Client) -> Outcome<Vec<OwnedBridge>> {
+/// wharf's bridges with their ports, and the UUIDs of wharf's ports by name.
+fn owned_switch_objects(client: &Client) -> Outcome<(Vec<OwnedBridge>, HashMap<String, String>)> {
     let ops = [
         select(
             "Bridge",
@@ -560,17 +640,18 @@ fn owned_switch_objects(client: &Client) -> Outcome<Vec<OwnedBridge>> {
         ),
     ];
     let results = client.transact(DB, &ops)?;
-    let (bridges, ports) = (rows(&results, 0)?, rows(&results, 1)?);
-    let interfaces = read_interfaces(client, vec![])?;
+    let (bridges, ports) = (rows(&results, 0)?, by_uuids(rows(&results, 1)?));
+    let interfaces = by_uuids(read_interfaces(client, vec![])?);
     let mut owned = Vec::new();
     for bridge in &bridges {
         let name = text(bridge, "name").unwrap_or_default().to_owned();
-        let members = uuids(bridge, "ports");
         let mut bridge_ports = Vec::new();
-        for port in &ports {
-            let is_member = uuid(port).is_ok_and(|u| members.contains(&u));
+        for member in uuids(bridge, "ports") {
+            let Some(port) = ports.get(&member) else {
+                continue; // someone else's port on wharf's bridge
+            };
             // The bridge's own internal port is part of the bridge, not a port wharf added.
-            if is_member && text(port, "name") != Some(name.as_str()) {
+            if text(port, "name") != Some(name.as_str()) {
                 bridge_ports.push(owned_port(port, &interfaces)?);
             }
         }
@@ -585,7 +666,11 @@ fn owned_switch_objects(client: &Client) -> Outcome<Vec<OwnedBridge>> {
         });
     }
     owned.sort();
-    Ok(owned)
+    let names = ports
+        .iter()
+        .filter_map(|(u, port)| Some((text(port, "name")?.to_owned(), u.clone())))
+        .collect();
+    Ok((owned, names))
 }
 
 fn datapath_types(client: &Client) -> Outcome<Vec<String>> {
@@ -675,7 +760,15 @@ impl Switches for LinuxDataplane {
                 return Err(DataplaneError::other(what, "there is no link of that name"));
             }
         }
-        self.ovs.call(&what, |client| add_port(client, spec))?;
+        let inserted = self.ovs.call(&what, |client| {
+            Ok(match add_port_at_once(client, spec)? {
+                Some(port) => Some(port),
+                None => add_port(client, spec).map(|()| None)?,
+            })
+        })?;
+        if let Some(port) = inserted {
+            self.ovs.port_uuids().insert(spec.name.clone(), port);
+        }
         match spec.kind {
             PortKind::Internal { mtu, .. } => {
                 self.bring_up_link(&format!("internal port {}", spec.name), &spec.name, mtu)
@@ -686,13 +779,20 @@ impl Switches for LinuxDataplane {
 
     fn delete_port(&self, bridge: &str, name: &str) -> Result<()> {
         let what = format!("delete port {name} of bridge {bridge}");
-        self.ovs
-            .call(&what, |client| delete_port(client, bridge, name))
+        let known = self.ovs.port_uuids().get(name).cloned();
+        self.ovs.call(&what, |client| {
+            delete_port(client, bridge, name, known.as_deref())
+        })?;
+        self.ovs.port_uuids().remove(name);
+        Ok(())
     }
 
     fn owned_switch_objects(&self) -> Result<Vec<OwnedBridge>> {
-        self.ovs
-            .call("list wharf's Open vSwitch bridges", owned_switch_objects)
+        let (owned, uuids) = self
+            .ovs
+            .call("list wharf's Open vSwitch bridges", owned_switch_objects)?;
+        *self.ovs.port_uuids() = uuids;
+        Ok(owned)
     }
 
     fn datapath_types(&self) -> Result<Vec<String>> {

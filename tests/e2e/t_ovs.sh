@@ -234,7 +234,7 @@ scenario_end nat
 # ---------------------------------------------------------------- flat, VLANs, uplink
 flat_scenario() {
   ovs_net e2e-flat10 10.92.10.0/24 10.92.10.1 -o ovs_mode=flat -o bridge=e2e-ovsflat -o vlan=10 || return 1
-  ovs_net e2e-flat20 10.92.20.0/24 10.92.20.1 -o ovs_mode=flat -o bridge=e2e-ovsflat -o vlan=20 || return 1
+  ovs_net e2e-flat20 10.92.20.0/24 10.92.20.1 -o ovs_mode=flat -o bridge=e2e-ovsflat -o vlan=20 -o host_address=true || return 1
   FLAT_OK=1
   check "run f10a on flat10" dk_run e2e-f10a --net e2e-flat10 --ip 10.92.10.11 --cap-add NET_ADMIN "$IMAGE" sleep 1d
   check "run f20a on flat20" dk_run e2e-f20a --net e2e-flat20 --ip 10.92.20.11 --cap-add NET_ADMIN "$IMAGE" sleep 1d
@@ -249,6 +249,9 @@ flat_scenario() {
     check_eq "flat: $c's port ${end:-?} has tag $tag in OVS" "$tag" "$(ovs_vsctl get Port "${end:-none}" tag 2>&1)"
   done
   check_ping "flat: f20a pings f20b" e2e-f20a 10.92.20.12
+  # flat20 asked for an address of the host's (host_address=true); flat10 did not.
+  check_host_ping "flat: the host reaches f20a through its address on flat20" 10.92.20.11
+  check_out_no_match "flat: the host has no route into flat10" '^10\.92\.10\.' ip route show proto 87
   check_ping "flat: f20b pings f20a" e2e-f20b 10.92.20.11
   local dev
   dev=$("$DOCKER" exec e2e-f10a ip -o -4 addr show 2>/dev/null | awk '$4 ~ /^10\.92\.10\.11\// { print $2; exit }')

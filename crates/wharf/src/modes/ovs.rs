@@ -40,6 +40,7 @@ pub const VLAN: &str = "vlan";
 pub const VXLAN_REMOTE: &str = "vxlan_remote";
 pub const VXLAN_VNI: &str = "vxlan_vni";
 pub const DATAPATH: &str = "datapath";
+pub const HOST_ADDRESS: &str = "host_address";
 
 /// The old Open vSwitch plugin's default MTU, which leaves room for a VXLAN header on a
 /// 1500-byte underlay.
@@ -117,6 +118,8 @@ struct Settings {
     uplink: Option<String>,
     vxlan_remotes: Vec<IpAddr>,
     vni: u32,
+    /// A flat network's addresses for the host (`host_address=true`), from its pools.
+    host_addresses: Vec<IpAddr>,
 }
 
 impl Settings {
@@ -136,6 +139,11 @@ impl Settings {
             config.insert(VXLAN_REMOTE.into(), json!(remotes));
         }
         config.insert(VXLAN_VNI.into(), json!(self.vni));
+        if !self.host_addresses.is_empty() {
+            let addresses: Vec<String> =
+                self.host_addresses.iter().map(IpAddr::to_string).collect();
+            config.insert(HOST_ADDRESS.into(), json!(addresses));
+        }
         if let Some(accept) = accept_from {
             config.insert(ACCEPT_FROM.into(), accept);
         }
@@ -183,6 +191,16 @@ impl Settings {
                 .and_then(Value::as_u64)
                 .and_then(|v| u32::try_from(v).ok())
                 .ok_or_else(|| broken(VXLAN_VNI))?,
+            host_addresses: config
+                .get(HOST_ADDRESS)
+                .and_then(Value::as_array)
+                .map(|addresses| {
+                    addresses
+                        .iter()
+                        .filter_map(|a| a.as_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -414,8 +432,30 @@ impl Ovs {
             uplink,
             vxlan_remotes,
             vni,
+            host_addresses: Vec::new(),
         })
     }
+}
+
+/// The host's addresses on a flat network (`host_address=true`): one per subnet wharf's
+/// IPAM manages, taken from its pool like a gateway.
+fn take_host_addresses(
+    draft: &NetworkDraft<'_>,
+    addresses: &mut dyn HostAddressPool,
+) -> Result<Vec<IpAddr>> {
+    let mut taken = Vec::new();
+    for subnet in draft.subnets {
+        if let Some(address) = addresses.take(subnet)? {
+            taken.push(address.address);
+        }
+    }
+    if taken.is_empty() {
+        return Err(invalid(
+            "option host_address needs an address for the host from wharf's IPAM: create the \
+             network with --ipam-driver wharf",
+        ));
+    }
+    Ok(taken)
 }
 
 impl NetworkMode for Ovs {
@@ -433,6 +473,7 @@ impl NetworkMode for Ovs {
             VXLAN_VNI,
             DATAPATH,
             ACCEPT_FROM,
+            HOST_ADDRESS,
         ]
     }
 
@@ -440,9 +481,22 @@ impl NetworkMode for Ovs {
         &self,
         draft: &NetworkDraft<'_>,
         host: &dyn HostView,
-        _addresses: &mut dyn HostAddressPool,
+        addresses: &mut dyn HostAddressPool,
     ) -> Result<NetworkPlan> {
-        let settings = self.settings(draft, host)?;
+        let mut settings = self.settings(draft, host)?;
+        let host_address = match draft.options.get(HOST_ADDRESS) {
+            Some(text) => super::parse_bool(HOST_ADDRESS, text)?,
+            None => false,
+        };
+        if host_address {
+            if settings.mode == OvsMode::Nat {
+                return Err(invalid(
+                    "option host_address applies to ovs_mode=flat networks: a nat network's \
+                     gateway is the host's address on it already",
+                ));
+            }
+            settings.host_addresses = take_host_addresses(draft, addresses)?;
+        }
         if settings.mode == OvsMode::Nat {
             if let Some(subnet) = draft.subnets.iter().find(|s| s.gateway.is_none()) {
                 return Err(invalid(format!(
@@ -516,7 +570,24 @@ impl NetworkMode for Ovs {
                 },
             )));
         }
-        if settings.mode == OvsMode::Nat {
+        // The host's own port on the network: a nat network's gateway, or a flat network's
+        // host address.
+        let host_addresses: Vec<(IpAddr, IpNet)> = match settings.mode {
+            OvsMode::Nat => network
+                .subnets
+                .iter()
+                .filter_map(|s| Some((s.gateway?, s.prefix)))
+                .collect(),
+            OvsMode::Flat => settings
+                .host_addresses
+                .iter()
+                .filter_map(|a| {
+                    let subnet = network.subnets.iter().find(|s| s.prefix.contains(a))?;
+                    Some((*a, subnet.prefix))
+                })
+                .collect(),
+        };
+        if !host_addresses.is_empty() {
             let port = gateway_port(&network.id);
             objects.push(HostObject::SwitchPort(settings.port(
                 port.clone(),
@@ -525,18 +596,15 @@ impl NetworkMode for Ovs {
                     mac: Some(gateway_mac(&network.id)),
                 },
             )));
-            for subnet in &network.subnets {
-                let Some(gateway) = subnet.gateway else {
-                    continue;
-                };
+            for (address, prefix) in host_addresses {
                 objects.push(HostObject::Address(HostAddress {
-                    address: gateway,
+                    address,
                     device: port.clone(),
                 }));
                 objects.push(HostObject::Route(HostRoute {
-                    destination: subnet.prefix.trunc(),
+                    destination: prefix.trunc(),
                     device: port.clone(),
-                    source: Some(gateway),
+                    source: Some(address),
                 }));
             }
         }
@@ -655,6 +723,18 @@ impl NetworkMode for Ovs {
         }
         if settings.mode == OvsMode::Nat {
             line.push_str(&format!(", gateway port {}", gateway_port(&network.id)));
+        }
+        if !settings.host_addresses.is_empty() {
+            let addresses: Vec<String> = settings
+                .host_addresses
+                .iter()
+                .map(IpAddr::to_string)
+                .collect();
+            line.push_str(&format!(
+                ", host address {} on port {}",
+                addresses.join(", "),
+                gateway_port(&network.id)
+            ));
         }
         if let Some(uplink) = &settings.uplink {
             line.push_str(&format!(", uplink {uplink}"));

@@ -39,6 +39,22 @@ impl HostAddressPool for NoAddresses {
     }
 }
 
+/// A pool that hands out .200 of each subnet.
+struct Pool;
+
+impl HostAddressPool for Pool {
+    fn take(&mut self, subnet: &Subnet) -> Result<Option<ExtraAddress>> {
+        let IpNet::V4(net) = subnet.prefix else {
+            return Ok(None);
+        };
+        let octets = net.network().octets();
+        Ok(Some(ExtraAddress {
+            address: IpAddr::from([octets[0], octets[1], octets[2], 200]),
+            pool_id: "p".into(),
+        }))
+    }
+}
+
 fn subnets() -> Vec<Subnet> {
     vec![Subnet {
         prefix: "10.91.0.0/24".parse().unwrap(),
@@ -355,4 +371,79 @@ fn claims_keep_one_datapath_per_bridge_and_one_bridge_per_uplink() {
     assert_eq!(claims[0].family, "Open vSwitch netdev");
     assert_eq!(claims[1].parent, "eth2");
     assert!(claims[1].family.contains("b1"));
+}
+
+#[test]
+fn a_flat_network_gives_the_host_an_address_only_when_asked() {
+    let mode = Ovs::new(OvsDefaults::default());
+    let options: BTreeMap<String, String> = [
+        ("ovs_mode", "flat"),
+        ("host_address", "true"),
+        ("vlan", "5"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let subnets = subnets();
+    let draft = NetworkDraft {
+        id: ID,
+        options: &options,
+        mtu: None,
+        internal: false,
+        ipv6: false,
+        subnets: &subnets,
+    };
+    let host = Host { kernel: false };
+    let planned = mode.plan_network(&draft, &host, &mut Pool).unwrap();
+    let network = Network {
+        id: ID.into(),
+        mode: "ovs".into(),
+        name: None,
+        mtu: planned.mtu,
+        internal: false,
+        ipv6: false,
+        subnets: subnets.clone(),
+        config: planned.config,
+        endpoints: OrdMap::new(),
+    };
+    let objects = mode.network_objects(&network).unwrap();
+    assert_eq!(
+        described(&objects)[1..],
+        [
+            "ovs port wg0123456789ab of ovs-0123456789a",
+            "address 10.91.0.200 dev wg0123456789ab",
+            "route 10.91.0.0/24 dev wg0123456789ab",
+        ]
+    );
+    assert!(matches!(&objects[1], HostObject::SwitchPort(p) if p.vlan == PortVlan::Access(5)));
+    assert!(mode.describe(&network)["ovs"].contains("host address 10.91.0.200"));
+    assert_eq!(mode.nat_link(&network), None);
+    // Without wharf's IPAM there is no address to take; a nat network has its gateway.
+    let error = mode
+        .plan_network(&draft, &host, &mut NoAddresses)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("--ipam-driver wharf"), "{error}");
+    let mut nat = options.clone();
+    nat.insert("ovs_mode".into(), "nat".into());
+    nat.remove("vlan");
+    let draft = NetworkDraft {
+        options: &nat,
+        ..draft
+    };
+    let error = mode
+        .plan_network(&draft, &host, &mut Pool)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("host_address") && error.contains("flat"),
+        "{error}"
+    );
+    // Unasked, a flat network has no port of the host's.
+    let plain = plan(&[("ovs_mode", "flat")]).unwrap();
+    assert!(!mode
+        .network_objects(&plain)
+        .unwrap()
+        .iter()
+        .any(|o| matches!(o, HostObject::SwitchPort(_) | HostObject::Address(_))));
 }

@@ -263,3 +263,36 @@ fn a_wiped_database_is_put_back_while_wharf_serves() {
     assert_eq!(f.kernel.bridges(), before);
     assert_eq!(f.kernel.addresses(), addresses);
 }
+
+#[test]
+fn a_flat_networks_host_address_comes_from_its_pool_and_goes_back_with_it() {
+    let f = fixture("ovs-host-address");
+    let pool = create_network(
+        &f,
+        json!({"mode": "ovs", "ovs_mode": "flat", "host_address": "true"}),
+    )
+    .unwrap();
+    let taken: Vec<_> = f.engine.state().pools[&pool]
+        .allocations
+        .iter()
+        .filter(|(_, a)| matches!(a, crate::model::Allocation::Shim { .. }))
+        .map(|(address, _)| *address)
+        .collect();
+    assert_eq!(taken.len(), 1);
+    assert!(f
+        .kernel
+        .addresses()
+        .iter()
+        .any(|a| a.device == GATEWAY_PORT && a.address == taken[0]));
+    assert!(f.kernel.nat().is_empty());
+    f.plugin
+        .delete_network(&parse(json!({"NetworkID": NET})))
+        .unwrap();
+    assert!(f.kernel.bridges().is_empty());
+    assert!(f.kernel.addresses().is_empty());
+    let state = f.engine.state();
+    assert!(!state.pools[&pool]
+        .allocations
+        .values()
+        .any(|a| matches!(a, crate::model::Allocation::Shim { .. })));
+}

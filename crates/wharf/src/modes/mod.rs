@@ -402,6 +402,25 @@ impl ModeRegistry {
     }
 }
 
+/// A new endpoint on a veth pair (routed and Open vSwitch networks): `wh` + digits of its ID
+/// on the host's side, `wc` + the same on the container's, the runtime's MAC or one from the ID.
+pub fn veth_endpoint(draft: &EndpointDraft<'_>) -> NewEndpoint {
+    let digits = link_digits(draft.id);
+    let mac = draft.mac.unwrap_or_else(|| mac_for(draft.id));
+    NewEndpoint {
+        endpoint: Endpoint {
+            id: draft.id.into(),
+            host_ifname: format!("{}{digits}", crate::dataplane::HOST_LINK_PREFIX),
+            container_ifname: format!("{}{digits}", crate::dataplane::CONTAINER_LINK_PREFIX),
+            mac: format_mac(mac),
+            primary: draft.primary.to_vec(),
+            extra: draft.extra.to_vec(),
+            sandbox: None,
+        },
+        report_mac: draft.mac.is_none().then_some(mac),
+    }
+}
+
 /// Characters of an endpoint ID in its link names and its MAC.
 pub const ENDPOINT_ID_DIGITS: usize = 10;
 

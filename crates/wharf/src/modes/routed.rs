@@ -18,14 +18,10 @@ use ipnet::IpNet;
 use serde_json::{json, Value};
 
 use super::{
-    format_mac, gateways, invalid, link_digits, mac_for, AcceptFrom, ContainerRoute, EndpointDraft,
-    HostAddressPool, HostView, JoinAnswer, NetworkDraft, NetworkMode, NetworkPlan, NewEndpoint,
-    Reachable, Result,
+    gateways, invalid, AcceptFrom, ContainerRoute, EndpointDraft, HostAddressPool, HostView,
+    JoinAnswer, NetworkDraft, NetworkMode, NetworkPlan, NewEndpoint, Reachable, Result,
 };
-use crate::dataplane::{
-    HostAddress, HostEnd, HostObject, HostRoute, VethSpec, CONTAINER_LINK_PREFIX, HOST_LINK_PREFIX,
-    LINK_ALIAS_PREFIX,
-};
+use crate::dataplane::{HostAddress, HostEnd, HostObject, HostRoute, VethSpec, LINK_ALIAS_PREFIX};
 use crate::model::{Endpoint, Network};
 
 /// The option naming the networks whose containers may reach this network's.
@@ -117,20 +113,7 @@ impl NetworkMode for Routed {
         draft: &EndpointDraft<'_>,
         _host: &dyn HostView,
     ) -> Result<NewEndpoint> {
-        let digits = link_digits(draft.id);
-        let mac = draft.mac.unwrap_or_else(|| mac_for(draft.id));
-        Ok(NewEndpoint {
-            endpoint: Endpoint {
-                id: draft.id.into(),
-                host_ifname: format!("{HOST_LINK_PREFIX}{digits}"),
-                container_ifname: format!("{CONTAINER_LINK_PREFIX}{digits}"),
-                mac: format_mac(mac),
-                primary: draft.primary.to_vec(),
-                extra: draft.extra.to_vec(),
-                sandbox: None,
-            },
-            report_mac: draft.mac.is_none().then_some(mac),
-        })
+        Ok(super::veth_endpoint(draft))
     }
 
     fn endpoint_objects(&self, network: &Network, endpoint: &Endpoint) -> Result<Vec<HostObject>> {

@@ -128,7 +128,7 @@ pub struct ServeArgs {
     #[arg(long = "host-block", value_name = "CIDR", value_parser = any_prefix)]
     pub host_blocks: Vec<IpNet>,
     /// Route protocol number that marks wharf's host routes (`ip route show proto N`).
-    #[arg(long, default_value_t = DEFAULT_ROUTE_PROTOCOL, value_parser = clap::value_parser!(u8).range(5..=255))]
+    #[arg(long, default_value_t = DEFAULT_ROUTE_PROTOCOL, value_parser = parse_route_protocol)]
     pub route_protocol: u8,
     /// Seconds to wait for Docker to move an interface into its sandbox.
     #[arg(long, default_value_t = 30)]
@@ -210,6 +210,29 @@ fn parse_daemon_mode(text: &str) -> Result<DaemonMode, String> {
          vSwitch one (nat, flat)",
         known.join(", ")
     ))
+}
+
+/// `--route-protocol`: a number no routing daemon or the kernel owns. Routes with a daemon's
+/// number are the daemon's (FRR's zebra takes 11, 42 and 186-198 as its own and would neither
+/// export nor keep them; BIRD deletes routes with 12, its own, at each scan), and 0-4 are the
+/// kernel's (unspec, redirect, kernel, boot, static).
+fn parse_route_protocol(text: &str) -> Result<u8, String> {
+    let protocol: u8 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a route protocol number (5-255)"))?;
+    let owner = match protocol {
+        0..=4 => Some("the kernel (0-4: unspec, redirect, kernel, boot, static)"),
+        11 | 42 | 186..=198 => Some("FRR (zebra takes 11, 42 and 186-198 as its own routes)"),
+        12 => Some("BIRD (it deletes routes of its own protocol, 12, at each scan)"),
+        _ => None,
+    };
+    match owner {
+        Some(owner) => Err(format!(
+            "{protocol} belongs to {owner}; choose another, e.g. the default {DEFAULT_ROUTE_PROTOCOL}"
+        )),
+        None => Ok(protocol),
+    }
 }
 
 fn parse_ovsdb(text: &str) -> Result<String, String> {
@@ -404,6 +427,26 @@ mod tests {
         assert_eq!(defaults.bridge.as_deref(), Some("ovsbr-docker0"));
         assert_eq!(defaults.mtu, 1450);
         assert_eq!(args.ovsdb, "tcp:127.0.0.1:6640");
+    }
+
+    #[test]
+    fn route_protocols_of_the_kernel_and_the_routing_daemons_are_refused() {
+        for (owned, word) in [
+            ("0", "kernel"),
+            ("4", "kernel"),
+            ("11", "FRR"),
+            ("42", "FRR"),
+            ("186", "FRR"),
+            ("198", "FRR"),
+            ("12", "BIRD"),
+        ] {
+            let error = parse_route_protocol(owned).unwrap_err();
+            assert!(error.contains(word), "{owned}: {error}");
+        }
+        assert_eq!(parse_route_protocol("87"), Ok(87));
+        assert_eq!(parse_route_protocol("199"), Ok(199));
+        assert!(parse_route_protocol("256").is_err());
+        assert!(Cli::try_parse_from(["wharf", "serve", "--route-protocol", "186"]).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::dataplane::{IpvlanMode, DEFAULT_ROUTE_PROTOCOL};
 use crate::engine::ipam::DefaultPools;
 use crate::engine::networks::parse_mtu;
 use crate::engine::EngineConfig;
+use crate::model::Routing;
 use crate::modes::ipvlan::parse_ipvlan_mode;
 use crate::modes::ovs::{OvsDefaults, OvsMode, DEFAULT_BRIDGE_NAME};
 use crate::modes::{ModeDefaults, ModeRegistry};
@@ -127,6 +128,12 @@ pub struct ServeArgs {
     /// unless it names its own --ip-range. Give each host a different block.
     #[arg(long = "host-block", value_name = "CIDR", value_parser = any_prefix)]
     pub host_blocks: Vec<IpNet>,
+    /// Who spreads this host's container routes to other hosts: `bgp`, wharf's own speaker
+    /// (the --bgp-* flags or [bgp] in --config); `external`, a routing daemon run beside
+    /// wharf (FRR, BIRD) that exports wharf's kernel routes (see examples/routing). Default:
+    /// bgp when BGP is configured, external otherwise.
+    #[arg(long, value_parser = parse_routing, value_name = "bgp|external")]
+    pub routing: Option<Routing>,
     /// Route protocol number that marks wharf's host routes (`ip route show proto N`).
     #[arg(long, default_value_t = DEFAULT_ROUTE_PROTOCOL, value_parser = parse_route_protocol)]
     pub route_protocol: u8,
@@ -235,6 +242,17 @@ fn parse_route_protocol(text: &str) -> Result<u8, String> {
     }
 }
 
+fn parse_routing(text: &str) -> Result<Routing, String> {
+    match text {
+        "bgp" => Ok(Routing::Bgp),
+        "external" => Ok(Routing::External),
+        other => Err(format!(
+            "{other:?}: routing is bgp (wharf's own speaker) or external (a daemon such as FRR \
+             or BIRD exports wharf's routes)"
+        )),
+    }
+}
+
 fn parse_ovsdb(text: &str) -> Result<String, String> {
     wharf_ovsdb::Endpoint::parse(text)
         .map(|_| text.to_owned())
@@ -319,11 +337,12 @@ impl ServeArgs {
             },
             sandbox_timeout: std::time::Duration::from_secs(self.sandbox_timeout),
             host_blocks,
+            routing: self.routing()?.0,
         })
     }
 
-    /// The modes' defaults from the flags.
-    pub fn mode_defaults(&self) -> ModeDefaults {
+    /// The modes' defaults from the flags, for routes spread as `routing` says.
+    pub fn mode_defaults(&self, routing: Routing) -> ModeDefaults {
         let defaults = ModeDefaults::default();
         let bridge = match (&self.bridge_name, self.mode.ovs) {
             (Some(name), _) => Some(name.clone()),
@@ -339,6 +358,7 @@ impl ServeArgs {
                 bridge,
                 mtu: self.mtu.unwrap_or(defaults.ovs.mtu),
             },
+            routing,
         }
     }
 }
@@ -366,17 +386,32 @@ impl ServeArgs {
         }
     }
 
-    /// The BGP speaker's settings, from `--config` and the flags; None when BGP is not asked
-    /// for.
-    pub fn bgp_settings(&self) -> Result<Option<crate::routing::BgpSettings>, String> {
+    /// Who spreads the routes (`--routing`, or `routing` in `--config`), with the BGP
+    /// speaker's settings from `--config` and the flags when it is wharf's speaker.
+    pub fn routing(&self) -> Result<(Routing, Option<crate::routing::BgpSettings>), String> {
         let file = self.file()?;
-        crate::config::bgp_settings(
+        let bgp = crate::config::bgp_settings(
             file.bgp.as_ref(),
             self.bgp_asn,
             self.bgp_router_id,
             &self.bgp_peers,
             self.bgp_port,
-        )
+        )?;
+        match (self.routing.or(file.routing), bgp) {
+            (Some(Routing::External), Some(_)) => Err(
+                "--routing external leaves routing to a daemon beside wharf (FRR, BIRD), so \
+                 wharf runs no BGP speaker: drop the --bgp-* flags and [bgp] from the \
+                 configuration, or use --routing bgp"
+                    .into(),
+            ),
+            (Some(Routing::Bgp), None) => Err(
+                "--routing bgp runs wharf's own BGP speaker, which needs --bgp-asn, \
+                 --bgp-router-id and a --bgp-peer (or [bgp] in --config)"
+                    .into(),
+            ),
+            (_, Some(settings)) => Ok((Routing::Bgp, Some(settings))),
+            (_, None) => Ok((Routing::External, None)),
+        }
     }
 }
 
@@ -395,7 +430,10 @@ mod tests {
         let config = args.engine_config().unwrap();
         assert_eq!(config.default_pools, DefaultPools::default());
         assert_eq!(config.default_mode, "routed");
-        assert_eq!(args.mode_defaults(), ModeDefaults::default());
+        assert_eq!(
+            args.mode_defaults(Routing::External),
+            ModeDefaults::default()
+        );
     }
 
     #[test]
@@ -422,7 +460,7 @@ mod tests {
             config.default_pools.preferred_v4,
             "172.18.40.0/24".parse().ok()
         );
-        let defaults = args.mode_defaults().ovs;
+        let defaults = args.mode_defaults(Routing::External).ovs;
         assert_eq!(defaults.ovs_mode, OvsMode::Flat);
         assert_eq!(defaults.bridge.as_deref(), Some("ovsbr-docker0"));
         assert_eq!(defaults.mtu, 1450);
@@ -497,6 +535,58 @@ mod tests {
         assert!(args.engine_config().is_err());
     }
 
+    fn serve_args(argv: &[&str]) -> ServeArgs {
+        let argv = ["wharf", "serve"].iter().chain(argv);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Serve(args) => *args,
+            _ => panic!("not serve"),
+        }
+    }
+
+    #[test]
+    fn routing_is_the_speaker_when_bgp_is_configured_and_a_daemon_beside_wharf_otherwise() {
+        let bgp = [
+            "--bgp-asn",
+            "65001",
+            "--bgp-router-id",
+            "198.51.100.11",
+            "--bgp-peer",
+            "198.51.100.12@65002",
+        ];
+        let routing = |argv: &[&str]| serve_args(argv).routing().map(|(r, s)| (r, s.is_some()));
+        assert_eq!(routing(&[]), Ok((Routing::External, false)));
+        assert_eq!(
+            routing(&["--routing", "external"]),
+            Ok((Routing::External, false))
+        );
+        assert_eq!(routing(&bgp), Ok((Routing::Bgp, true)));
+        let both = [&["--routing", "bgp"][..], &bgp].concat();
+        assert_eq!(routing(&both), Ok((Routing::Bgp, true)));
+        let clash = routing(&[&["--routing", "external"][..], &bgp].concat()).unwrap_err();
+        assert!(
+            clash.contains("--routing external") && clash.contains("--bgp-"),
+            "{clash}"
+        );
+        let alone = routing(&["--routing", "bgp"]).unwrap_err();
+        assert!(alone.contains("--bgp-asn"), "{alone}");
+        let bad = Cli::try_parse_from(["wharf", "serve", "--routing", "ospf"]).unwrap_err();
+        assert!(bad.to_string().contains("external"), "{bad}");
+
+        // The configuration file's `routing`, which a flag overrides.
+        let dir = std::env::temp_dir().join(format!("wharf-cli-routing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wharf.toml");
+        std::fs::write(&file, "routing = \"bgp\"\n").unwrap();
+        let path = file.to_str().unwrap();
+        let from_file = routing(&["--config", path]).unwrap_err();
+        assert!(from_file.contains("--routing bgp"), "{from_file}");
+        assert_eq!(
+            routing(&["--config", path, "--routing", "external"]),
+            Ok((Routing::External, false))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_ipvlan_plugins_flags_set_defaults() {
         let argv = [
@@ -516,7 +606,7 @@ mod tests {
         };
         let config = args.engine_config().unwrap();
         assert_eq!(config.default_mode, "ipvlan");
-        let defaults = args.mode_defaults();
+        let defaults = args.mode_defaults(Routing::External);
         assert_eq!(defaults.ipvlan_mode, IpvlanMode::L3);
         assert_eq!(defaults.parent.as_deref(), Some("eth1"));
         assert_eq!(

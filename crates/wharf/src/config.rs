@@ -5,6 +5,7 @@
 //!
 //! ```toml
 //! host_blocks = ["10.90.1.0/24"] # as --host-block
+//! routing = "bgp"                # as --routing: bgp or external
 //!
 //! [bgp]
 //! asn = 65001
@@ -42,6 +43,9 @@ pub struct FileConfig {
     /// As `--host-block`: this host's blocks of subnets that span hosts.
     #[serde(default, deserialize_with = "host_blocks")]
     pub host_blocks: Vec<IpNet>,
+    /// As `--routing`: wharf's own BGP speaker, or a routing daemon beside it.
+    #[serde(default)]
+    pub routing: Option<crate::model::Routing>,
     #[serde(default)]
     pub bgp: Option<BgpFile>,
 }

@@ -63,8 +63,9 @@ pub fn serve(
     }
     let config = args.engine_config()?;
     // A mistake in the BGP settings stops the start, before anything is touched.
-    let bgp = args.bgp_settings()?;
-    let modes = ModeRegistry::standard(&args.mode_defaults());
+    let (routing, bgp) = args.routing()?;
+    tracing::info!(routing = routing.name(), "routing");
+    let modes = ModeRegistry::standard(&args.mode_defaults(routing));
     let store = Store::open_exclusive(&args.state_dir).map_err(|e| e.to_string())?;
     let dataplane = make_dataplane()?;
     let engine =

@@ -135,7 +135,7 @@ fn lab_ipvlan_containers_reach_each_other_and_the_host_through_the_shim() {
     };
     for mode in [IpvlanMode::L2, IpvlanMode::L3, IpvlanMode::L3s] {
         in_test_host(|dataplane| {
-            let ipvlan = Ipvlan::new(defaults.clone(), IpvlanMode::L2);
+            let ipvlan = Ipvlan::new(defaults.clone(), IpvlanMode::L2, false);
             let network = ipvlan_network(mode);
             let network_objects = ipvlan.network_objects(&network).unwrap();
             dataplane.make(&network_objects).unwrap();

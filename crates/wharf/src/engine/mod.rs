@@ -53,6 +53,8 @@ pub struct EngineConfig {
     /// whose subnet holds one hands out addresses from it only, unless Docker names a
     /// range of its own (`--ip-range`).
     pub host_blocks: Vec<ipnet::IpNet>,
+    /// Who spreads this host's routes (`wharf serve --routing`), for `wharf status`.
+    pub routing: crate::model::Routing,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +64,7 @@ impl Default for EngineConfig {
             default_pools: DefaultPools::default(),
             sandbox_timeout: Duration::from_secs(30),
             host_blocks: Vec::new(),
+            routing: crate::model::Routing::default(),
         }
     }
 }

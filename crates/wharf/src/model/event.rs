@@ -34,6 +34,27 @@ pub enum Advertise {
     None,
 }
 
+/// Who tells other hosts what is reachable here (`wharf serve --routing`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Routing {
+    /// wharf's own BGP speaker announces, and installs what its peers announce.
+    Bgp,
+    /// A routing daemon the operator runs (FRR, BIRD) exports wharf's kernel routes: wharf
+    /// keeps them in the kernel, and leaves the routes the daemon learns alone.
+    #[default]
+    External,
+}
+
+impl Routing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Routing::Bgp => "bgp",
+            Routing::External => "external",
+        }
+    }
+}
+
 /// Addresses of one endpoint reachable through a host link (a routed endpoint's host end, an
 /// ipvlan L3 network's parent), as host prefixes (/32, /128).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ pub mod event;
 pub mod state;
 
 pub use change::{Change, Misfit};
-pub use event::{Advertise, EndpointAddresses, Event, NetworkPrefixes};
+pub use event::{Advertise, EndpointAddresses, Event, NetworkPrefixes, Routing};
 pub use state::{
     short_id, Allocation, Endpoint, ExtraAddress, L4Protocol, Network, Pool, PortMapping,
     Published, State, Subnet, OLDEST_STATE_VERSION, STATE_VERSION,

@@ -3,7 +3,8 @@
 //! gateway as a router there. L3 and L3S route: no gateway, the container's default route is
 //! bound to its interface and the host's routing table carries its traffic; a neighbour on
 //! the segment that routes the subnet via this host reaches the containers (the ipvlan driver
-//! delivers by destination address, so no host route is needed, and none is added). A parent
+//! delivers by destination address, so no host route is needed; with `--routing external`
+//! each address gets one on the parent all the same, for the routing daemon to export). A parent
 //! carries one ipvlan network (its links share one mode) and no macvlan links.
 
 use std::collections::BTreeMap;
@@ -16,21 +17,52 @@ use super::{
     format_mac, invalid, EndpointDraft, HostAddressPool, HostView, JoinAnswer, NetworkDraft,
     NetworkMode, NetworkPlan, NewEndpoint, Reachable, Result,
 };
-use crate::dataplane::{HostObject, IpvlanFlag, IpvlanMode, SubLinkKind};
+use crate::dataplane::{HostObject, HostRoute, IpvlanFlag, IpvlanMode, SubLinkKind};
 use crate::model::{short_id, Endpoint, Network};
 
 pub struct Ipvlan {
     defaults: ParentDefaults,
     /// `ipvlan_mode` of networks that set none (the ipvlan plugin's `--mode`).
     default_mode: IpvlanMode,
+    /// Whether L3 containers get a host route on their parent: a routing daemon beside wharf
+    /// (`--routing external`) exports kernel routes, and the ipvlan driver needs none itself.
+    export_routes: bool,
 }
 
 impl Ipvlan {
-    pub fn new(defaults: ParentDefaults, default_mode: IpvlanMode) -> Ipvlan {
+    pub fn new(defaults: ParentDefaults, default_mode: IpvlanMode, export_routes: bool) -> Ipvlan {
         Ipvlan {
             defaults,
             default_mode,
+            export_routes,
         }
+    }
+
+    /// `ADDRESS/32 dev PARENT` (and /128) for each of an L3 endpoint's addresses, for a
+    /// routing daemon to find: the host's own traffic to them does not work without a shim
+    /// either way (the parent does not hand it to its ipvlan links), and with a shim the
+    /// shim's routes are there already. Nothing for `advertise=none`.
+    fn exported_routes(&self, network: &Network, endpoint: &Endpoint) -> Result<Vec<HostObject>> {
+        if !self.export_routes
+            || !routes_itself(network)
+            || self.advertise(network) == crate::model::Advertise::None
+        {
+            return Ok(Vec::new());
+        }
+        let attachment = parent::attachment(network)?;
+        if attachment.shim.is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(endpoint
+            .addresses()
+            .map(|address| {
+                HostObject::Route(HostRoute {
+                    destination: IpNet::from(address),
+                    device: attachment.parent.clone(),
+                    source: None,
+                })
+            })
+            .collect())
     }
 }
 
@@ -176,7 +208,9 @@ impl NetworkMode for Ipvlan {
     }
 
     fn endpoint_objects(&self, network: &Network, endpoint: &Endpoint) -> Result<Vec<HostObject>> {
-        parent::endpoint_objects(network, endpoint, false)
+        let mut objects = parent::endpoint_objects(network, endpoint, false)?;
+        objects.extend(self.exported_routes(network, endpoint)?);
+        Ok(objects)
     }
 
     fn join(&self, network: &Network, endpoint: &Endpoint) -> Result<JoinAnswer> {

@@ -342,6 +342,9 @@ pub struct ModeDefaults {
     pub parent: Option<String>,
     /// Open vSwitch networks' defaults (the old plugin's `--mode nat|flat` form).
     pub ovs: ovs::OvsDefaults,
+    /// Who spreads routes (`--routing`): with a daemon beside wharf, every address this host
+    /// makes reachable needs a kernel route for the daemon to find and export.
+    pub routing: crate::model::Routing,
 }
 
 impl Default for ModeDefaults {
@@ -351,6 +354,7 @@ impl Default for ModeDefaults {
             ipvlan_mode: crate::dataplane::IpvlanMode::L2,
             parent: None,
             ovs: ovs::OvsDefaults::default(),
+            routing: crate::model::Routing::default(),
         }
     }
 }
@@ -373,6 +377,7 @@ impl ModeRegistry {
             Arc::new(ipvlan::Ipvlan::new(
                 defaults.parent_defaults(),
                 defaults.ipvlan_mode,
+                defaults.routing == crate::model::Routing::External,
             )),
             Arc::new(ovs::Ovs::new(defaults.ovs.clone())),
         ])

@@ -53,8 +53,12 @@ fn temp_dir(name: &str) -> PathBuf {
 type Host = (crate::dataplane::Dataplane, Arc<FakeKernel>);
 
 fn start(dir: PathBuf, host: Host) -> Fixture {
+    start_with(dir, host, &ModeDefaults::default())
+}
+
+fn start_with(dir: PathBuf, host: Host, defaults: &ModeDefaults) -> Fixture {
     let store = Store::open_exclusive(&dir).unwrap();
-    let modes = ModeRegistry::standard(&ModeDefaults::default());
+    let modes = ModeRegistry::standard(defaults);
     let engine = Engine::load(EngineConfig::default(), modes, host.0, store).unwrap();
     engine.reconcile().unwrap();
     let engine = Arc::new(engine);

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::dataplane::{IpvlanFlag, IpvlanMode, SubLinkKind, PARENT_ALIAS};
+use crate::model::Routing;
 use crate::modes::parent::{Attachment, ParentOrigin};
 
 const OTHER: &str = "72c5aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -91,6 +92,63 @@ fn ipvlan_l3_binds_the_default_route_to_the_interface() {
             .map(|r| (r.destination.as_str(), r.route_type))
             .collect();
         assert_eq!(routes, [("0.0.0.0/0", ROUTE_TYPE_CONNECTED)], "{mode}");
+    }
+}
+
+#[test]
+fn for_a_routing_daemon_ipvlan_l3_containers_get_a_host_route_on_the_parent() {
+    let route = HostRoute {
+        destination: "10.50.0.7/32".parse().unwrap(),
+        device: "eth1".into(),
+        source: None,
+    };
+    for mode in ["l3", "l3s"] {
+        let f = fixture(&format!("export-{mode}"));
+        f.kernel.add_parent("eth1", 1500);
+        let options = json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": mode});
+        create_network_on(&f, NET, "10.50.0.0/24", options).unwrap();
+        create_endpoint(&f, POOL, EP_A, Some("10.50.0.7"), json!({})).unwrap();
+        assert!(f.kernel.routes().iter().eq([&route]), "{mode}");
+        // Lost (a hand, a parent's flap): reconciliation puts it back.
+        f.kernel.drop_route(&route);
+        f.engine.reconcile().unwrap();
+        assert!(f.kernel.routes().contains(&route), "{mode}: restored");
+        f.plugin.delete_endpoint(&ep(EP_A)).unwrap();
+        assert!(
+            f.kernel.routes().is_empty(),
+            "{mode}: goes with its endpoint"
+        );
+    }
+    // L2 containers are on the segment; advertise=none asks for nothing to be spread; the
+    // embedded speaker announces without kernel routes.
+    let cases = [
+        (
+            json!({"mode": "ipvlan", "parent": "eth1"}),
+            Routing::External,
+        ),
+        (
+            json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": "l3", "advertise": "none"}),
+            Routing::External,
+        ),
+        (
+            json!({"mode": "ipvlan", "parent": "eth1", "ipvlan_mode": "l3"}),
+            Routing::Bgp,
+        ),
+    ];
+    for (i, (options, routing)) in cases.into_iter().enumerate() {
+        let defaults = ModeDefaults {
+            routing,
+            ..ModeDefaults::default()
+        };
+        let f = start_with(
+            temp_dir(&format!("export-none-{i}")),
+            recording(),
+            &defaults,
+        );
+        f.kernel.add_parent("eth1", 1500);
+        create_network_on(&f, NET, "10.50.0.0/24", options.clone()).unwrap();
+        create_endpoint(&f, POOL, EP_A, Some("10.50.0.7"), json!({})).unwrap();
+        assert!(f.kernel.routes().is_empty(), "{options} {routing:?}");
     }
 }
 

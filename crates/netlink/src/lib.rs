@@ -1,7 +1,8 @@
 //! A small blocking rtnetlink (NETLINK_ROUTE) client: links (veth pairs, dummy, 802.1Q VLAN,
 //! macvlan, ipvlan), addresses, routes (single-path, multipath, through nexthop objects, in
-//! any table, one at a time or in fast batches), nexthop objects, proxy neighbours, a
-//! notification monitor, and helpers to run code in another network namespace.
+//! any table, one at a time or in fast batches), nexthop objects, policy routing rules,
+//! proxy neighbours, a notification monitor, and helpers to run code in another network
+//! namespace.
 //!
 //! One [`Netlink`] owns one socket, bound to the network namespace it was opened in.
 //! Requests are answered in order; every request carries a sequence number and replies to
@@ -11,9 +12,9 @@
 //!
 //! # Whose encoder
 //!
-//! Message bodies (family headers and attributes) of links, addresses, routes and neighbours
-//! are `netlink-packet-route`'s types, encoded and decoded by that crate. This crate keeps
-//! its own code only where that one has nothing to offer:
+//! Message bodies (family headers and attributes) of links, addresses, routes, rules and
+//! neighbours are `netlink-packet-route`'s types, encoded and decoded by that crate. This
+//! crate keeps its own code only where that one has nothing to offer:
 //!
 //! - **Nexthop objects** (`nexthop_codec`): `netlink-packet-route` 0.34 has no
 //!   RTM_NEWNEXTHOP/DELNEXTHOP/GETNEXTHOP messages, so `struct nhmsg` and NHA_* are written
@@ -45,6 +46,8 @@ mod nexthop_codec;
 mod parse;
 mod route;
 mod route_codec;
+mod rule;
+mod rule_codec;
 mod sys;
 mod uapi;
 
@@ -58,11 +61,13 @@ pub use monitor::{MonitorEvent, NetlinkMonitor};
 pub use neighbour::ProxyNeighbour;
 pub use nexthop::{GroupMember, Nexthop, NexthopTarget};
 pub use route::{Family, MultipathHop, Route, RouteFilter};
+pub use rule::Rule;
 
-/// Route and address constants callers need when building a [`Route`].
+/// Route, rule and address constants callers need when building a [`Route`] or a [`Rule`].
 pub mod consts {
     pub use crate::uapi::{
-        RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+        FR_ACT_TO_TBL, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE,
+        RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN,
     };
 }
 
@@ -80,3 +85,5 @@ mod neighbour_tests;
 mod nexthop_tests;
 #[cfg(test)]
 mod route_tests;
+#[cfg(test)]
+mod rule_tests;

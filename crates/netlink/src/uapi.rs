@@ -1,6 +1,7 @@
 //! Numbers from the kernel's uapi headers (`linux/netlink.h`, `rtnetlink.h`, `if_link.h`,
-//! `if_addr.h`, `neighbour.h`, `veth.h`), typed the way they travel on the wire. Kept here
-//! rather than taken from `libc` so every value the codec uses is visible in one place.
+//! `if_addr.h`, `neighbour.h`, `veth.h`, `fib_rules.h`), typed the way they travel on the
+//! wire. Kept here rather than taken from `libc` so every value the codec uses is visible in
+//! one place.
 
 // nlmsghdr.nlmsg_type values below RTM_BASE.
 pub const NLMSG_NOOP: u16 = 1;
@@ -37,6 +38,9 @@ pub const RTM_GETROUTE: u16 = 26;
 pub const RTM_NEWNEIGH: u16 = 28;
 pub const RTM_DELNEIGH: u16 = 29;
 pub const RTM_GETNEIGH: u16 = 30;
+pub const RTM_NEWRULE: u16 = 32;
+pub const RTM_DELRULE: u16 = 33;
+pub const RTM_GETRULE: u16 = 34;
 pub const RTM_NEWNEXTHOP: u16 = 104;
 pub const RTM_DELNEXTHOP: u16 = 105;
 pub const RTM_GETNEXTHOP: u16 = 106;
@@ -70,12 +74,37 @@ pub const RTA_OIF: u16 = 4;
 pub const RTA_TABLE: u16 = 15;
 // Route values (RT_*, RTN_*, RTPROT_*).
 pub const RT_TABLE_UNSPEC: u8 = 0;
+/// What a rule dump puts in fib_rule_hdr.table for a table above 255 (the id is in FRA_TABLE).
+#[cfg(test)]
+pub const RT_TABLE_COMPAT: u8 = 252;
+pub const RT_TABLE_DEFAULT: u32 = 253;
 pub const RT_TABLE_MAIN: u32 = 254;
+pub const RT_TABLE_LOCAL: u32 = 255;
 pub const RT_SCOPE_UNIVERSE: u8 = 0;
 pub const RT_SCOPE_LINK: u8 = 253;
 pub const RT_SCOPE_NOWHERE: u8 = 255;
 pub const RTN_UNICAST: u8 = 1;
+#[cfg(test)]
+pub const RTPROT_KERNEL: u8 = 2;
 pub const RTPROT_STATIC: u8 = 4;
+
+// Policy routing rule attributes (FRA_*, linux/fib_rules.h): encoded by
+// netlink-packet-route; the tests build kernel replies with them.
+#[cfg(test)]
+pub const FRA_DST: u16 = 1;
+#[cfg(test)]
+pub const FRA_SRC: u16 = 2;
+#[cfg(test)]
+pub const FRA_PRIORITY: u16 = 6;
+#[cfg(test)]
+pub const FRA_SUPPRESS_PREFIXLEN: u16 = 14;
+#[cfg(test)]
+pub const FRA_TABLE: u16 = 15;
+#[cfg(test)]
+pub const FRA_PROTOCOL: u16 = 21;
+// fib_rule_hdr.action (FR_ACT_*).
+/// Look the destination up in the rule's table.
+pub const FR_ACT_TO_TBL: u8 = 1;
 
 // Attribute header flags (nla_type).
 pub const NLA_F_NESTED: u16 = 1 << 15;

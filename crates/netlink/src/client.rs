@@ -202,7 +202,10 @@ where
                     // The payload is the dump's final status (negative errno or 0).
                     let status = read_i32(message.payload, 0).unwrap_or(0);
                     if status < 0 && self.first_error.is_none() {
-                        self.first_error = Some(Error::kernel(-status, None));
+                        self.first_error = Some(match status.checked_neg() {
+                            Some(errno) => Error::kernel(errno, None),
+                            None => Error::malformed("dump status out of range"),
+                        });
                     }
                     return Ok(true);
                 }

@@ -337,6 +337,18 @@ fn mangled_rule_dumps_never_panic() {
 }
 
 #[test]
+fn a_dump_status_of_i32_min_is_an_error_not_an_overflow() {
+    // NLMSG_DONE's payload is the dump's status, a negative errno: -i32::MIN does not exist.
+    let mut bytes = CAPTURED_V6.to_vec();
+    let at = bytes.len() - 4;
+    bytes[at..].copy_from_slice(&i32::MIN.to_ne_bytes());
+    assert!(decode_dump(&bytes).is_err());
+    bytes[at..].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+    let error = decode_dump(&bytes).unwrap_err();
+    assert_eq!(error.errno(), Some(libc::EPERM), "{error}");
+}
+
+#[test]
 fn impossible_rules_are_refused_before_sending() {
     let v4 = Rule::lookup(Family::V4, 32000, 100, 87);
     let bad = [

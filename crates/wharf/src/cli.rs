@@ -137,6 +137,12 @@ pub struct ServeArgs {
     /// Route protocol number that marks wharf's host routes (`ip route show proto N`).
     #[arg(long, default_value_t = DEFAULT_ROUTE_PROTOCOL, value_parser = parse_route_protocol)]
     pub route_protocol: u8,
+    /// Routing table of wharf's routes: main (254), or a table of the operator's (1-4294967295
+    /// but 253, 255) that wharf has the kernel consult through a rule of its own
+    /// (`ip rule show proto 87`, pref 30087), e.g. for a daemon's `ip import-table` or
+    /// BIRD's `kernel table`.
+    #[arg(long, default_value = "main", value_parser = parse_route_table, value_name = "TABLE")]
+    pub route_table: u32,
     /// Seconds to wait for Docker to move an interface into its sandbox.
     #[arg(long, default_value_t = 30)]
     pub sandbox_timeout: u64,
@@ -239,6 +245,26 @@ fn parse_route_protocol(text: &str) -> Result<u8, String> {
             "{protocol} belongs to {owner}; choose another, e.g. the default {DEFAULT_ROUTE_PROTOCOL}"
         )),
         None => Ok(protocol),
+    }
+}
+
+/// `--route-table`: main or a number; not the kernel's local (255) or default (253) tables,
+/// nor 0, which the kernel takes as "no table".
+fn parse_route_table(text: &str) -> Result<u32, String> {
+    let table = match text.trim() {
+        "main" => return Ok(wharf_netlink::consts::RT_TABLE_MAIN),
+        number => number
+            .parse::<u32>()
+            .map_err(|_| format!("{text:?} is not a routing table: give main or 1-4294967295"))?,
+    };
+    match table {
+        0 => Err("table 0 is no table to the kernel: give main or 1-4294967295".into()),
+        253 | 255 => Err(format!(
+            "table {table} is the kernel's {} table, which wharf's routes must not change: \
+             give main or another number",
+            if table == 253 { "default" } else { "local" }
+        )),
+        _ => Ok(table),
     }
 }
 
@@ -585,6 +611,27 @@ mod tests {
             Ok((Routing::External, false))
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn route_tables_are_main_or_a_number_the_kernel_does_not_keep_for_itself() {
+        assert_eq!(serve_args(&[]).route_table, 254);
+        assert_eq!(serve_args(&["--route-table", "main"]).route_table, 254);
+        assert_eq!(
+            serve_args(&["--route-table", "4000000000"]).route_table,
+            4_000_000_000
+        );
+        for (bad, why) in [
+            ("0", "no table"),
+            ("253", "default"),
+            ("255", "local"),
+            ("x", "main"),
+        ] {
+            let err = Cli::try_parse_from(["wharf", "serve", "--route-table", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 
     #[test]

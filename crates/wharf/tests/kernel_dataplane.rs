@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use wharf::dataplane::linux::{LinuxConfig, LinuxDataplane};
 use wharf::dataplane::{
-    DataplaneError, Firewall, HostObject, HostRoute, ProxyNeighbour, SandboxAddresses,
+    Dataplane, DataplaneError, Firewall, HostObject, HostRoute, ProxyNeighbour, SandboxAddresses,
 };
-use wharf_netlink::netns::run_in_netns;
+use wharf_netlink::netns::{run_in_netns, run_in_new_netns};
 use wharf_netlink::{Family, Netlink, Route, VethPair};
 
 use ipnet::IpNet;
@@ -588,4 +588,101 @@ fn a_link_replaced_behind_wharfs_back_is_found_again_by_name() {
             "{routes:?}"
         );
     });
+}
+
+/// `ip [-6] rule show` and `ip [-6] route show table all proto 87`, as text.
+fn rules_and_routes() -> (String, String) {
+    let mut rules = run_ip(&["-4", "rule", "show"]);
+    rules.push_str(&run_ip(&["-6", "rule", "show"]));
+    let mut routes = run_ip(&["-4", "route", "show", "table", "all", "proto", "87"]);
+    routes.push_str(&run_ip(&[
+        "-6", "route", "show", "table", "all", "proto", "87",
+    ]));
+    (rules, routes)
+}
+
+fn run_ip(args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn a_route_table_of_the_operators_holds_wharfs_routes_and_a_rule_of_wharfs_consults_it() {
+    run_in_new_netns(|| {
+        bring_lo_up();
+        let in_table = |table: u32| {
+            let linux = LinuxDataplane::new(LinuxConfig {
+                route_table: table,
+                ..LinuxConfig::default()
+            })
+            .unwrap();
+            Dataplane::from_one(std::sync::Arc::new(linux))
+        };
+        let network =
+            routed_network(&[("10.46.0.0/16", "10.46.0.1"), ("fd4e:1::/64", "fd4e:1::1")]);
+        let endpoint = routed_endpoint("f7", &["10.46.1.7/16", "fd4e:1::7/64"]);
+        let (objects, join) = routed_plan(&network, &endpoint);
+
+        let dataplane = in_table(100);
+        assert_eq!(
+            dataplane.routes.settle_route_table().unwrap(),
+            2,
+            "a rule per family"
+        );
+        dataplane.make(&objects).unwrap();
+        let (rules, routes) = rules_and_routes();
+        assert_eq!(
+            rules
+                .matches("30087:\tfrom all lookup 100 proto 87")
+                .count(),
+            2,
+            "{rules}"
+        );
+        assert!(
+            routes.contains("10.46.1.7 dev wh00000000f7 table 100 "),
+            "{routes}"
+        );
+        assert!(
+            routes.contains("fd4e:1::7 dev wh00000000f7 table 100 "),
+            "{routes}"
+        );
+        assert!(!run_ip(&["route", "show", "table", "main"]).contains("10.46.1.7"));
+        assert_eq!(dataplane.routes.owned_routes().unwrap().len(), 2);
+        assert_eq!(dataplane.routes.settle_route_table().unwrap(), 0, "settled");
+
+        // The rule has the kernel find the container: the host reaches it.
+        let container = NamedNetns::new("tbl");
+        container.adopt_as_docker("wc00000000f7", &["10.46.1.7/16"], &join);
+        assert!(
+            host_pings("10.46.1.7"),
+            "host -> container through table 100"
+        );
+
+        // A restart with another table moves everything: routes of the old table and its rule
+        // go (reconciliation then adds the routes to the new table).
+        let elsewhere = in_table(70000);
+        assert_eq!(elsewhere.routes.settle_route_table().unwrap(), 2 + 2 + 2);
+        assert!(elsewhere.routes.owned_routes().unwrap().is_empty());
+        let (rules, routes) = rules_and_routes();
+        assert!(!rules.contains("lookup 100 "), "{rules}");
+        assert_eq!(rules.matches("lookup 70000 proto 87").count(), 2, "{rules}");
+        assert!(routes.is_empty(), "{routes}");
+
+        // Back to main: no rule of wharf's stays, and a rule of someone else's is left alone.
+        let foreign = wharf_netlink::Rule::lookup(Family::V4, 30088, 70000, 4);
+        Netlink::open().unwrap().add_rule(&foreign).unwrap();
+        let main = in_table(254);
+        assert_eq!(main.routes.settle_route_table().unwrap(), 2);
+        let (rules, _) = rules_and_routes();
+        assert!(!rules.contains("proto 87"), "{rules}");
+        assert!(
+            rules.contains("30088:\tfrom all lookup 70000 proto static"),
+            "{rules}"
+        );
+    })
+    .expect("run in a new network namespace");
 }

@@ -380,6 +380,14 @@ impl Routes for FakeRoutes {
         Ok(self.0.host().used_prefixes.clone())
     }
 
+    fn settle_route_table(&self) -> Result<usize> {
+        Ok(0)
+    }
+
+    fn route_table(&self) -> u32 {
+        254
+    }
+
     fn default_route_device(&self) -> Result<Option<String>> {
         Ok(self.0.host().default_device.clone())
     }

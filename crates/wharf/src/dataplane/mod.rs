@@ -126,8 +126,14 @@ pub trait Routes: Send + Sync {
     fn ensure_routes(&self, routes: &[HostRoute]) -> Result<()>;
     /// Removes routes; routes already gone are success.
     fn remove_routes(&self, routes: &[HostRoute]) -> Result<()>;
-    /// Main-table routes with wharf's protocol number.
+    /// Routes with wharf's protocol number in wharf's table.
     fn owned_routes(&self) -> Result<Vec<HostRoute>>;
+    /// Puts wharf's routing in its table (`--route-table`): wharf's routes in other tables
+    /// go, and a table other than main gets the rule that has the kernel consult it. Answers
+    /// how many routes and rules changed.
+    fn settle_route_table(&self) -> Result<usize>;
+    /// The table wharf's routes are in (254: main).
+    fn route_table(&self) -> u32;
     /// Destinations of every other main-table route except default, link-local and
     /// multicast ones: prefixes the host already uses, which a default pool must not overlap.
     fn used_prefixes(&self) -> Result<Vec<IpNet>>;

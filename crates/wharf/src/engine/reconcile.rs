@@ -370,6 +370,14 @@ impl Engine {
     pub fn reconcile(&self) -> Result<(ReconcilePlan, Vec<SandboxAddresses>)> {
         let _one_at_a_time = self.network_ops.lock().unwrap_or_else(|e| e.into_inner());
         let state = self.state();
+        let moved = self.dataplane.routes.settle_route_table()?;
+        if moved > 0 {
+            tracing::info!(
+                table = self.dataplane.routes.route_table(),
+                changed = moved,
+                "wharf's routes and rule moved to its route table"
+            );
+        }
         let kernel = KernelView {
             owned_links: self.dataplane.links.owned_links()?,
             links: self.dataplane.links.names()?.into_iter().collect(),

@@ -34,6 +34,9 @@ use super::{
 pub struct LinuxConfig {
     /// Protocol number on wharf's routes (`proto 87`), which is how they are found again.
     pub route_protocol: u8,
+    /// Table of wharf's routes (`--route-table`; 254, main, by default). Another table is
+    /// consulted through a rule of wharf's ([`ROUTE_TABLE_RULE_PRIORITY`]).
+    pub route_table: u32,
     /// Netlink sockets kept open: this many kernel requests can be in flight at once, so
     /// one container's set-up does not wait for another's.
     pub sockets: usize,
@@ -44,6 +47,8 @@ pub struct LinuxConfig {
     pub ovsdb: String,
 }
 
+pub use routes::ROUTE_TABLE_RULE_PRIORITY;
+
 /// Where Debian's and most distributions' ovsdb-server listens.
 pub const DEFAULT_OVSDB_ENDPOINT: &str = "unix:/var/run/openvswitch/db.sock";
 
@@ -51,6 +56,7 @@ impl Default for LinuxConfig {
     fn default() -> Self {
         LinuxConfig {
             route_protocol: DEFAULT_ROUTE_PROTOCOL,
+            route_table: wharf_netlink::consts::RT_TABLE_MAIN,
             sockets: 4,
             learned_protocol: super::DEFAULT_LEARNED_PROTOCOL,
             ovsdb: DEFAULT_OVSDB_ENDPOINT.to_owned(),
@@ -159,18 +165,27 @@ impl Routes for LinuxDataplane {
     }
 
     fn ensure_routes(&self, routes: &[HostRoute]) -> Result<()> {
-        let protocol = self.config.route_protocol;
-        self.with_netlink(|netlink| routes::ensure(netlink, &self.made, protocol, routes))
+        let marking = self.marking();
+        self.with_netlink(|netlink| routes::ensure(netlink, &self.made, marking, routes))
     }
 
     fn remove_routes(&self, routes: &[HostRoute]) -> Result<()> {
-        let protocol = self.config.route_protocol;
-        self.with_netlink(|netlink| routes::remove(netlink, &self.made, protocol, routes))
+        let marking = self.marking();
+        self.with_netlink(|netlink| routes::remove(netlink, &self.made, marking, routes))
     }
 
     fn owned_routes(&self) -> Result<Vec<HostRoute>> {
-        let protocol = self.config.route_protocol;
-        self.with_netlink(|netlink| routes::owned(netlink, protocol))
+        let marking = self.marking();
+        self.with_netlink(|netlink| routes::owned(netlink, marking))
+    }
+
+    fn settle_route_table(&self) -> Result<usize> {
+        let marking = self.marking();
+        self.with_netlink(|netlink| routes::settle_table(netlink, marking))
+    }
+
+    fn route_table(&self) -> u32 {
+        self.config.route_table
     }
 
     fn used_prefixes(&self) -> Result<Vec<IpNet>> {
@@ -180,6 +195,15 @@ impl Routes for LinuxDataplane {
 
     fn default_route_device(&self) -> Result<Option<String>> {
         self.with_netlink(routes::default_route_device)
+    }
+}
+
+impl LinuxDataplane {
+    fn marking(&self) -> routes::Marking {
+        routes::Marking {
+            protocol: self.config.route_protocol,
+            table: self.config.route_table,
+        }
     }
 }
 

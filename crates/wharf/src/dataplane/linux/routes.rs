@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use wharf_netlink::{AddressOptions, Family, Link, Netlink, Route};
+use wharf_netlink::{AddressOptions, Family, Link, Netlink, Route, RouteFilter, Rule};
 
 use super::devices::{DeviceIndexes, MadeLinks};
 use super::kernel_error;
@@ -50,16 +50,30 @@ pub(super) fn add_addresses(
     Ok(())
 }
 
-/// `destination dev <index> scope link proto <protocol>` in the main table. The destination
+/// Where wharf's routes go and how they are marked: `proto <protocol> table <table>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Marking {
+    pub protocol: u8,
+    pub table: u32,
+}
+
+/// Priority of the rule that makes the kernel consult a `--route-table` other than main:
+/// ahead of main (32766) and of the guard rules tests put at 31000, behind low-numbered
+/// rules an operator sets up first (a VRF's l3mdev rule sits at 1000).
+pub const ROUTE_TABLE_RULE_PRIORITY: u32 = 30087;
+
+/// `destination dev <index> scope link proto <protocol> table <table>`, metric 0 (FRR's zebra
+/// reads a metric's top byte as the route's distance; 0 keeps it below 2^24). The destination
 /// is passed as given (host bits and all): the kernel, not wharf, decides what is valid.
-fn kernel_route(route: &HostRoute, index: u32, protocol: u8) -> Route {
+fn kernel_route(route: &HostRoute, index: u32, marking: Marking) -> Route {
     Route {
         source: route.source,
+        table: marking.table,
         ..Route::connected(
             route.destination.addr(),
             route.destination.prefix_len(),
             index,
-            protocol,
+            marking.protocol,
         )
     }
 }
@@ -67,7 +81,7 @@ fn kernel_route(route: &HostRoute, index: u32, protocol: u8) -> Route {
 pub(super) fn ensure(
     netlink: &mut Netlink,
     made: &MadeLinks,
-    protocol: u8,
+    marking: Marking,
     routes: &[HostRoute],
 ) -> Result<()> {
     let mut devices = DeviceIndexes::new(made);
@@ -76,7 +90,7 @@ pub(super) fn ensure(
         for route in routes {
             let what = || format!("add route {} dev {}", route.destination, route.device);
             let index = devices.require(netlink, &route.device, what)?;
-            resolved.push(kernel_route(route, index, protocol));
+            resolved.push(kernel_route(route, index, marking));
         }
         let report = netlink
             .add_routes_batch(&resolved)
@@ -100,7 +114,7 @@ pub(super) fn ensure(
     for route in routes {
         let what = || format!("add route {} dev {}", route.destination, route.device);
         devices.on_device(netlink, &route.device, what, |netlink, index| {
-            netlink.add_route(&kernel_route(route, index, protocol))
+            netlink.add_route(&kernel_route(route, index, marking))
         })?;
     }
     Ok(())
@@ -109,7 +123,7 @@ pub(super) fn ensure(
 pub(super) fn remove(
     netlink: &mut Netlink,
     made: &MadeLinks,
-    protocol: u8,
+    marking: Marking,
     routes: &[HostRoute],
 ) -> Result<()> {
     let mut devices = DeviceIndexes::new(made);
@@ -120,7 +134,7 @@ pub(super) fn remove(
             continue;
         };
         netlink
-            .delete_route(&kernel_route(route, index, protocol))
+            .delete_route(&kernel_route(route, index, marking))
             .map_err(kernel_error(what()))?;
     }
     Ok(())
@@ -139,9 +153,85 @@ fn dump(netlink: &mut Netlink) -> Result<(Vec<Link>, Vec<Route>)> {
     Ok((links, routes))
 }
 
-pub(super) fn owned(netlink: &mut Netlink, protocol: u8) -> Result<Vec<HostRoute>> {
-    let (links, routes) = dump(netlink)?;
-    Ok(sort_routes(&links, &routes, protocol).0)
+/// wharf's routes in its table, whatever their protocol's routes elsewhere.
+pub(super) fn owned(netlink: &mut Netlink, marking: Marking) -> Result<Vec<HostRoute>> {
+    let links = netlink.links().map_err(kernel_error("list links"))?;
+    let routes = marked(netlink, marking.protocol, Some(marking.table))?;
+    Ok(sort_routes(&links, &routes, marking.protocol).0)
+}
+
+/// Routes of `protocol`, in `table` or in every table.
+fn marked(netlink: &mut Netlink, protocol: u8, table: Option<u32>) -> Result<Vec<Route>> {
+    let mut routes = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        let filter = RouteFilter {
+            table,
+            protocol: Some(protocol),
+            ..RouteFilter::all(family)
+        };
+        routes.extend(
+            netlink
+                .routes_matching(filter)
+                .map_err(kernel_error(format!("list routes of protocol {protocol}")))?,
+        );
+    }
+    Ok(routes)
+}
+
+/// Moves wharf to its table: its routes left in other tables (a run with another
+/// `--route-table`) go, and the rule that makes the kernel consult a table other than main
+/// is there, marked with wharf's protocol, with no other rule of wharf's beside it. Answers
+/// how many routes and rules it changed.
+pub(super) fn settle_table(netlink: &mut Netlink, marking: Marking) -> Result<usize> {
+    let mut changed = 0;
+    for route in marked(netlink, marking.protocol, None)? {
+        if route.table != marking.table {
+            netlink.delete_route(&route).map_err(kernel_error(format!(
+                "delete route {}/{} table {} (wharf's routes are now in table {})",
+                route.destination, route.prefix_len, route.table, marking.table
+            )))?;
+            changed += 1;
+        }
+    }
+    for family in [Family::V4, Family::V6] {
+        let wanted = (marking.table != wharf_netlink::consts::RT_TABLE_MAIN).then(|| {
+            Rule::lookup(
+                family,
+                ROUTE_TABLE_RULE_PRIORITY,
+                marking.table,
+                marking.protocol,
+            )
+        });
+        let rules = match netlink.rules(family) {
+            Ok(rules) => rules,
+            // A host with IPv6 turned off has no IPv6 rules to keep.
+            Err(e) if family == Family::V6 && e.errno() == Some(libc::EAFNOSUPPORT) => continue,
+            Err(e) => return Err(kernel_error("list routing rules")(e)),
+        };
+        let mut present = false;
+        for rule in rules
+            .iter()
+            .filter(|r| r.protocol == Some(marking.protocol))
+        {
+            if Some(rule) == wanted.as_ref() {
+                present = true;
+                continue;
+            }
+            netlink.delete_rule(rule).map_err(kernel_error(format!(
+                "delete wharf's rule to table {}",
+                rule.table
+            )))?;
+            changed += 1;
+        }
+        if let (Some(rule), false) = (wanted, present) {
+            netlink.add_rule(&rule).map_err(kernel_error(format!(
+                "add rule pref {ROUTE_TABLE_RULE_PRIORITY} lookup {} proto {}",
+                marking.table, marking.protocol
+            )))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 pub(super) fn used_prefixes(netlink: &mut Netlink, protocol: u8) -> Result<Vec<IpNet>> {

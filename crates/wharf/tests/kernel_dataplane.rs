@@ -686,3 +686,99 @@ fn a_route_table_of_the_operators_holds_wharfs_routes_and_a_rule_of_wharfs_consu
     })
     .expect("run in a new network namespace");
 }
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn route_listeners_and_routes_of_others_into_wharfs_subnets_are_found() {
+    in_test_host(|dataplane| {
+        let mut netlink = Netlink::open().unwrap();
+        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
+        let (objects, _) = routed_plan(&network, &routed_endpoint("d4", &["10.46.1.7/16"]));
+        dataplane.make(&objects).unwrap();
+        let wh = netlink.link_by_name("wh00000000d4").unwrap().unwrap();
+        netlink.set_link_up(wh.index).unwrap();
+        let wc = netlink.link_by_name("wc00000000d4").unwrap().unwrap();
+        netlink.set_link_up(wc.index).unwrap();
+        netlink
+            .add_address(wh.index, ip("198.51.100.1"), 24, Default::default())
+            .unwrap();
+        // What a daemon installs: OSPF (188) by gateway, BGP (186) through a nexthop object,
+        // and, outside wharf's subnets, a static route that is no business of the report.
+        let ospf = Route {
+            protocol: 188,
+            ..Route::via(ip("10.46.2.1"), 32, ip("198.51.100.12"), Some(wh.index))
+        };
+        netlink.add_route(&ospf).unwrap();
+        let object = wharf_netlink::Nexthop {
+            id: 4242,
+            protocol: 186,
+            target: wharf_netlink::NexthopTarget::Gateway {
+                gateway: ip("198.51.100.13"),
+                oif: wh.index,
+            },
+        };
+        netlink.add_nexthop(&object).unwrap();
+        netlink
+            .add_route(&Route::with_nexthop(ip("10.46.3.0"), 24, 4242, 186))
+            .unwrap();
+        netlink
+            .add_route(&Route {
+                protocol: 4,
+                ..Route::via(ip("198.18.0.0"), 24, ip("198.51.100.12"), Some(wh.index))
+            })
+            .unwrap();
+
+        let within: Vec<IpNet> = vec!["10.46.0.0/16".parse().unwrap()];
+        let found = dataplane.routes.foreign_routes(&within).unwrap();
+        let seen: Vec<(String, Option<IpAddr>, Option<&str>, u8)> = found
+            .iter()
+            .map(|r| {
+                (
+                    r.destination.to_string(),
+                    r.via,
+                    r.device.as_deref(),
+                    r.protocol,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "10.46.2.1/32".into(),
+                    Some(ip("198.51.100.12")),
+                    Some("wh00000000d4"),
+                    188
+                ),
+                (
+                    "10.46.3.0/24".into(),
+                    Some(ip("198.51.100.13")),
+                    Some("wh00000000d4"),
+                    186
+                ),
+            ],
+            "wharf's own 10.46.1.7/32 and the connected routes are not others'"
+        );
+
+        // No listener yet (this process is not counted); then `ip monitor route`.
+        assert_eq!(dataplane.routes.route_readers().unwrap(), []);
+        let mut monitor = std::process::Command::new("ip")
+            .args(["monitor", "route"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let readers = loop {
+            let readers = dataplane.routes.route_readers().unwrap();
+            if !readers.is_empty() || Instant::now() > deadline {
+                break readers;
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let _ = monitor.kill();
+        let _ = monitor.wait();
+        assert_eq!(readers.len(), 1, "{readers:?}");
+        assert_eq!(readers[0].pid, monitor.id());
+        assert_eq!(readers[0].program, "ip");
+    });
+}

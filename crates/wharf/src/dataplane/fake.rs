@@ -388,6 +388,14 @@ impl Routes for FakeRoutes {
         254
     }
 
+    fn route_readers(&self) -> Result<Vec<super::RouteReader>> {
+        Ok(Vec::new())
+    }
+
+    fn foreign_routes(&self, _within: &[IpNet]) -> Result<Vec<super::ForeignRoute>> {
+        Ok(Vec::new())
+    }
+
     fn default_route_device(&self) -> Result<Option<String>> {
         Ok(self.0.host().default_device.clone())
     }

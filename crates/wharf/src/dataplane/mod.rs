@@ -134,6 +134,11 @@ pub trait Routes: Send + Sync {
     fn settle_route_table(&self) -> Result<usize>;
     /// The table wharf's routes are in (254: main).
     fn route_table(&self) -> u32;
+    /// Programs other than wharf listening to the kernel's route changes (routing daemons).
+    fn route_readers(&self) -> Result<Vec<RouteReader>>;
+    /// Main-table routes of others (not wharf's, not the kernel's connected ones) into
+    /// `within`.
+    fn foreign_routes(&self, within: &[IpNet]) -> Result<Vec<ForeignRoute>>;
     /// Destinations of every other main-table route except default, link-local and
     /// multicast ones: prefixes the host already uses, which a default pool must not overlap.
     fn used_prefixes(&self) -> Result<Vec<IpNet>>;

@@ -284,3 +284,40 @@ pub struct SandboxAddresses {
     /// How long to wait for the link to appear in the namespace.
     pub timeout: Duration,
 }
+
+/// A program that listens to the kernel's route changes (a netlink socket in the IPv4 or
+/// IPv6 route group): a routing daemon that exports kernel routes sees wharf's as they come.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RouteReader {
+    pub pid: u32,
+    /// Its command name (`/proc/PID/comm`): zebra, bird, ...
+    pub program: String,
+}
+
+/// A route of someone else's (a routing daemon's, a hand's) into address space wharf's
+/// networks use: how this host reaches containers elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ForeignRoute {
+    pub destination: ipnet::IpNet,
+    pub via: Option<std::net::IpAddr>,
+    pub device: Option<String>,
+    pub protocol: u8,
+}
+
+/// The name iproute2 and the daemons give a route protocol number (`ip route ... proto N`).
+pub fn route_protocol_name(protocol: u8) -> Option<&'static str> {
+    Some(match protocol {
+        2 => "kernel",
+        3 => "boot",
+        4 => "static",
+        11 => "zebra",
+        12 => "bird",
+        42 => "babel",
+        186 => "bgp",
+        187 => "isis",
+        188 => "ospf",
+        189 => "rip",
+        192 => "eigrp",
+        _ => return None,
+    })
+}

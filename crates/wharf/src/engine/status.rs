@@ -16,6 +16,35 @@ pub struct StatusReport {
     pub source: String,
     pub networks: Vec<NetworkStatus>,
     pub pools: Vec<PoolStatus>,
+    /// How routes spread, from the kernel's view (the running daemon only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingStatus {
+    /// `bgp` (wharf's speaker) or `external` (a daemon beside wharf).
+    pub routing: String,
+    /// The table of wharf's routes: `main` or its number.
+    pub table: String,
+    /// wharf's routes the kernel has, which a daemon exporting kernel routes announces.
+    pub exported: usize,
+    /// Endpoint routes wharf should have in the kernel and does not.
+    pub missing: usize,
+    /// Programs listening to the kernel's route changes: a routing daemon among them has
+    /// seen every exported route (it reads the table when it starts, then each change).
+    /// None when they could not be read.
+    pub readers: Option<Vec<crate::dataplane::RouteReader>>,
+    /// Routes of others into wharf's networks' subnets: containers on other hosts, as a
+    /// routing daemon (or a hand) installed them.
+    pub learned: Vec<LearnedRouteStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnedRouteStatus {
+    pub route: String,
+    /// Its protocol's name (ospf, bgp, bird, ...) or number.
+    pub protocol: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +175,7 @@ pub fn report(
         source: source.into(),
         networks,
         pools,
+        routing: None,
     }
 }
 
@@ -231,7 +261,71 @@ pub fn render(report: &StatusReport) -> String {
             }
         );
     }
+    if let Some(routing) = &report.routing {
+        render_routing(&mut out, routing);
+    }
     out
+}
+
+/// Learned routes listed one per line; more are counted (`--json` has them all).
+const LEARNED_SHOWN: usize = 20;
+
+fn render_routing(out: &mut String, routing: &RoutingStatus) {
+    use std::fmt::Write;
+    let who = match routing.routing.as_str() {
+        "bgp" => "wharf's BGP speaker announces this host's containers (`wharf bgp routes`)",
+        _ => "a routing daemon beside wharf exports wharf's kernel routes",
+    };
+    let _ = writeln!(out, "routing {}: {who}", routing.routing);
+    let missing = match routing.missing {
+        0 => String::new(),
+        n => format!(", {n} MISSING"),
+    };
+    let _ = writeln!(
+        out,
+        "  exported {} routes in table {}{missing}",
+        routing.exported, routing.table
+    );
+    match routing.readers.as_deref() {
+        None => {}
+        Some([]) => {
+            let _ = writeln!(
+                out,
+                "  read by no program: nothing listens to the kernel's route changes, so no \
+                 routing daemon has these routes"
+            );
+        }
+        Some(readers) => {
+            let names: Vec<String> = readers
+                .iter()
+                .map(|r| format!("{} (pid {})", r.program, r.pid))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  read by {} (listening to the kernel's route changes)",
+                names.join(", ")
+            );
+        }
+    }
+    if routing.learned.is_empty() {
+        let _ = writeln!(out, "  learned no routes into wharf's subnets");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  learned {} routes into wharf's subnets (containers elsewhere):",
+        routing.learned.len()
+    );
+    for route in routing.learned.iter().take(LEARNED_SHOWN) {
+        let _ = writeln!(out, "    {} ({})", route.route, route.protocol);
+    }
+    if routing.learned.len() > LEARNED_SHOWN {
+        let _ = writeln!(
+            out,
+            "    and {} more (wharf status --json lists them all)",
+            routing.learned.len() - LEARNED_SHOWN
+        );
+    }
 }
 
 impl super::Engine {
@@ -248,6 +342,7 @@ impl super::Engine {
             }
         };
         let mut report = report(&state, &self.modes, "daemon", kernel.as_deref());
+        report.routing = Some(self.routing_status(&state, &report, kernel.as_deref()));
         let remote = self.remote_hosts();
         for network in &mut report.networks {
             let state_network = state.networks.get(&network.id);
@@ -264,5 +359,114 @@ impl super::Engine {
             }
         }
         report
+    }
+
+    fn routing_status(
+        &self,
+        state: &State,
+        report: &StatusReport,
+        kernel: Option<&[HostRoute]>,
+    ) -> RoutingStatus {
+        let routes = &self.dataplane.routes;
+        let table = match routes.route_table() {
+            254 => "main".to_owned(),
+            other => other.to_string(),
+        };
+        let readers = routes
+            .route_readers()
+            .inspect_err(|error| tracing::warn!(%error, "status: could not read route listeners"))
+            .ok();
+        let subnets: Vec<ipnet::IpNet> =
+            state.networks.values().flat_map(|n| n.prefixes()).collect();
+        let learned = routes
+            .foreign_routes(&subnets)
+            .inspect_err(|error| tracing::warn!(%error, "status: could not read learned routes"))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let mut route = r.destination.to_string();
+                if let Some(via) = r.via {
+                    route.push_str(&format!(" via {via}"));
+                }
+                if let Some(device) = &r.device {
+                    route.push_str(&format!(" dev {device}"));
+                }
+                let protocol = match r.protocol {
+                    crate::dataplane::DEFAULT_LEARNED_PROTOCOL => "wharf bgp".to_owned(),
+                    other => crate::dataplane::route_protocol_name(other)
+                        .map_or_else(|| other.to_string(), str::to_owned),
+                };
+                LearnedRouteStatus { route, protocol }
+            })
+            .collect();
+        let missing = report
+            .networks
+            .iter()
+            .flat_map(|n| &n.endpoints)
+            .flat_map(|e| &e.routes)
+            .filter(|r| r.present == Some(false))
+            .count();
+        RoutingStatus {
+            routing: self.config.routing.name().to_owned(),
+            table,
+            exported: kernel.map_or(0, <[HostRoute]>::len),
+            missing,
+            readers,
+            learned,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataplane::RouteReader;
+
+    fn routing(readers: Option<Vec<RouteReader>>, learned: usize) -> StatusReport {
+        StatusReport {
+            source: "daemon".into(),
+            networks: Vec::new(),
+            pools: Vec::new(),
+            routing: Some(RoutingStatus {
+                routing: "external".into(),
+                table: "main".into(),
+                exported: 3,
+                missing: 1,
+                readers,
+                learned: (0..learned)
+                    .map(|i| LearnedRouteStatus {
+                        route: format!("10.90.2.{i}/32 via 198.51.100.12 dev eth0"),
+                        protocol: "ospf".into(),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_routing_lines_say_what_is_exported_who_reads_it_and_what_came_from_elsewhere() {
+        let zebra = RouteReader {
+            pid: 41,
+            program: "zebra".into(),
+        };
+        let text = render(&routing(Some(vec![zebra]), 2));
+        for line in [
+            "routing external: a routing daemon beside wharf exports wharf's kernel routes",
+            "  exported 3 routes in table main, 1 MISSING",
+            "  read by zebra (pid 41) (listening to the kernel's route changes)",
+            "  learned 2 routes into wharf's subnets (containers elsewhere):",
+            "    10.90.2.1/32 via 198.51.100.12 dev eth0 (ospf)",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+        }
+        let text = render(&routing(Some(Vec::new()), 0));
+        assert!(text.contains("read by no program"), "{text}");
+        assert!(text.contains("learned no routes"), "{text}");
+        let text = render(&routing(None, LEARNED_SHOWN + 5));
+        assert!(
+            !text.contains("read by"),
+            "unknown readers say nothing: {text}"
+        );
+        assert!(text.contains("and 5 more"), "{text}");
     }
 }

@@ -15,6 +15,7 @@ mod links;
 mod neighbours;
 mod nftables;
 mod ovs;
+mod readers;
 mod routes;
 mod sandbox;
 mod sysctl;
@@ -186,6 +187,15 @@ impl Routes for LinuxDataplane {
 
     fn route_table(&self) -> u32 {
         self.config.route_table
+    }
+
+    fn route_readers(&self) -> Result<Vec<super::RouteReader>> {
+        readers::route_readers()
+    }
+
+    fn foreign_routes(&self, within: &[IpNet]) -> Result<Vec<super::ForeignRoute>> {
+        let protocol = self.config.route_protocol;
+        self.with_netlink(|netlink| routes::foreign_routes(netlink, protocol, within))
     }
 
     fn used_prefixes(&self) -> Result<Vec<IpNet>> {

@@ -5,11 +5,16 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use wharf_netlink::{AddressOptions, Family, Link, Netlink, Route, RouteFilter, Rule};
+use wharf_netlink::{
+    AddressOptions, Family, Link, Netlink, NexthopTarget, Route, RouteFilter, Rule,
+};
 
 use super::devices::{DeviceIndexes, MadeLinks};
 use super::kernel_error;
-use crate::dataplane::{DataplaneError, HostAddress, HostRoute, Result};
+use crate::dataplane::{DataplaneError, ForeignRoute, HostAddress, HostRoute, Result};
+
+/// The kernel's own routes (connected prefixes of addresses): RTPROT_KERNEL.
+const RTPROT_KERNEL: u8 = 2;
 
 /// More routes than this at once go through the batch path (one ACK for all).
 const BATCH_FROM: usize = 16;
@@ -232,6 +237,69 @@ pub(super) fn settle_table(netlink: &mut Netlink, marking: Marking) -> Result<us
         }
     }
     Ok(changed)
+}
+
+/// Main-table routes of other protocols than wharf's and the kernel's own (connected) ones
+/// into `within`: how the host reaches addresses of wharf's networks elsewhere.
+pub(super) fn foreign_routes(
+    netlink: &mut Netlink,
+    protocol: u8,
+    within: &[IpNet],
+) -> Result<Vec<ForeignRoute>> {
+    if within.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (links, routes) = dump(netlink)?;
+    let names: HashMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
+    let foreign: Vec<(&Route, IpNet)> = routes
+        .iter()
+        .filter(|r| r.protocol != protocol && r.protocol != RTPROT_KERNEL)
+        .filter_map(|r| {
+            let destination = IpNet::new(r.destination, r.prefix_len).ok()?.trunc();
+            within
+                .iter()
+                .any(|w| w.contains(&destination))
+                .then_some((r, destination))
+        })
+        .collect();
+    // FRR's zebra installs routes through nexthop objects: their gateway is the object's.
+    let objects: HashMap<u32, (Option<IpAddr>, u32)> =
+        if foreign.iter().any(|(r, _)| r.nexthop_id.is_some()) {
+            netlink
+                .nexthops()
+                .map_err(kernel_error("list nexthop objects"))?
+                .into_iter()
+                .filter_map(|n| match n.target {
+                    NexthopTarget::Gateway { gateway, oif } => Some((n.id, (Some(gateway), oif))),
+                    NexthopTarget::Device { oif, .. } => Some((n.id, (None, oif))),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            HashMap::new()
+        };
+    let mut found: Vec<ForeignRoute> = foreign
+        .into_iter()
+        .map(|(r, destination)| {
+            let object = r.nexthop_id.and_then(|id| objects.get(&id));
+            let via = r
+                .gateway
+                .or_else(|| r.next_hops.first().and_then(|h| h.gateway))
+                .or_else(|| object.and_then(|o| o.0));
+            let oif = r
+                .oif
+                .or_else(|| r.next_hops.first().and_then(|h| h.oif))
+                .or_else(|| object.map(|o| o.1));
+            ForeignRoute {
+                destination,
+                via,
+                device: oif.and_then(|i| names.get(&i)).map(|n| (*n).to_owned()),
+                protocol: r.protocol,
+            }
+        })
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 pub(super) fn used_prefixes(netlink: &mut Netlink, protocol: u8) -> Result<Vec<IpNet>> {

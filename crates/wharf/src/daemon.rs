@@ -98,6 +98,9 @@ pub fn serve(
         tracing::info!(socket = %args.socket.display(), state = %args.state_dir.display(), "wharf is serving");
         let engine = Arc::new(engine);
         watch_switches(&engine);
+        if routing == crate::model::Routing::External {
+            watch_remote_hosts(&engine);
+        }
         let names = NameLearner::new(args.docker_socket.clone());
         // One network's learning names every network dockerd lists.
         if let Some(id) = engine.state().networks.values().find(|n| n.name.is_none()) {
@@ -140,6 +143,29 @@ fn watch_switches(engine: &Arc<Engine>) {
                 Err(error) => {
                     tracing::error!(%error, "reconciling Open vSwitch objects failed")
                 }
+            }
+        }));
+}
+
+/// With a routing daemon beside wharf, its host routes are the containers of other hosts:
+/// the IPAM keeps off their addresses, as it does off those BGP peers announce.
+fn watch_remote_hosts(engine: &Arc<Engine>) {
+    let weak = Arc::downgrade(engine);
+    engine
+        .dataplane()
+        .routes
+        .watch_remote_hosts(Box::new(move |change| {
+            let Some(engine) = weak.upgrade() else {
+                return;
+            };
+            use crate::dataplane::RemoteHostChange;
+            match change {
+                RemoteHostChange::All(all) => {
+                    tracing::debug!(count = all.len(), "host routes of other hosts read");
+                    engine.replace_remote_hosts(&all);
+                }
+                RemoteHostChange::Added(address) => engine.note_remote_hosts(&[address], &[]),
+                RemoteHostChange::Removed(address) => engine.note_remote_hosts(&[], &[address]),
             }
         }));
 }

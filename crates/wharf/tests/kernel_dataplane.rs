@@ -782,3 +782,52 @@ fn route_listeners_and_routes_of_others_into_wharfs_subnets_are_found() {
         assert_eq!(readers[0].program, "ip");
     });
 }
+
+#[test]
+#[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
+fn host_routes_of_a_routing_daemon_are_watched_as_other_hosts_containers() {
+    use wharf::dataplane::RemoteHostChange;
+    in_test_host(|dataplane| {
+        let mut netlink = Netlink::open().unwrap();
+        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
+        let (objects, _) = routed_plan(&network, &routed_endpoint("d5", &["10.46.1.7/16"]));
+        dataplane.make(&objects).unwrap();
+        for name in ["wh00000000d5", "wc00000000d5"] {
+            let link = netlink.link_by_name(name).unwrap().unwrap();
+            netlink.set_link_up(link.index).unwrap();
+        }
+        let wh = netlink.link_by_name("wh00000000d5").unwrap().unwrap();
+        netlink
+            .add_address(wh.index, ip("198.51.100.1"), 24, Default::default())
+            .unwrap();
+        let ospf = |address: &str| Route {
+            protocol: 188,
+            metric: Some(20),
+            ..Route::via(ip(address), 32, ip("198.51.100.12"), Some(wh.index))
+        };
+        netlink.add_route(&ospf("10.46.2.1")).unwrap();
+
+        let (sender, changes) = std::sync::mpsc::channel();
+        dataplane.routes.watch_remote_hosts(Box::new(move |change| {
+            let _ = sender.send(change);
+        }));
+        let next = || changes.recv_timeout(Duration::from_secs(5)).unwrap();
+        // The table first: the daemon's /32, not wharf's own container's.
+        assert_eq!(next(), RemoteHostChange::All(vec![ip("10.46.2.1")]));
+        netlink.add_route(&ospf("10.46.3.1")).unwrap();
+        assert_eq!(next(), RemoteHostChange::Added(ip("10.46.3.1")));
+        netlink.delete_route(&ospf("10.46.2.1")).unwrap();
+        assert_eq!(next(), RemoteHostChange::Removed(ip("10.46.2.1")));
+        netlink.delete_route(&ospf("10.46.3.1")).unwrap();
+        assert_eq!(next(), RemoteHostChange::Removed(ip("10.46.3.1")));
+        // wharf's own routes come and go unseen.
+        let again = HostRoute {
+            destination: "10.46.9.9/32".parse().unwrap(),
+            device: "wh00000000d5".into(),
+            source: None,
+        };
+        dataplane.routes.ensure_routes(&[again]).unwrap();
+        dataplane.remove(&objects, &|_| false).unwrap();
+        assert!(changes.recv_timeout(Duration::from_millis(300)).is_err());
+    });
+}

@@ -392,6 +392,8 @@ impl Routes for FakeRoutes {
         Ok(Vec::new())
     }
 
+    fn watch_remote_hosts(&self, _sink: Box<dyn FnMut(super::RemoteHostChange) + Send>) {}
+
     fn foreign_routes(&self, _within: &[IpNet]) -> Result<Vec<super::ForeignRoute>> {
         Ok(Vec::new())
     }

@@ -136,6 +136,10 @@ pub trait Routes: Send + Sync {
     fn route_table(&self) -> u32;
     /// Programs other than wharf listening to the kernel's route changes (routing daemons).
     fn route_readers(&self) -> Result<Vec<RouteReader>>;
+    /// Follows, on a thread of its own, the host routes of others (not wharf's, not the
+    /// kernel's) in the main table: addresses containers on other hosts use, as a routing
+    /// daemon beside wharf learned them. `sink` gets the whole set first, then each change.
+    fn watch_remote_hosts(&self, sink: Box<dyn FnMut(RemoteHostChange) + Send>);
     /// Main-table routes of others (not wharf's, not the kernel's connected ones) into
     /// `within`.
     fn foreign_routes(&self, within: &[IpNet]) -> Result<Vec<ForeignRoute>>;

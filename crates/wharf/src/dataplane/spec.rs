@@ -321,3 +321,13 @@ pub fn route_protocol_name(protocol: u8) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// A change to the addresses other hosts' containers use, as host routes of others (a
+/// routing daemon's /32s and /128s) show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteHostChange {
+    /// Every such address now (at the start, and after notifications were lost).
+    All(Vec<std::net::IpAddr>),
+    Added(std::net::IpAddr),
+    Removed(std::net::IpAddr),
+}

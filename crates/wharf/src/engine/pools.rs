@@ -89,6 +89,15 @@ impl Engine {
         }
     }
 
+    /// Replaces every remote address at once (a routing daemon's routes read anew).
+    pub fn replace_remote_hosts(&self, all: &[IpAddr]) {
+        let mut remote = self.remote.lock().unwrap_or_else(|e| e.into_inner());
+        *remote = super::remote::RemoteHosts::default();
+        for address in all {
+            remote.insert(*address);
+        }
+    }
+
     /// A copy-free look at the remote addresses, for a decision taken under the core lock
     /// (the lock order is core, then remote).
     pub(super) fn remote_hosts(&self) -> std::sync::MutexGuard<'_, super::remote::RemoteHosts> {

@@ -16,6 +16,7 @@ mod neighbours;
 mod nftables;
 mod ovs;
 mod readers;
+mod remote_hosts;
 mod routes;
 mod sandbox;
 mod sysctl;
@@ -191,6 +192,16 @@ impl Routes for LinuxDataplane {
 
     fn route_readers(&self) -> Result<Vec<super::RouteReader>> {
         readers::route_readers()
+    }
+
+    fn watch_remote_hosts(&self, sink: Box<dyn FnMut(super::RemoteHostChange) + Send>) {
+        let own = vec![self.config.route_protocol, self.config.learned_protocol];
+        let spawned = std::thread::Builder::new()
+            .name("remote-hosts".into())
+            .spawn(move || remote_hosts::watch(own, sink));
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot watch the routes to other hosts' containers");
+        }
     }
 
     fn foreign_routes(&self, within: &[IpNet]) -> Result<Vec<super::ForeignRoute>> {

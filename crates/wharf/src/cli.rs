@@ -141,8 +141,9 @@ pub struct ServeArgs {
     /// but 253, 255) that wharf has the kernel consult through a rule of its own
     /// (`ip rule show proto 87`, pref 30087), e.g. for a daemon's `ip import-table` or
     /// BIRD's `kernel table`.
-    #[arg(long, default_value = "main", value_parser = parse_route_table, value_name = "TABLE")]
-    pub route_table: u32,
+    /// (Default: `route_table` in --config, else main.)
+    #[arg(long, value_parser = parse_route_table, value_name = "TABLE")]
+    pub route_table: Option<u32>,
     /// Seconds to wait for Docker to move an interface into its sandbox.
     #[arg(long, default_value_t = 30)]
     pub sandbox_timeout: u64,
@@ -250,7 +251,7 @@ fn parse_route_protocol(text: &str) -> Result<u8, String> {
 
 /// `--route-table`: main or a number; not the kernel's local (255) or default (253) tables,
 /// nor 0, which the kernel takes as "no table".
-fn parse_route_table(text: &str) -> Result<u32, String> {
+pub fn parse_route_table(text: &str) -> Result<u32, String> {
     let table = match text.trim() {
         "main" => return Ok(wharf_netlink::consts::RT_TABLE_MAIN),
         number => number
@@ -351,6 +352,8 @@ impl ServeArgs {
                 ));
             }
         }
+        // Read here so that a bad table stops the start before anything is touched.
+        self.route_table()?;
         Ok(EngineConfig {
             default_mode: self.mode.mode.clone(),
             default_pools: DefaultPools {
@@ -409,6 +412,18 @@ impl ServeArgs {
         match &self.config {
             Some(path) => crate::config::FileConfig::load(path),
             None => Ok(crate::config::FileConfig::default()),
+        }
+    }
+
+    /// The table of wharf's routes: `--route-table`, else the file's `route_table`, else main.
+    pub fn route_table(&self) -> Result<u32, String> {
+        match self.route_table {
+            Some(table) => Ok(table),
+            None => match self.file()?.route_table {
+                Some(text) => parse_route_table(&text.to_string())
+                    .map_err(|e| format!("route_table in the configuration: {e}")),
+                None => Ok(wharf_netlink::consts::RT_TABLE_MAIN),
+            },
         }
     }
 
@@ -615,11 +630,14 @@ mod tests {
 
     #[test]
     fn route_tables_are_main_or_a_number_the_kernel_does_not_keep_for_itself() {
-        assert_eq!(serve_args(&[]).route_table, 254);
-        assert_eq!(serve_args(&["--route-table", "main"]).route_table, 254);
+        assert_eq!(serve_args(&[]).route_table(), Ok(254));
         assert_eq!(
-            serve_args(&["--route-table", "4000000000"]).route_table,
-            4_000_000_000
+            serve_args(&["--route-table", "main"]).route_table(),
+            Ok(254)
+        );
+        assert_eq!(
+            serve_args(&["--route-table", "4000000000"]).route_table(),
+            Ok(4_000_000_000)
         );
         for (bad, why) in [
             ("0", "no table"),
@@ -632,6 +650,21 @@ mod tests {
                 .to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
+        let dir = std::env::temp_dir().join(format!("wharf-cli-table-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("wharf.toml");
+        let path = file.to_str().unwrap();
+        std::fs::write(&file, "route_table = 100\n").unwrap();
+        assert_eq!(serve_args(&["--config", path]).route_table(), Ok(100));
+        let flag = serve_args(&["--config", path, "--route-table", "main"]);
+        assert_eq!(flag.route_table(), Ok(254), "the flag wins");
+        std::fs::write(&file, "route_table = 255\n").unwrap();
+        let err = serve_args(&["--config", path]).engine_config().unwrap_err();
+        assert!(
+            err.contains("route_table") && err.contains("local"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ```toml
 //! host_blocks = ["10.90.1.0/24"] # as --host-block
 //! routing = "bgp"                # as --routing: bgp or external
+//! route_table = 100              # as --route-table (a number; main is 254)
 //!
 //! [bgp]
 //! asn = 65001
@@ -46,6 +47,9 @@ pub struct FileConfig {
     /// As `--routing`: wharf's own BGP speaker, or a routing daemon beside it.
     #[serde(default)]
     pub routing: Option<crate::model::Routing>,
+    /// As `--route-table`.
+    #[serde(default)]
+    pub route_table: Option<u32>,
     #[serde(default)]
     pub bgp: Option<BgpFile>,
 }

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
             daemon::serve(args, || {
                 let linux = LinuxDataplane::new(LinuxConfig {
                     route_protocol: args.route_protocol,
-                    route_table: args.route_table,
+                    route_table: args.route_table()?,
                     ovsdb: args.ovsdb.clone(),
                     ..LinuxConfig::default()
                 })

@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# The operator's own routing daemon spreads wharf's container routes: the example files in
+# examples/routing/, used verbatim, against real FRR 8.4 and BIRD 2.0.
+#
+# Three hosts as in t_multihost (a network namespace each, with its own dockerd and its own
+# wharf, plugin wharf-rN, --host-block 10.90.N.0/24), their cables (eth0 inside each host,
+# 198.51.100.1N/24) on a bridge in a segment namespace; one routed network 10.90.0.0/16 on
+# each host. wharf runs with --routing external and only installs its /32s (proto 87); then
+#   a. FRR zebra + ospfd on every host (frr-zebra.conf, frr-ospfd.conf),
+#   b. BIRD with OSPF on every host (bird-ospf.conf),
+#   c. a mix over eBGP: host 1 wharf's own speaker (AS 65001), host 2 FRR zebra + bgpd
+#      (frr-bgpd.conf, AS 65002), host 3 BIRD (bird-bgp.conf, AS 65003).
+# In a and b: every host learns the others' container /32s, containers ping across hosts,
+# a removed container's /32 is withdrawn everywhere (timed, never judged on the time), and a
+# restarted wharf (TERM, then KILL) deletes none of its routes, on its host or elsewhere
+# (ip monitor route watches all three hosts); a daemon that stops takes its routes with it.
+set -u
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+EX_DIR=$REPO_ROOT/examples/routing
+RD_DIR=$(mktemp -d /tmp/wharf-e2e-rd.XXXXXX)
+chmod 755 "$RD_DIR" # FRR runs as user frr and must reach its directories
+SEG_NS=e2e-rd-seg-$$
+HOSTS=(1 2 3)
+host_ns() { echo "e2e-rd-h$1-$$"; }
+host_sock() { echo "$RD_DIR/h$1/docker.sock"; }
+plugin_sock() { echo "/run/docker/plugins/wharf-r$1-$$.sock"; }
+plugin_name() { echo "wharf-r$1-$$"; }
+dh() { local n=$1; shift; "$DOCKER" -H "unix://$(host_sock "$n")" "$@"; }
+hroutes() { local n=$1; shift; ip -n "$(host_ns "$n")" route show "$@"; }
+# wharf's flag for "install routes, leave their distribution to someone else", when this
+# build has it (the routes are installed the same without it).
+ROUTING_EXTERNAL=()
+"$WHARF_BIN" serve --help 2>/dev/null | grep -q -- '--routing' && ROUTING_EXTERNAL=(--routing external)
+
+# Daemons this case started, by pid file: FRR's and BIRD's write their own.
+daemon_pids() { cat "$RD_DIR"/h*/frr/*.pid "$RD_DIR"/h*/bird/bird.pid 2>/dev/null; }
+rd_cleanup() {
+  local n pid
+  for pid in $(jobs -p); do kill "$pid" 2>/dev/null; done # ip monitor, watchers
+  for n in "${HOSTS[@]}"; do
+    [[ -S $(host_sock "$n") ]] || continue
+    dh "$n" ps -aq 2>/dev/null | xargs -r "$DOCKER" -H "unix://$(host_sock "$n")" rm -f >/dev/null 2>&1
+    dh "$n" network rm rd >/dev/null 2>&1
+  done
+  for pid in $(daemon_pids); do kill "$pid" 2>/dev/null; done
+  for n in "${HOSTS[@]}"; do
+    for pid in "$RD_DIR/h$n/wharf.pid" "$RD_DIR/h$n/dockerd.pid"; do
+      [[ -s $pid ]] && kill "$(<"$pid")" 2>/dev/null
+    done
+  done
+  for n in "${HOSTS[@]}"; do
+    pid=$RD_DIR/h$n/dockerd.pid
+    for _ in $(seq 60); do
+      if [[ -s $pid ]] && kill -0 "$(<"$pid")" 2>/dev/null; then sleep 0.5; else break; fi
+    done
+    rm -f "$(plugin_sock "$n")"
+    ip netns del "$(host_ns "$n")" 2>/dev/null
+  done
+  for pid in $(daemon_pids); do kill -KILL "$pid" 2>/dev/null; done
+  ip netns del "$SEG_NS" 2>/dev/null
+  umount -R "$RD_DIR"/h*/exec 2>/dev/null
+  rm -rf "$RD_DIR"
+}
+e2e_begin t_routing_daemons
+e2e_at_exit rd_cleanup
+
+for f in frr-zebra.conf frr-ospfd.conf frr-bgpd.conf bird-ospf.conf bird-bgp.conf; do
+  [[ -s $EX_DIR/$f ]] || { fail "examples/routing/$f is missing"; exit 1; }
+done
+
+# The segment: a bridge in its own namespace, one cable per host, named eth0 in the host.
+setup_segment() {
+  local n ns
+  ip netns add "$SEG_NS" || return 1
+  ip -n "$SEG_NS" link add seg type bridge || return 1
+  ip -n "$SEG_NS" link set seg up || return 1
+  for n in "${HOSTS[@]}"; do
+    ns=$(host_ns "$n")
+    ip netns add "$ns" || return 1
+    ip -n "$ns" link add eth0 type veth peer name "h$n" netns "$SEG_NS" || return 1
+    ip -n "$SEG_NS" link set "h$n" master seg up || return 1
+    ip -n "$ns" addr add "198.51.100.1$n/24" dev eth0 || return 1
+    ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up || return 1
+  done
+}
+check "three hosts on one segment (namespaces, eth0 198.51.100.11-13)" setup_segment || exit 1
+
+"$DOCKER" save "$IMAGE" -o "$RD_DIR/image.tar" || { fail "docker save $IMAGE"; exit 1; }
+
+# start_host N: its dockerd (NOTES.md's recipe), the test image in it, its wharf.
+start_host() {
+  local n=$1 d=$RD_DIR/h$1
+  mkdir -p "$d"
+  setsid nsenter --net="/run/netns/$(host_ns "$n")" dockerd --data-root "$d/data" --exec-root "$d/exec" \
+    -H "unix://$d/docker.sock" --pidfile "$d/dockerd.pid" --bridge=none --iptables=false \
+    >"$E2E_LOG_DIR/rd-dockerd-h$n.log" 2>&1 </dev/null &
+  retry 60 dh "$n" info || { show "$(tail -n 20 "$E2E_LOG_DIR/rd-dockerd-h$n.log")"; return 1; }
+  dh "$n" load -q -i "$RD_DIR/image.tar" >/dev/null || return 1
+  start_wharf "$n" "${ROUTING_EXTERNAL[@]}"
+}
+# start_wharf N ARGS...: host N's wharf with ARGS, answering on its plugin socket.
+start_wharf() {
+  local n=$1 d=$RD_DIR/h$1
+  shift
+  echo "--- $(date +%T.%N) wharf serve $*" >>"$E2E_LOG_DIR/rd-wharf-h$n.log"
+  setsid nsenter --net="/run/netns/$(host_ns "$n")" "$WHARF_BIN" serve --socket "$(plugin_sock "$n")" \
+    --state-dir "$d/state" --docker-socket "$d/docker.sock" --debug \
+    --host-block "10.90.$n.0/24" "$@" >>"$E2E_LOG_DIR/rd-wharf-h$n.log" 2>&1 </dev/null &
+  echo $! >"$d/wharf.pid"
+  PLUGIN_SOCK=$(plugin_sock "$n") retry 20 plugin_activated
+}
+# stop_wharf N SIGNAL: signal host N's wharf and wait until it is gone.
+stop_wharf() {
+  local pid
+  pid=$(<"$RD_DIR/h$1/wharf.pid")
+  kill -"$2" "$pid" || return 1
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}
+for n in "${HOSTS[@]}"; do
+  check "host $n: dockerd, the image and wharf ${ROUTING_EXTERNAL[*]} (plugin $(plugin_name "$n")) start" \
+    start_host "$n" || exit 1
+done
+((${#ROUTING_EXTERNAL[@]})) || info "this wharf has no --routing flag: started without it"
+for n in "${HOSTS[@]}"; do
+  check "host $n: network create rd 10.90.0.0/16 -d $(plugin_name "$n")" dh "$n" network create \
+    -d "$(plugin_name "$n")" --ipam-driver "$(plugin_name "$n")" --subnet 10.90.0.0/16 \
+    --gateway 10.90.0.1 rd || exit 1
+  check "host $n: run c$n" dh "$n" run -d --name "rd-c$n" --net rd "$IMAGE" sleep 1d || exit 1
+  check_out_match "host $n: c$n has 10.90.$n.1 and its route is wharf's (proto 87)" \
+    "^10\\.90\\.$n\\.1 dev wh[0-9a-f]+ proto 87 scope link" hroutes "$n" "10.90.$n.1/32"
+done
+
+# ---------------------------------------------------------------- the daemons
+# FRR: zebra drops to user frr, so each host's files live in a directory frr owns; pid files,
+# vty sockets and zebra's API socket are the host's own, never the system's defaults.
+frr_dir() { echo "$RD_DIR/h$1/frr"; }
+frr_vtysh() { ip netns exec "$(host_ns "$1")" vtysh --vty_socket "$(frr_dir "$1")" -c "$2" 2>&1; }
+# frr_start N DAEMON...: zebra, then each DAEMON, with the example files as they are.
+frr_start() {
+  local n=$1 d daemon
+  d=$(frr_dir "$n")
+  shift
+  mkdir -p "$d"
+  for daemon in zebra "$@"; do
+    cp "$EX_DIR/frr-$daemon.conf" "$d/" || return 1
+  done
+  chown -R frr:frr "$d"
+  for daemon in zebra "$@"; do
+    ip netns exec "$(host_ns "$n")" "/usr/lib/frr/$daemon" -d -f "$d/frr-$daemon.conf" \
+      -i "$d/$daemon.pid" --vty_socket "$d" -z "$d/zserv.api" \
+      >>"$E2E_LOG_DIR/rd-frr-h$n.log" 2>&1 || return 1
+    if [[ $daemon == zebra ]]; then retry 10 test -S "$d/zserv.api" || return 1; fi
+  done
+}
+# stop_pidfile FILE: TERM the daemon and wait until it has exited.
+stop_pidfile() {
+  local pid
+  [[ -s $1 ]] || return 0
+  pid=$(<"$1")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || { rm -f "$1"; return 0; }; sleep 0.1; done
+  return 1
+}
+frr_stop() {
+  local n=$1 daemon
+  shift
+  for daemon in "$@" zebra; do stop_pidfile "$(frr_dir "$n")/$daemon.pid" || return 1; done
+}
+bird_dir() { echo "$RD_DIR/h$1/bird"; }
+# birdc_h N COMMAND: the command as one argument (birdc 2.0.12 answered "No such command" here
+# to a command split over several).
+birdc_h() { birdc -s "$(bird_dir "$1")/bird.ctl" "$2" 2>&1; }
+# bird_start N FILE: BIRD as root with the example file as it is.
+bird_start() {
+  local n=$1 d
+  d=$(bird_dir "$n")
+  mkdir -p "$d"
+  cp "$EX_DIR/$2" "$d/" || return 1
+  ip netns exec "$(host_ns "$n")" bird -c "$d/$2" -s "$d/bird.ctl" -P "$d/bird.pid" \
+    >>"$E2E_LOG_DIR/rd-bird-h$n.log" 2>&1 || return 1
+  retry 10 test -S "$d/bird.ctl"
+}
+bird_stop() { stop_pidfile "$(bird_dir "$1")/bird.pid"; }
+
+# ---------------------------------------------------------------- shared checks
+# check_learned PROTO WHAT: every host has the others' c/32s as PROTO routes.
+check_learned() {
+  local proto=$1 n m
+  for n in "${HOSTS[@]}"; do
+    for m in "${HOSTS[@]}"; do
+      ((m == n)) && continue
+      if retry 30 bash -c "ip -n $(host_ns "$n") route show 10.90.$m.1/32 proto $proto | grep -q 'via 198\\.51\\.100\\.1$m dev eth0'"; then
+        pass "$2: host $n learned c$m's 10.90.$m.1/32 via host $m (proto $proto)"
+      else
+        fail "$2: host $n has no proto $proto route to c$m"
+        show "$(hroutes "$n")"
+      fi
+    done
+  done
+}
+check_pings() {
+  local n m
+  for n in "${HOSTS[@]}"; do
+    for m in "${HOSTS[@]}"; do
+      ((m == n)) && continue
+      check "$1: c$n on host $n pings c$m on host $m (10.90.$m.1)" dh "$n" exec "rd-c$n" ping -c 1 -W 2 "10.90.$m.1"
+    done
+  done
+}
+# gone_at NS PREFIX OUT: write the time PREFIX leaves NS's main table to OUT (polled every
+# few ms for at most 20 s).
+gone_at() {
+  local end=$((SECONDS + 20))
+  while ip -n "$1" route show "$2" | grep -q .; do
+    ((SECONDS < end)) || return 1
+    sleep 0.003
+  done
+  date +%s.%N >"$3"
+}
+ms_between() { awk -v a="$(<"$1")" -v b="$(<"$2")" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+# check_withdraw PROTO WHAT: a container x on host 1 is learned by hosts 2 and 3, lives a
+# moment longer, then docker rm -f; its /32 leaves every host. The times are reported, never
+# judged. (x's address is read from Docker: wharf does not hand out a released one at once.)
+check_withdraw() {
+  local proto=$1 what=$2 n w=() ok=1 times="" x
+  check "$what: host 1: run x" dh 1 run -d --name rd-x --net rd "$IMAGE" sleep 1d || return 1
+  x=$(dh 1 inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' rd-x)
+  for n in 2 3; do
+    if ! retry 30 bash -c "ip -n $(host_ns "$n") route show $x/32 proto $proto | grep -q ."; then
+      fail "$what: host $n never learned x's $x/32"
+      dh 1 rm -f rd-x >/dev/null 2>&1
+      return 1
+    fi
+  done
+  pass "$what: hosts 2 and 3 learned x's $x/32"
+  # A route gone within about a second of its announcement is withdrawn only seconds later by
+  # FRR's ospfd (its LSA arrival and interval limits); containers live longer than that.
+  sleep 1.5
+  rm -f "$RD_DIR"/gone-*
+  for n in "${HOSTS[@]}"; do
+    gone_at "$(host_ns "$n")" "$x/32" "$RD_DIR/gone-$n" &
+    w+=($!)
+  done
+  date +%s.%N >"$RD_DIR/gone-start"
+  check "$what: host 1: docker rm -f x" dh 1 rm -f rd-x
+  for n in "${HOSTS[@]}"; do
+    if wait "${w[$((n - 1))]}"; then
+      pass "$what: x's $x/32 is gone at host $n"
+    else
+      fail "$what: host $n still routes to x's $x"
+      show "$(hroutes "$n" "$x/32")"
+      ok=0
+    fi
+  done
+  ((ok)) || return 1
+  for n in 2 3; do
+    times+=", at host $n after $(ms_between "$RD_DIR/gone-1" "$RD_DIR/gone-$n") ms"
+  done
+  info "$what: withdrawal of a removed container: host 1's route gone $(ms_between "$RD_DIR/gone-start" "$RD_DIR/gone-1") ms after docker rm -f began; from then$times"
+}
+# check_restarts WHAT: host 1's wharf is restarted (TERM, then KILL) while ip monitor route
+# watches every host: no Deleted line for host 1's c1 (10.90.1.1) anywhere.
+check_restarts() {
+  local what=$1 n mons=() sig out
+  for n in "${HOSTS[@]}"; do
+    ip -n "$(host_ns "$n")" monitor route >"$RD_DIR/mon-$n" 2>&1 &
+    mons+=($!)
+  done
+  sleep 0.3
+  for sig in TERM KILL; do
+    check "$what: host 1: wharf stops ($sig)" stop_wharf 1 "$sig"
+    check "$what: host 1: wharf starts again" start_wharf 1 "${ROUTING_EXTERNAL[@]}"
+    # Room for whatever a start does late (its first sync with the kernel, the daemons' answer).
+    sleep 2
+  done
+  kill "${mons[@]}" 2>/dev/null
+  wait "${mons[@]}" 2>/dev/null
+  for n in "${HOSTS[@]}"; do
+    out=$(grep -E '^Deleted (10\.90\.1\.1 |.*\b10\.90\.1\.1/32)' "$RD_DIR/mon-$n")
+    if [[ -z $out ]]; then
+      pass "$what: host $n saw no deletion of c1's 10.90.1.1/32 while host 1's wharf restarted twice"
+    else
+      fail "$what: host $n deleted c1's route while host 1's wharf restarted (ip monitor route):"
+      show "$(grep -E '10\.90\.1\.1' "$RD_DIR/mon-$n")"
+    fi
+  done
+  check_out_match "$what: host 1 still has c1's proto 87 route" '^10\.90\.1\.1 dev wh[0-9a-f]+ proto 87' hroutes 1 10.90.1.1/32
+  check "$what: c2 on host 2 still pings c1 on host 1" dh 2 exec rd-c2 ping -c 1 -W 2 10.90.1.1
+}
+# check_gone PROTO WHAT: once the daemons stopped, no host has a PROTO route left.
+check_gone() {
+  local n
+  for n in "${HOSTS[@]}"; do
+    if retry 10 bash -c "! ip -n $(host_ns "$n") route show proto $1 | grep -q ."; then
+      pass "$2: host $n has no proto $1 route left"
+    else
+      fail "$2: host $n keeps proto $1 routes after the daemon stopped"
+      show "$(hroutes "$n" proto "$1")"
+    fi
+  done
+  check_out_match "$2: host 1 still has c1's proto 87 route" '^10\.90\.1\.1 dev wh' hroutes 1 10.90.1.1/32
+}
+
+# ---------------------------------------------------------------- a. FRR, OSPF
+for n in "${HOSTS[@]}"; do
+  check "FRR: host $n: zebra and ospfd start with frr-zebra.conf and frr-ospfd.conf" frr_start "$n" ospfd || exit 1
+done
+check_learned ospf "FRR OSPF"
+check_pings "FRR OSPF"
+check_withdraw ospf "FRR OSPF"
+check_restarts "FRR OSPF"
+for n in "${HOSTS[@]}"; do check "FRR: host $n: ospfd and zebra stop (TERM)" frr_stop "$n" ospfd; done
+check_gone ospf "FRR OSPF"
+
+# ---------------------------------------------------------------- b. BIRD, OSPF
+for n in "${HOSTS[@]}"; do
+  check "BIRD: host $n: bird starts with bird-ospf.conf" bird_start "$n" bird-ospf.conf || exit 1
+done
+check_learned bird "BIRD OSPF"
+check_out_no_match "BIRD OSPF: host 2 exports only wharf's routes (no 198.51.100.0/24 as external)" \
+  '198\.51\.100\.0/24' birdc_h 2 'show route export ospf1'
+check_out_no_match "BIRD OSPF: host 2 installs no OSPF route for the segment it is on" \
+  '^198\.51\.100\.' hroutes 2 proto bird
+check_pings "BIRD OSPF"
+check_withdraw bird "BIRD OSPF"
+check_restarts "BIRD OSPF"
+for n in "${HOSTS[@]}"; do check "BIRD: host $n: bird stops (TERM)" bird_stop "$n"; done
+check_gone bird "BIRD OSPF"
+
+# ---------------------------------------------------------------- c. eBGP: wharf, FRR, BIRD
+check "BGP: host 1: wharf stops (TERM)" stop_wharf 1 TERM
+check "BGP: host 1: wharf starts with its speaker (AS 65001, peers 198.51.100.12 and .13)" start_wharf 1 \
+  --bgp-asn 65001 --bgp-router-id 198.51.100.11 --bgp-peer 198.51.100.12@65002 --bgp-peer 198.51.100.13@65003
+check "BGP: host 2: zebra and bgpd start with frr-zebra.conf and frr-bgpd.conf" frr_start 2 bgpd
+check "BGP: host 3: bird starts with bird-bgp.conf" bird_start 3 bird-bgp.conf
+if retry 30 bash -c "[[ \$('$WHARF_BIN' bgp neighbors --socket '$(plugin_sock 1)' | grep -c Established) == 2 ]]"; then
+  pass "BGP: host 1's wharf has both sessions Established"
+else
+  fail "BGP: host 1's wharf lacks a session"
+  show "$("$WHARF_BIN" bgp neighbors --socket "$(plugin_sock 1)" 2>&1)"
+fi
+bgp_learned() { # bgp_learned N M PROTO
+  if retry 30 bash -c "ip -n $(host_ns "$1") route show 10.90.$2.1/32 proto $3 | grep -q 'via 198\\.51\\.100\\.1$2 dev eth0'"; then
+    pass "BGP: host $1 learned c$2's 10.90.$2.1/32 via host $2 (proto $3)"
+  else
+    fail "BGP: host $1 has no proto $3 route to c$2"
+    show "$(hroutes "$1")"
+  fi
+}
+bgp_learned 1 2 88
+bgp_learned 1 3 88
+bgp_learned 2 1 bgp
+bgp_learned 2 3 bgp
+bgp_learned 3 1 bird
+bgp_learned 3 2 bird
+check_pings "BGP"
+check_out_no_match "BGP: FRR on host 2 passes nothing of host 3's on to host 1" '10\.90\.3\.' \
+  frr_vtysh 2 'show bgp ipv4 unicast neighbors 198.51.100.11 advertised-routes'
+check_out_no_match "BGP: BIRD on host 3 passes nothing of host 2's on to host 1" '10\.90\.2\.' \
+  birdc_h 3 'show route export host_a'
+check_out_match "BGP: BIRD on host 3 offers host 1 its own c3" '10\.90\.3\.1/32' birdc_h 3 'show route export host_a'
+check "BGP: host 2: bgpd and zebra stop (TERM)" frr_stop 2 bgpd
+check "BGP: host 3: bird stops (TERM)" bird_stop 3
+e2e_end

@@ -187,12 +187,13 @@ bird_stop() { stop_pidfile "$(bird_dir "$1")/bird.pid"; }
 
 # ---------------------------------------------------------------- shared checks
 # check_learned PROTO WHAT: every host has the others' c/32s as PROTO routes.
+# One 30 s wait for them all, so that a daemon that learns nothing fails in 30 s, not 180.
 check_learned() {
-  local proto=$1 n m
+  local proto=$1 n m deadline=$((SECONDS + 30))
   for n in "${HOSTS[@]}"; do
     for m in "${HOSTS[@]}"; do
       ((m == n)) && continue
-      if retry 30 bash -c "ip -n $(host_ns "$n") route show 10.90.$m.1/32 proto $proto | grep -q 'via 198\\.51\\.100\\.1$m dev eth0'"; then
+      if retry "$((deadline > SECONDS ? deadline - SECONDS : 0))" bash -c "ip -n $(host_ns "$n") route show 10.90.$m.1/32 proto $proto | grep -q 'via 198\\.51\\.100\\.1$m dev eth0'"; then
         pass "$2: host $n learned c$m's 10.90.$m.1/32 via host $m (proto $proto)"
       else
         fail "$2: host $n has no proto $proto route to c$m"
@@ -342,14 +343,15 @@ else
   fail "BGP: host 1's wharf lacks a session"
   show "$("$WHARF_BIN" bgp neighbors --socket "$(plugin_sock 1)" 2>&1)"
 fi
-bgp_learned() { # bgp_learned N M PROTO
-  if retry 30 bash -c "ip -n $(host_ns "$1") route show 10.90.$2.1/32 proto $3 | grep -q 'via 198\\.51\\.100\\.1$2 dev eth0'"; then
+bgp_learned() { # bgp_learned N M PROTO, all of them within 30 s of the sessions
+  if retry "$((bgp_deadline > SECONDS ? bgp_deadline - SECONDS : 0))" bash -c "ip -n $(host_ns "$1") route show 10.90.$2.1/32 proto $3 | grep -q 'via 198\\.51\\.100\\.1$2 dev eth0'"; then
     pass "BGP: host $1 learned c$2's 10.90.$2.1/32 via host $2 (proto $3)"
   else
     fail "BGP: host $1 has no proto $3 route to c$2"
     show "$(hroutes "$1")"
   fi
 }
+bgp_deadline=$((SECONDS + 30))
 bgp_learned 1 2 88
 bgp_learned 1 3 88
 bgp_learned 2 1 bgp

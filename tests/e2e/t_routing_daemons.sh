@@ -31,8 +31,10 @@ dh() { local n=$1; shift; "$DOCKER" -H "unix://$(host_sock "$n")" "$@"; }
 hroutes() { local n=$1; shift; ip -n "$(host_ns "$n")" route show "$@"; }
 # wharf's flag for "install routes, leave their distribution to someone else", when this
 # build has it (the routes are installed the same without it).
-ROUTING_EXTERNAL=()
-"$WHARF_BIN" serve --help 2>/dev/null | grep -q -- '--routing' && ROUTING_EXTERNAL=(--routing external)
+ROUTING_EXTERNAL=() ROUTING_BGP=()
+if "$WHARF_BIN" serve --help 2>/dev/null | grep -q -- '--routing'; then
+  ROUTING_EXTERNAL=(--routing external) ROUTING_BGP=(--routing bgp)
+fi
 
 # Daemons this case started, by pid file: FRR's and BIRD's write their own.
 daemon_pids() { cat "$RD_DIR"/h*/frr/*.pid "$RD_DIR"/h*/bird/bird.pid 2>/dev/null; }
@@ -211,22 +213,21 @@ check_pings() {
     done
   done
 }
-# gone_at NS PREFIX OUT: write the time PREFIX leaves NS's main table to OUT (polled every
-# few ms for at most 20 s).
-gone_at() {
-  local end=$((SECONDS + 20))
-  while ip -n "$1" route show "$2" | grep -q .; do
-    ((SECONDS < end)) || return 1
-    sleep 0.003
-  done
-  date +%s.%N >"$3"
+# deleted_at FILE ADDRESS [LINK]: when `ip -ts monitor` (in FILE) saw ADDRESS's route, or LINK,
+# deleted, in seconds since the epoch. (The kernel sends no route deletion for the routes that
+# go with a deleted link: on x's own host its route ends with its link.)
+deleted_at() {
+  local ts re="Deleted ${2//./\\.} "
+  [[ -n ${3:-} ]] && re="($re|Deleted [0-9]+: $3[@:])"
+  ts=$(grep -m 1 -E "^\[[^]]*\] $re" "$1" | sed -E 's/^\[([^]]*)\].*/\1/')
+  [[ -n $ts ]] && date -d "$ts" +%s.%N
 }
-ms_between() { awk -v a="$(<"$1")" -v b="$(<"$2")" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
 # check_withdraw PROTO WHAT: a container x on host 1 is learned by hosts 2 and 3, lives a
 # moment longer, then docker rm -f; its /32 leaves every host. The times are reported, never
 # judged. (x's address is read from Docker: wharf does not hand out a released one at once.)
 check_withdraw() {
-  local proto=$1 what=$2 n w=() ok=1 times="" x
+  local proto=$1 what=$2 n w=() ok=1 times="" x xdev start local1
   check "$what: host 1: run x" dh 1 run -d --name rd-x --net rd "$IMAGE" sleep 1d || return 1
   x=$(dh 1 inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' rd-x)
   for n in 2 3; do
@@ -240,15 +241,18 @@ check_withdraw() {
   # A route gone within about a second of its announcement is withdrawn only seconds later by
   # FRR's ospfd (its LSA arrival and interval limits); containers live longer than that.
   sleep 1.5
-  rm -f "$RD_DIR"/gone-*
-  for n in "${HOSTS[@]}"; do
-    gone_at "$(host_ns "$n")" "$x/32" "$RD_DIR/gone-$n" &
+  xdev=$(hroutes 1 "$x/32" | awk '{ print $3 }')
+  ip -ts -n "$(host_ns 1)" monitor route link >"$RD_DIR/wd-1" 2>&1 &
+  w+=($!)
+  for n in 2 3; do
+    ip -ts -n "$(host_ns "$n")" monitor route >"$RD_DIR/wd-$n" 2>&1 &
     w+=($!)
   done
-  date +%s.%N >"$RD_DIR/gone-start"
+  sleep 0.3
+  start=$(date +%s.%N)
   check "$what: host 1: docker rm -f x" dh 1 rm -f rd-x
   for n in "${HOSTS[@]}"; do
-    if wait "${w[$((n - 1))]}"; then
+    if retry 20 deleted_at "$RD_DIR/wd-$n" "$x" "$xdev"; then
       pass "$what: x's $x/32 is gone at host $n"
     else
       fail "$what: host $n still routes to x's $x"
@@ -256,18 +260,25 @@ check_withdraw() {
       ok=0
     fi
   done
+  kill "${w[@]}" 2>/dev/null
+  wait "${w[@]}" 2>/dev/null
   ((ok)) || return 1
+  local1=$(deleted_at "$RD_DIR/wd-1" "$x" "$xdev")
   for n in 2 3; do
-    times+=", at host $n after $(ms_between "$RD_DIR/gone-1" "$RD_DIR/gone-$n") ms"
+    times+=", at host $n after $(ms_between "$local1" "$(deleted_at "$RD_DIR/wd-$n" "$x")") ms"
   done
-  info "$what: withdrawal of a removed container: host 1's route gone $(ms_between "$RD_DIR/gone-start" "$RD_DIR/gone-1") ms after docker rm -f began; from then$times"
+  info "$what: withdrawal of a removed container (ip -ts monitor route): x's route (its link) deleted on host 1 $(ms_between "$start" "$local1") ms after docker rm -f began; from then$times"
 }
-# check_restarts WHAT: host 1's wharf is restarted (TERM, then KILL) while ip monitor route
-# watches every host: no Deleted line for host 1's c1 (10.90.1.1) anywhere.
+# check_restarts WHAT: host 1's wharf is restarted (TERM, then KILL) while ip monitor watches
+# every host: no deletion of host 1's c1 (10.90.1.1) anywhere, and on host 1 neither of its
+# route nor of its link (whose routes would go without a message of their own).
 check_restarts() {
-  local what=$1 n mons=() sig out
-  for n in "${HOSTS[@]}"; do
-    ip -n "$(host_ns "$n")" monitor route >"$RD_DIR/mon-$n" 2>&1 &
+  local what=$1 n mons=() sig out c1dev
+  c1dev=$(hroutes 1 10.90.1.1/32 | awk '{ print $3 }')
+  ip -ts -n "$(host_ns 1)" monitor route link >"$RD_DIR/mon-1" 2>&1 &
+  mons+=($!)
+  for n in 2 3; do
+    ip -ts -n "$(host_ns "$n")" monitor route >"$RD_DIR/mon-$n" 2>&1 &
     mons+=($!)
   done
   sleep 0.3
@@ -280,12 +291,12 @@ check_restarts() {
   kill "${mons[@]}" 2>/dev/null
   wait "${mons[@]}" 2>/dev/null
   for n in "${HOSTS[@]}"; do
-    out=$(grep -E '^Deleted (10\.90\.1\.1 |.*\b10\.90\.1\.1/32)' "$RD_DIR/mon-$n")
+    out=$(grep -E "^\[[^]]*\] Deleted (10\.90\.1\.1 |[0-9]+: ${c1dev}[@:])" "$RD_DIR/mon-$n")
     if [[ -z $out ]]; then
       pass "$what: host $n saw no deletion of c1's 10.90.1.1/32 while host 1's wharf restarted twice"
     else
-      fail "$what: host $n deleted c1's route while host 1's wharf restarted (ip monitor route):"
-      show "$(grep -E '10\.90\.1\.1' "$RD_DIR/mon-$n")"
+      fail "$what: host $n deleted c1's route while host 1's wharf restarted (ip monitor):"
+      show "$(grep -E "10\.90\.1\.1 |$c1dev" "$RD_DIR/mon-$n")"
     fi
   done
   check_out_match "$what: host 1 still has c1's proto 87 route" '^10\.90\.1\.1 dev wh[0-9a-f]+ proto 87' hroutes 1 10.90.1.1/32
@@ -334,7 +345,7 @@ check_gone bird "BIRD OSPF"
 # ---------------------------------------------------------------- c. eBGP: wharf, FRR, BIRD
 check "BGP: host 1: wharf stops (TERM)" stop_wharf 1 TERM
 check "BGP: host 1: wharf starts with its speaker (AS 65001, peers 198.51.100.12 and .13)" start_wharf 1 \
-  --bgp-asn 65001 --bgp-router-id 198.51.100.11 --bgp-peer 198.51.100.12@65002 --bgp-peer 198.51.100.13@65003
+  "${ROUTING_BGP[@]}" --bgp-asn 65001 --bgp-router-id 198.51.100.11 --bgp-peer 198.51.100.12@65002 --bgp-peer 198.51.100.13@65003
 check "BGP: host 2: zebra and bgpd start with frr-zebra.conf and frr-bgpd.conf" frr_start 2 bgpd
 check "BGP: host 3: bird starts with bird-bgp.conf" bird_start 3 bird-bgp.conf
 if retry 30 bash -c "[[ \$('$WHARF_BIN' bgp neighbors --socket '$(plugin_sock 1)' | grep -c Established) == 2 ]]"; then

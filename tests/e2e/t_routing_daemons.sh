@@ -204,6 +204,18 @@ check_learned() {
     done
   done
 }
+# check_status N DAEMON WHAT: host N's `wharf status` sees DAEMON reading wharf's routes and
+# the routes to the other hosts' containers that the daemon installed.
+check_status() {
+  local out m
+  out=$("$WHARF_BIN" status --socket "$(plugin_sock "$1")" 2>&1)
+  check_match "$3: host $1's wharf status names $2 as reading its routes" "read by $2 \\(pid" "$out"
+  for m in "${HOSTS[@]}"; do
+    ((m == $1)) && continue
+    check_match "$3: host $1's wharf status lists c$m's route as learned" \
+      "10\\.90\\.$m\\.1/32 via 198\\.51\\.100\\.1$m dev eth0" "$out"
+  done
+}
 check_pings() {
   local n m
   for n in "${HOSTS[@]}"; do
@@ -321,6 +333,7 @@ for n in "${HOSTS[@]}"; do
   check "FRR: host $n: zebra and ospfd start with frr-zebra.conf and frr-ospfd.conf" frr_start "$n" ospfd || exit 1
 done
 check_learned ospf "FRR OSPF"
+check_status 2 zebra "FRR OSPF"
 check_pings "FRR OSPF"
 check_withdraw ospf "FRR OSPF"
 check_restarts "FRR OSPF"
@@ -332,6 +345,7 @@ for n in "${HOSTS[@]}"; do
   check "BIRD: host $n: bird starts with bird-ospf.conf" bird_start "$n" bird-ospf.conf || exit 1
 done
 check_learned bird "BIRD OSPF"
+check_status 2 bird "BIRD OSPF"
 check_out_no_match "BIRD OSPF: host 2 exports only wharf's routes (no 198.51.100.0/24 as external)" \
   '198\.51\.100\.0/24' birdc_h 2 'show route export ospf1'
 check_out_no_match "BIRD OSPF: host 2 installs no OSPF route for the segment it is on" \

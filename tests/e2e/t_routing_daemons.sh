@@ -13,7 +13,8 @@
 # In a and b: every host learns the others' container /32s, containers ping across hosts,
 # a removed container's /32 is withdrawn everywhere (timed, never judged on the time), and a
 # restarted wharf (TERM, then KILL) deletes none of its routes, on its host or elsewhere
-# (ip monitor route watches all three hosts); a daemon that stops takes its routes with it.
+# (ip monitor watches all three hosts, and the container's link on its own); `wharf status`
+# names the daemon reading wharf's routes; a daemon that stops takes its routes with it.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -30,12 +30,9 @@ plugin_sock() { echo "/run/docker/plugins/wharf-r$1-$$.sock"; }
 plugin_name() { echo "wharf-r$1-$$"; }
 dh() { local n=$1; shift; "$DOCKER" -H "unix://$(host_sock "$n")" "$@"; }
 hroutes() { local n=$1; shift; ip -n "$(host_ns "$n")" route show "$@"; }
-# wharf's flag for "install routes, leave their distribution to someone else", when this
-# build has it (the routes are installed the same without it).
-ROUTING_EXTERNAL=() ROUTING_BGP=()
-if "$WHARF_BIN" serve --help 2>/dev/null | grep -q -- '--routing'; then
-  ROUTING_EXTERNAL=(--routing external) ROUTING_BGP=(--routing bgp)
-fi
+# wharf installs the routes and leaves their distribution to the daemons; or, on host 1 in
+# the BGP mix, runs its own speaker.
+ROUTING_EXTERNAL=(--routing external) ROUTING_BGP=(--routing bgp)
 
 # Daemons this case started, by pid file: FRR's and BIRD's write their own.
 daemon_pids() { cat "$RD_DIR"/h*/frr/*.pid "$RD_DIR"/h*/bird/bird.pid 2>/dev/null; }
@@ -126,7 +123,6 @@ for n in "${HOSTS[@]}"; do
   check "host $n: dockerd, the image and wharf ${ROUTING_EXTERNAL[*]} (plugin $(plugin_name "$n")) start" \
     start_host "$n" || exit 1
 done
-((${#ROUTING_EXTERNAL[@]})) || info "this wharf has no --routing flag: started without it"
 for n in "${HOSTS[@]}"; do
   check "host $n: network create rd 10.90.0.0/16 -d $(plugin_name "$n")" dh "$n" network create \
     -d "$(plugin_name "$n")" --ipam-driver "$(plugin_name "$n")" --subnet 10.90.0.0/16 \

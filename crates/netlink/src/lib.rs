@@ -78,6 +78,8 @@ mod encoding_tests;
 #[cfg(test)]
 mod link_kinds_tests;
 #[cfg(test)]
+mod mangle;
+#[cfg(test)]
 mod monitor_tests;
 #[cfg(test)]
 mod neighbour_tests;

@@ -3,6 +3,7 @@
 //! hand from `struct ifinfomsg`. Little-endian machines.
 #![cfg(target_endian = "little")]
 
+use crate::mangle::Mangler;
 use crate::message::MessageWriter;
 use crate::monitor::decode_events;
 use crate::uapi::*;
@@ -96,22 +97,10 @@ fn mangled_notifications_are_errors_never_panics() {
         link_notification(RTM_NEWLINK, u32::MAX, "wh1"),
     ]
     .concat();
-    let mut state = 0x6a09_e667_f3bc_c908u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
     for cut in 0..datagram.len() {
         let _ = decode_events(&datagram[..cut]);
     }
-    for _ in 0..20_000 {
-        let mut bytes = datagram.clone();
-        for _ in 0..(next() % 6 + 1) {
-            let at = (next() as usize) % bytes.len();
-            bytes[at] = next() as u8;
-        }
-        let _ = decode_events(&bytes);
-    }
+    Mangler::new(0x6a09_e667_f3bc_c908).corrupt(&[&datagram[..]], 20_000, |bytes| {
+        let _ = decode_events(bytes);
+    });
 }

@@ -3,6 +3,7 @@
 //! kernel 6.18 (`strace -e read=3 ip neigh show proxy`). Little-endian machines.
 #![cfg(target_endian = "little")]
 
+use crate::mangle::{assert_cuts_refused, Mangler};
 use std::net::IpAddr;
 
 use crate::client::DumpCollector;
@@ -84,25 +85,8 @@ fn decodes_a_captured_proxy_dump() {
 
 #[test]
 fn mangled_proxy_dumps_never_panic() {
-    for cut in 0..CAPTURED_PROXY_DUMP.len() {
-        assert!(
-            decode_dump(&CAPTURED_PROXY_DUMP[..cut]).is_err(),
-            "cut {cut}"
-        );
-    }
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for _ in 0..20_000 {
-        let mut bytes = CAPTURED_PROXY_DUMP.to_vec();
-        for _ in 0..(next() % 6 + 1) {
-            let at = (next() as usize) % bytes.len();
-            bytes[at] = next() as u8;
-        }
-        let _ = decode_dump(&bytes);
-    }
+    assert_cuts_refused(&[&CAPTURED_PROXY_DUMP[..]], decode_dump);
+    Mangler::new(0x9e37_79b9_7f4a_7c15).corrupt(&[&CAPTURED_PROXY_DUMP[..]], 20_000, |bytes| {
+        let _ = decode_dump(bytes);
+    });
 }

@@ -3,6 +3,7 @@
 //! from kernel 6.18 (`strace -e read=3 ip nexthop show`). Little-endian machines.
 #![cfg(target_endian = "little")]
 
+use crate::mangle::{assert_cuts_refused, Mangler};
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::client::DumpCollector;
@@ -184,25 +185,8 @@ fn encoded_nexthops_decode_to_themselves() {
 
 #[test]
 fn truncated_or_mangled_nexthop_dumps_never_panic() {
-    for cut in 0..CAPTURED_NEXTHOP_DUMP.len() {
-        assert!(
-            decode_dump(&CAPTURED_NEXTHOP_DUMP[..cut]).is_err(),
-            "cut {cut}"
-        );
-    }
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for _ in 0..20_000 {
-        let mut bytes = CAPTURED_NEXTHOP_DUMP.to_vec();
-        for _ in 0..(next() % 6 + 1) {
-            let at = (next() as usize) % bytes.len();
-            bytes[at] = next() as u8;
-        }
-        let _ = decode_dump(&bytes);
-    }
+    assert_cuts_refused(&[&CAPTURED_NEXTHOP_DUMP[..]], decode_dump);
+    Mangler::new(0x2545_f491_4f6c_dd1d).corrupt(&[&CAPTURED_NEXTHOP_DUMP[..]], 20_000, |bytes| {
+        let _ = decode_dump(bytes);
+    });
 }

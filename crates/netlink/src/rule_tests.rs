@@ -5,6 +5,7 @@
 //! Little-endian machines.
 #![cfg(target_endian = "little")]
 
+use crate::mangle::{assert_cuts_refused, Mangler};
 use std::net::IpAddr;
 
 use crate::client::DumpCollector;
@@ -309,31 +310,11 @@ fn truncated_and_garbage_rules_are_errors_not_panics() {
 
 #[test]
 fn mangled_rule_dumps_never_panic() {
-    for capture in [&CAPTURED_V4[..], &CAPTURED_V6[..]] {
-        for cut in 0..capture.len() {
-            assert!(decode_dump(&capture[..cut]).is_err(), "cut {cut}");
-        }
-    }
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for round in 0..40_000 {
-        let capture = if round % 2 == 0 {
-            &CAPTURED_V4[..]
-        } else {
-            &CAPTURED_V6[..]
-        };
-        let mut bytes = capture.to_vec();
-        for _ in 0..(next() % 6 + 1) {
-            let at = (next() as usize) % bytes.len();
-            bytes[at] = next() as u8;
-        }
-        let _ = decode_dump(&bytes);
-    }
+    let captures = [&CAPTURED_V4[..], &CAPTURED_V6[..]];
+    assert_cuts_refused(&captures, decode_dump);
+    Mangler::new(0x9e37_79b9_7f4a_7c15).corrupt(&captures, 40_000, |bytes| {
+        let _ = decode_dump(bytes);
+    });
 }
 
 #[test]

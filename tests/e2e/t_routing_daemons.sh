@@ -14,7 +14,8 @@
 # a removed container's /32 is withdrawn everywhere (timed, never judged on the time), and a
 # restarted wharf (TERM, then KILL) deletes none of its routes, on its host or elsewhere
 # (ip monitor watches all three hosts, and the container's link on its own); `wharf status`
-# names the daemon reading wharf's routes; a daemon that stops takes its routes with it.
+# names the daemon reading wharf's routes; host 2's IPAM keeps off an address OSPF routes to
+# host 1; a daemon that stops takes its routes with it.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -331,6 +332,11 @@ for n in "${HOSTS[@]}"; do
 done
 check_learned ospf "FRR OSPF"
 check_status 2 zebra "FRR OSPF"
+# wharf follows the daemon's host routes: an address OSPF says is on another host is not
+# handed out here, even when asked for by name.
+check_fails "FRR OSPF: host 2 refuses c1's 10.90.1.1 (--ip), which OSPF routes to host 1" \
+  "10\.90\.1\.1 .*used on another host" dh 2 run -d --name rd-dup --net rd --ip 10.90.1.1 "$IMAGE" sleep 1d
+dh 2 rm -f rd-dup >/dev/null 2>&1
 check_pings "FRR OSPF"
 check_withdraw ospf "FRR OSPF"
 check_restarts "FRR OSPF"

@@ -650,6 +650,11 @@ fn a_route_table_of_the_operators_holds_wharfs_routes_and_a_rule_of_wharfs_consu
             routes.contains("fd4e:1::7 dev wh00000000f7 table 100 "),
             "{routes}"
         );
+        // Metrics stay below 2^24 (FRR's zebra reads the top byte as a distance): the kernel's
+        // defaults, 0 (not shown) for IPv4 and 1024 for IPv6.
+        let (v4, v6) = routes.split_once('\n').unwrap_or_default();
+        assert!(!v4.contains("metric"), "{routes}");
+        assert!(v6.contains(" metric 1024 "), "{routes}");
         assert!(!run_ip(&["route", "show", "table", "main"]).contains("10.46.1.7"));
         assert_eq!(dataplane.routes.owned_routes().unwrap().len(), 2);
         assert_eq!(dataplane.routes.settle_route_table().unwrap(), 0, "settled");

@@ -71,7 +71,7 @@ pub enum IpamError {
     },
     #[error("pool {pool} is exhausted: all {usable} usable addresses are in use; remove containers or recreate the network with a larger --subnet or --ip-range")]
     Exhausted { pool: IpNet, usable: u128 },
-    #[error("address {address} of pool {pool} is used on another host (a routing peer announces {address}): pick another address, or give each host its own block of the subnet (docker network create --ip-range, or wharf serve --host-block)")]
+    #[error("address {address} of pool {pool} is used on another host (a routing peer or the routing daemon beside wharf routes {address} there): pick another address, or give each host its own block of the subnet (docker network create --ip-range, or wharf serve --host-block)")]
     UsedElsewhere { address: IpAddr, pool: IpNet },
     #[error("address {address} is not allocated in pool {pool}")]
     NotAllocated { address: IpAddr, pool: IpNet },

@@ -72,7 +72,8 @@ pub struct EndpointStatus {
     pub addresses: Vec<String>,
     pub sandbox: Option<String>,
     pub routes: Vec<RouteStatus>,
-    /// Addresses of the endpoint that a routing peer announces too: another host uses them.
+    /// Addresses of the endpoint that routes learned from a peer or a daemon lead elsewhere
+    /// too: another host uses them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<String>,
 }
@@ -239,7 +240,7 @@ pub fn render(report: &StatusReport) -> String {
             for address in &e.conflicts {
                 let _ = writeln!(
                     out,
-                    "    CONFLICT {address}: a routing peer announces it too (another host uses it)"
+                    "    CONFLICT {address}: a route leads to it on another host too (a routing peer or daemon learned it there)"
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! other hosts): addresses containers elsewhere use, which this host's IPAM must not hand
 //! out. Watched on a thread of its own: the table once, then the kernel's notifications.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -31,10 +31,11 @@ pub(super) fn remote_host(route: &Route, own: &[u8]) -> Option<IpAddr> {
 }
 
 /// The routes to each address, by (protocol, metric): an address stays remote while any
-/// route of others reaches it (a daemon's and a hand's may both exist).
+/// route of others reaches it (a daemon's and a hand's may both exist). Nearly every address
+/// has one route: a small vector, not a tree, keeps 100,000 of them to a few megabytes.
 #[derive(Debug, Default)]
 pub(super) struct RemoteRoutes {
-    routes: HashMap<IpAddr, BTreeSet<(u8, u32)>>,
+    routes: HashMap<IpAddr, Vec<(u8, u32)>>,
 }
 
 impl RemoteRoutes {
@@ -43,7 +44,7 @@ impl RemoteRoutes {
         self.routes.clear();
         for route in routes {
             if let Some(address) = remote_host(route, own) {
-                self.routes.entry(address).or_default().insert(key(route));
+                add_key(self.routes.entry(address).or_default(), key(route));
             }
         }
         let mut all: Vec<IpAddr> = self.routes.keys().copied().collect();
@@ -58,13 +59,14 @@ impl RemoteRoutes {
                 let address = remote_host(route, own)?;
                 let keys = self.routes.entry(address).or_default();
                 let new = keys.is_empty();
-                keys.insert(key(route));
+                add_key(keys, key(route));
                 new.then_some(RemoteHostChange::Added(address))
             }
             MonitorEvent::RouteRemoved(route) => {
                 let address = remote_host(route, own)?;
                 let keys = self.routes.get_mut(&address)?;
-                keys.remove(&key(route));
+                let gone = key(route);
+                keys.retain(|k| *k != gone);
                 if !keys.is_empty() {
                     return None;
                 }
@@ -78,6 +80,13 @@ impl RemoteRoutes {
 
 fn key(route: &Route) -> (u8, u32) {
     (route.protocol, route.metric.unwrap_or(0))
+}
+
+/// A replaced route is announced as added again: its key is kept once.
+fn add_key(keys: &mut Vec<(u8, u32)>, key: (u8, u32)) {
+    if !keys.contains(&key) {
+        keys.push(key);
+    }
 }
 
 fn main_table(netlink: &mut Netlink) -> wharf_netlink::Result<Vec<Route>> {

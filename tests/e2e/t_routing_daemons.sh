@@ -3,14 +3,17 @@
 # examples/routing/, used verbatim, against real FRR 8.4 and BIRD 2.0.
 #
 # Three hosts as in t_multihost (a network namespace each, with its own dockerd and its own
-# wharf, plugin wharf-rN, --host-block 10.90.N.0/24), their cables (eth0 inside each host,
-# 198.51.100.1N/24) on a bridge in a segment namespace; one routed network 10.90.0.0/16 on
-# each host. wharf runs with --routing external and only installs its /32s (proto 87); then
-#   a. FRR zebra + ospfd on every host (frr-zebra.conf, frr-ospfd.conf),
+# wharf, plugin wharf-rN, --host-block 10.90.N.0/24 and fd5e:90:0:N::/64), their cables (eth0
+# inside each host, 198.51.100.1N/24 and fd5e:90:ff::1N/64) on a bridge in a segment
+# namespace; one dual-stack routed network 10.90.0.0/16 + fd5e:90::/48 on each host. wharf
+# runs with --routing external and only installs its /32s and /128s (proto 87); then
+#   a. FRR zebra + ospfd + ospf6d on every host (frr-zebra.conf, frr-ospfd.conf,
+#      frr-ospf6d.conf),
 #   b. BIRD with OSPF on every host (bird-ospf.conf),
 #   c. a mix over eBGP: host 1 wharf's own speaker (AS 65001), host 2 FRR zebra + bgpd
 #      (frr-bgpd.conf, AS 65002), host 3 BIRD (bird-bgp.conf, AS 65003).
-# In a and b: every host learns the others' container /32s, containers ping across hosts,
+# In a, b and c: every host learns the others' container /32s and /128s, containers ping
+# across hosts over IPv4 and IPv6. In a and b also:
 # a removed container's /32 is withdrawn everywhere (timed, never judged on the time), and a
 # restarted wharf (TERM, then KILL) deletes none of its routes, on its host or elsewhere
 # (ip monitor watches all three hosts, and the container's link on its own); `wharf status`
@@ -31,6 +34,9 @@ plugin_sock() { echo "/run/docker/plugins/wharf-r$1-$$.sock"; }
 plugin_name() { echo "wharf-r$1-$$"; }
 dh() { local n=$1; shift; "$DOCKER" -H "unix://$(host_sock "$n")" "$@"; }
 hroutes() { local n=$1; shift; ip -n "$(host_ns "$n")" route show "$@"; }
+hroutes6() { local n=$1; shift; ip -n "$(host_ns "$n")" -6 route show "$@"; }
+# v6_of N: host N's container cN's IPv6 address, the first of host N's block.
+v6_of() { echo "fd5e:90:0:$1::1"; }
 # wharf installs the routes and leaves their distribution to the daemons; or, on host 1 in
 # the BGP mix, runs its own speaker.
 ROUTING_EXTERNAL=(--routing external) ROUTING_BGP=(--routing bgp)
@@ -67,7 +73,7 @@ rd_cleanup() {
 e2e_begin t_routing_daemons
 e2e_at_exit rd_cleanup
 
-for f in frr-zebra.conf frr-ospfd.conf frr-bgpd.conf bird-ospf.conf bird-bgp.conf; do
+for f in frr-zebra.conf frr-ospfd.conf frr-ospf6d.conf frr-bgpd.conf bird-ospf.conf bird-bgp.conf; do
   [[ -s $EX_DIR/$f ]] || { fail "examples/routing/$f is missing"; exit 1; }
 done
 
@@ -83,10 +89,12 @@ setup_segment() {
     ip -n "$ns" link add eth0 type veth peer name "h$n" netns "$SEG_NS" || return 1
     ip -n "$SEG_NS" link set "h$n" master seg up || return 1
     ip -n "$ns" addr add "198.51.100.1$n/24" dev eth0 || return 1
+    # A global IPv6 address too: BGP's IPv6 next hops over the IPv4 sessions are these.
+    ip -n "$ns" addr add "fd5e:90:ff::1$n/64" dev eth0 nodad || return 1
     ip -n "$ns" link set eth0 up && ip -n "$ns" link set lo up || return 1
   done
 }
-check "three hosts on one segment (namespaces, eth0 198.51.100.11-13)" setup_segment || exit 1
+check "three hosts on one segment (namespaces, eth0 198.51.100.11-13, fd5e:90:ff::11-13)" setup_segment || exit 1
 
 "$DOCKER" save "$IMAGE" -o "$RD_DIR/image.tar" || { fail "docker save $IMAGE"; exit 1; }
 
@@ -108,7 +116,7 @@ start_wharf() {
   echo "--- $(date +%T.%N) wharf serve $*" >>"$E2E_LOG_DIR/rd-wharf-h$n.log"
   setsid nsenter --net="/run/netns/$(host_ns "$n")" "$WHARF_BIN" serve --socket "$(plugin_sock "$n")" \
     --state-dir "$d/state" --docker-socket "$d/docker.sock" --debug \
-    --host-block "10.90.$n.0/24" "$@" >>"$E2E_LOG_DIR/rd-wharf-h$n.log" 2>&1 </dev/null &
+    --host-block "10.90.$n.0/24" --host-block "fd5e:90:0:$n::/64" "$@" >>"$E2E_LOG_DIR/rd-wharf-h$n.log" 2>&1 </dev/null &
   echo $! >"$d/wharf.pid"
   PLUGIN_SOCK=$(plugin_sock "$n") retry 20 plugin_activated
 }
@@ -125,12 +133,14 @@ for n in "${HOSTS[@]}"; do
     start_host "$n" || exit 1
 done
 for n in "${HOSTS[@]}"; do
-  check "host $n: network create rd 10.90.0.0/16 -d $(plugin_name "$n")" dh "$n" network create \
+  check "host $n: network create rd 10.90.0.0/16 + fd5e:90::/48 -d $(plugin_name "$n")" dh "$n" network create \
     -d "$(plugin_name "$n")" --ipam-driver "$(plugin_name "$n")" --subnet 10.90.0.0/16 \
-    --gateway 10.90.0.1 rd || exit 1
+    --gateway 10.90.0.1 --ipv6 --subnet fd5e:90::/48 --gateway fd5e:90::1 rd || exit 1
   check "host $n: run c$n" dh "$n" run -d --name "rd-c$n" --net rd "$IMAGE" sleep 1d || exit 1
   check_out_match "host $n: c$n has 10.90.$n.1 and its route is wharf's (proto 87)" \
     "^10\\.90\\.$n\\.1 dev wh[0-9a-f]+ proto 87 scope link" hroutes "$n" "10.90.$n.1/32"
+  check_out_match "host $n: c$n has $(v6_of "$n") from host $n's IPv6 block and its route is wharf's (proto 87)" \
+    "^$(v6_of "$n") dev wh[0-9a-f]+ proto 87 metric 1024" hroutes6 "$n" "$(v6_of "$n")/128"
 done
 
 # ---------------------------------------------------------------- the daemons
@@ -199,8 +209,17 @@ check_learned() {
         fail "$2: host $n has no proto $proto route to c$m"
         show "$(hroutes "$n")"
       fi
+      # IPv6: the next hop is whichever address of host m's eth0 the daemon picked (OSPFv3:
+      # its link-local one), so the check is the interface; the routes are shown once.
+      if retry "$((deadline > SECONDS ? deadline - SECONDS : 0))" bash -c "ip -n $(host_ns "$n") -6 route show $(v6_of "$m")/128 proto $proto | grep -q 'via .* dev eth0'"; then
+        pass "$2: host $n learned c$m's $(v6_of "$m")/128 over eth0 (proto $proto)"
+      else
+        fail "$2: host $n has no proto $proto route to c$m's $(v6_of "$m")"
+        show "$(hroutes6 "$n")"
+      fi
     done
   done
+  info "$2: IPv6 routes host 1 learned: $(hroutes6 1 proto "$proto" | tr '\n' ';')"
 }
 # check_status N DAEMON WHAT: host N's `wharf status` sees DAEMON reading wharf's routes and
 # the routes to the other hosts' containers that the daemon installed.
@@ -220,6 +239,7 @@ check_pings() {
     for m in "${HOSTS[@]}"; do
       ((m == n)) && continue
       check "$1: c$n on host $n pings c$m on host $m (10.90.$m.1)" dh "$n" exec "rd-c$n" ping -c 1 -W 2 "10.90.$m.1"
+      check "$1: c$n on host $n pings c$m on host $m over IPv6 ($(v6_of "$m"))" dh "$n" exec "rd-c$n" ping6 -c 1 -W 2 "$(v6_of "$m")"
     done
   done
 }
@@ -322,13 +342,20 @@ check_gone() {
       fail "$2: host $n keeps proto $1 routes after the daemon stopped"
       show "$(hroutes "$n" proto "$1")"
     fi
+    if retry 10 bash -c "! ip -n $(host_ns "$n") -6 route show proto $1 | grep -q ."; then
+      pass "$2: host $n has no IPv6 proto $1 route left"
+    else
+      fail "$2: host $n keeps IPv6 proto $1 routes after the daemon stopped"
+      show "$(hroutes6 "$n" proto "$1")"
+    fi
   done
   check_out_match "$2: host 1 still has c1's proto 87 route" '^10\.90\.1\.1 dev wh' hroutes 1 10.90.1.1/32
 }
 
 # ---------------------------------------------------------------- a. FRR, OSPF
 for n in "${HOSTS[@]}"; do
-  check "FRR: host $n: zebra and ospfd start with frr-zebra.conf and frr-ospfd.conf" frr_start "$n" ospfd || exit 1
+  check "FRR: host $n: zebra, ospfd and ospf6d start with frr-zebra.conf, frr-ospfd.conf and frr-ospf6d.conf" \
+    frr_start "$n" ospfd ospf6d || exit 1
 done
 check_learned ospf "FRR OSPF"
 check_status 2 zebra "FRR OSPF"
@@ -340,7 +367,7 @@ dh 2 rm -f rd-dup >/dev/null 2>&1
 check_pings "FRR OSPF"
 check_withdraw ospf "FRR OSPF"
 check_restarts "FRR OSPF"
-for n in "${HOSTS[@]}"; do check "FRR: host $n: ospfd and zebra stop (TERM)" frr_stop "$n" ospfd; done
+for n in "${HOSTS[@]}"; do check "FRR: host $n: ospf6d, ospfd and zebra stop (TERM)" frr_stop "$n" ospf6d ospfd; done
 check_gone ospf "FRR OSPF"
 
 # ---------------------------------------------------------------- b. BIRD, OSPF
@@ -350,9 +377,15 @@ done
 check_learned bird "BIRD OSPF"
 check_status 2 bird "BIRD OSPF"
 check_out_no_match "BIRD OSPF: host 2 exports only wharf's routes (no 198.51.100.0/24 as external)" \
-  '198\.51\.100\.0/24' birdc_h 2 'show route export ospf1'
+  '198\.51\.100\.0/24' birdc_h 2 'show route export ospf4'
+check_out_no_match "BIRD OSPF: host 2 exports only wharf's IPv6 routes (no fd5e:90:ff::/64 as external)" \
+  'fd5e:90:ff::' birdc_h 2 'show route export ospf6'
+check_out_match "BIRD OSPF: host 2 exports its c2's $(v6_of 2)/128 into OSPFv3" \
+  "^$(v6_of 2)/128" birdc_h 2 'show route export ospf6'
 check_out_no_match "BIRD OSPF: host 2 installs no OSPF route for the segment it is on" \
   '^198\.51\.100\.' hroutes 2 proto bird
+check_out_no_match "BIRD OSPF: host 2 installs no OSPFv3 route for the segment it is on" \
+  '^fd5e:90:ff::' hroutes6 2 proto bird
 check_pings "BIRD OSPF"
 check_withdraw bird "BIRD OSPF"
 check_restarts "BIRD OSPF"
@@ -378,6 +411,14 @@ bgp_learned() { # bgp_learned N M PROTO, all of them within 30 s of the sessions
     fail "BGP: host $1 has no proto $3 route to c$2"
     show "$(hroutes "$1")"
   fi
+  # IPv6 over the IPv4 sessions: the next hop is an IPv6 address of host M's eth0 (global
+  # or link-local, the sender's and the receiver's choice), reached over eth0.
+  if retry "$((bgp_deadline > SECONDS ? bgp_deadline - SECONDS : 0))" bash -c "ip -n $(host_ns "$1") -6 route show $(v6_of "$2")/128 proto $3 | grep -q 'via .* dev eth0'"; then
+    pass "BGP: host $1 learned c$2's $(v6_of "$2")/128 over eth0 (proto $3): $(hroutes6 "$1" "$(v6_of "$2")/128")"
+  else
+    fail "BGP: host $1 has no IPv6 proto $3 route to c$2"
+    show "$(hroutes6 "$1")"
+  fi
 }
 bgp_deadline=$((SECONDS + 30))
 bgp_learned 1 2 88
@@ -389,8 +430,14 @@ bgp_learned 3 2 bird
 check_pings "BGP"
 check_out_no_match "BGP: FRR on host 2 passes nothing of host 3's on to host 1" '10\.90\.3\.' \
   frr_vtysh 2 'show bgp ipv4 unicast neighbors 198.51.100.11 advertised-routes'
-check_out_no_match "BGP: BIRD on host 3 passes nothing of host 2's on to host 1" '10\.90\.2\.' \
+check_out_no_match "BGP: FRR on host 2 passes nothing of host 3's IPv6 on to host 1" 'fd5e:90:0:3:' \
+  frr_vtysh 2 'show bgp ipv6 unicast neighbors 198.51.100.11 advertised-routes'
+check_out_match "BGP: FRR on host 2 offers host 1 its own c2's IPv6" "$(v6_of 2)/128" \
+  frr_vtysh 2 'show bgp ipv6 unicast neighbors 198.51.100.11 advertised-routes'
+check_out_no_match "BGP: BIRD on host 3 passes nothing of host 2's on to host 1" '10\.90\.2\.|fd5e:90:0:2:' \
   birdc_h 3 'show route export host_a'
+check_out_match "BGP: BIRD on host 3 offers host 1 its own c3's IPv6" "^$(v6_of 3)/128" \
+  birdc_h 3 'show route export host_a.ipv6'
 check_out_match "BGP: BIRD on host 3 offers host 1 its own c3" '10\.90\.3\.1/32' birdc_h 3 'show route export host_a'
 check "BGP: host 2: bgpd and zebra stop (TERM)" frr_stop 2 bgpd
 check "BGP: host 3: bird stops (TERM)" bird_stop 3

@@ -17,8 +17,9 @@
 # a removed container's /32 is withdrawn everywhere (timed, never judged on the time), and a
 # restarted wharf (TERM, then KILL) deletes none of its routes, on its host or elsewhere
 # (ip monitor watches all three hosts, and the container's link on its own); `wharf status`
-# names the daemon reading wharf's routes; host 2's IPAM keeps off an address OSPF routes to
-# host 1; a daemon that stops takes its routes with it.
+# names the daemon reading wharf's routes and lists the learned /32s and /128s; host 2's IPAM
+# keeps off an IPv4 and an IPv6 address OSPF routes to host 1 (FRR); a daemon that stops takes
+# its routes with it.
 set -u
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -231,6 +232,8 @@ check_status() {
     ((m == $1)) && continue
     check_match "$3: host $1's wharf status lists c$m's route as learned" \
       "10\\.90\\.$m\\.1/32 via 198\\.51\\.100\\.1$m dev eth0" "$out"
+    check_match "$3: host $1's wharf status lists c$m's IPv6 route as learned" \
+      "$(v6_of "$m")/128 via [0-9a-f:]+ dev eth0" "$out"
   done
 }
 check_pings() {
@@ -363,6 +366,9 @@ check_status 2 zebra "FRR OSPF"
 # handed out here, even when asked for by name.
 check_fails "FRR OSPF: host 2 refuses c1's 10.90.1.1 (--ip), which OSPF routes to host 1" \
   "10\.90\.1\.1 .*used on another host" dh 2 run -d --name rd-dup --net rd --ip 10.90.1.1 "$IMAGE" sleep 1d
+dh 2 rm -f rd-dup >/dev/null 2>&1
+check_fails "FRR OSPF: host 2 refuses c1's $(v6_of 1) (--ip6), which OSPFv3 routes to host 1" \
+  "$(v6_of 1) .*used on another host" dh 2 run -d --name rd-dup --net rd --ip6 "$(v6_of 1)" "$IMAGE" sleep 1d
 dh 2 rm -f rd-dup >/dev/null 2>&1
 check_pings "FRR OSPF"
 check_withdraw ospf "FRR OSPF"

@@ -2,19 +2,12 @@
 //! trace=sendmsg`), and an address dump captured from kernel 6.18. Little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::{assert_cuts_refused, Mangler};
-use std::net::IpAddr;
+use crate::codec_tests::{assert_cuts_refused, decode_captured, ip, Mangler};
 
 use crate::address::{decode_address, encode_address};
-use crate::client::DumpCollector;
 use crate::message::MessageWriter;
-use crate::parse::RawMessage;
 use crate::uapi::*;
 use crate::{Address, AddressOptions};
-
-fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap()
-}
 
 fn request(address: &str, prefix_len: u8, options: AddressOptions) -> Vec<u8> {
     let mut bytes = Vec::new();
@@ -76,12 +69,7 @@ const CAPTURED_ADDRESS_DUMP: [u8; 0x5c] = [
 ];
 
 fn decode_dump(datagram: &[u8]) -> crate::Result<Option<Vec<Address>>> {
-    let decode = |m: &RawMessage<'_>| decode_address(m).map(Some);
-    let mut dump = DumpCollector::new(0x6b0c_fbd5, &decode);
-    if !dump.absorb(datagram)? {
-        return Err(crate::Error::malformed("no NLMSG_DONE"));
-    }
-    dump.finish()
+    decode_captured(datagram, 0x6b0c_fbd5, |m| decode_address(m).map(Some))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::Mangler;
+use crate::codec_tests::Mangler;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::client::DumpCollector;

@@ -74,11 +74,11 @@ pub mod consts {
 #[cfg(test)]
 mod address_tests;
 #[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
 mod encoding_tests;
 #[cfg(test)]
 mod link_kinds_tests;
-#[cfg(test)]
-mod mangle;
 #[cfg(test)]
 mod monitor_tests;
 #[cfg(test)]

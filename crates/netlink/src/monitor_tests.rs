@@ -3,7 +3,7 @@
 //! hand from `struct ifinfomsg`. Little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::Mangler;
+use crate::codec_tests::Mangler;
 use crate::message::MessageWriter;
 use crate::monitor::decode_events;
 use crate::uapi::*;

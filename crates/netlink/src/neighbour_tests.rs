@@ -3,19 +3,12 @@
 //! kernel 6.18 (`strace -e read=3 ip neigh show proxy`). Little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::{assert_cuts_refused, Mangler};
-use std::net::IpAddr;
+use crate::codec_tests::{assert_cuts_refused, decode_captured, ip, Mangler};
 
-use crate::client::DumpCollector;
 use crate::message::MessageWriter;
 use crate::neighbour::{decode_proxy_neighbour, encode_proxy_dump, encode_proxy_neighbour};
-use crate::parse::RawMessage;
 use crate::uapi::*;
 use crate::ProxyNeighbour;
-
-fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap()
-}
 
 #[test]
 fn proxy_add_is_what_ip_neigh_add_proxy_sends() {
@@ -57,12 +50,7 @@ const CAPTURED_PROXY_DUMP: [u8; 0x68] = [
 ];
 
 fn decode_dump(datagram: &[u8]) -> crate::Result<Option<Vec<ProxyNeighbour>>> {
-    let decode = |m: &RawMessage<'_>| decode_proxy_neighbour(m);
-    let mut dump = DumpCollector::new(0x6b0c_f7a4, &decode);
-    if !dump.absorb(datagram)? {
-        return Err(crate::Error::malformed("no NLMSG_DONE"));
-    }
-    dump.finish()
+    decode_captured(datagram, 0x6b0c_f7a4, decode_proxy_neighbour)
 }
 
 #[test]

@@ -3,23 +3,12 @@
 //! from kernel 6.18 (`strace -e read=3 ip nexthop show`). Little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::{assert_cuts_refused, Mangler};
+use crate::codec_tests::{assert_cuts_refused, decode_captured, request, Mangler};
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::client::DumpCollector;
-use crate::message::MessageWriter;
 use crate::nexthop_codec::{decode_nexthop, encode_nexthop, encode_nexthop_id};
-use crate::parse::RawMessage;
 use crate::uapi::*;
 use crate::{Family, GroupMember, Nexthop, NexthopTarget};
-
-fn request(kind: u16, flags: u16, body: impl FnOnce(&mut MessageWriter<'_>)) -> Vec<u8> {
-    let mut buffer = Vec::new();
-    let mut message = MessageWriter::begin(&mut buffer, kind, flags, 1);
-    body(&mut message);
-    message.finish();
-    buffer
-}
 
 const CREATE: u16 = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
 
@@ -133,12 +122,7 @@ const CAPTURED_NEXTHOP_DUMP: [u8; 0xb0] = [
 const CAPTURED_SEQ: u32 = 0x6b0c_f3c8;
 
 fn decode_dump(datagram: &[u8]) -> crate::Result<Option<Vec<Nexthop>>> {
-    let decode = |m: &RawMessage<'_>| decode_nexthop(m);
-    let mut dump = DumpCollector::new(CAPTURED_SEQ, &decode);
-    if !dump.absorb(datagram)? {
-        return Err(crate::Error::malformed("no NLMSG_DONE"));
-    }
-    dump.finish()
+    decode_captured(datagram, CAPTURED_SEQ, decode_nexthop)
 }
 
 #[test]

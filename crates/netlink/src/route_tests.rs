@@ -5,29 +5,13 @@
 //! differently, which the kernel does not mind. Little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::{assert_cuts_refused, Mangler};
-use std::net::IpAddr;
+use crate::codec_tests::{assert_cuts_refused, decode_captured, ip, request, Mangler};
 
 use crate::batch::fill_batch_body;
-use crate::client::DumpCollector;
-use crate::message::MessageWriter;
-use crate::parse::RawMessage;
 use crate::route::{check_route, delete_key};
 use crate::route_codec::{decode_route, encode_route, encode_route_dump};
 use crate::uapi::*;
 use crate::{Error, Family, MultipathHop, Route, RouteFilter};
-
-fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap()
-}
-
-fn request(kind: u16, flags: u16, body: impl FnOnce(&mut MessageWriter<'_>)) -> Vec<u8> {
-    let mut buffer = Vec::new();
-    let mut message = MessageWriter::begin(&mut buffer, kind, flags, 1);
-    body(&mut message);
-    message.finish();
-    buffer
-}
 
 /// `10.46.7.0/24 proto 87 table 1000 metric 20 nexthop via 10.46.0.1 dev wa weight 2
 /// nexthop via 10.46.0.3 dev wa` (wa = index 3).
@@ -169,12 +153,7 @@ const CAPTURED_MAIN: [u8; 0xa0] = [
 ];
 
 fn decode_dump(datagram: &[u8]) -> crate::Result<Option<Vec<Route>>> {
-    let decode = |m: &RawMessage<'_>| decode_route(m);
-    let mut dump = DumpCollector::new(CAPTURED_SEQ, &decode);
-    if !dump.absorb(datagram)? {
-        return Err(Error::malformed("no NLMSG_DONE"));
-    }
-    dump.finish()
+    decode_captured(datagram, CAPTURED_SEQ, decode_route)
 }
 
 #[test]

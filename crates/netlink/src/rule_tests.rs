@@ -5,28 +5,14 @@
 //! Little-endian machines.
 #![cfg(target_endian = "little")]
 
-use crate::mangle::{assert_cuts_refused, Mangler};
-use std::net::IpAddr;
+use crate::codec_tests::{assert_cuts_refused, decode_captured, ip, request, Mangler};
 
-use crate::client::DumpCollector;
 use crate::message::MessageWriter;
 use crate::parse::RawMessage;
 use crate::rule::check_rule;
 use crate::rule_codec::{decode_rule, encode_rule, encode_rule_dump};
 use crate::uapi::*;
 use crate::{Error, Family, Rule};
-
-fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap()
-}
-
-fn request(kind: u16, flags: u16, body: impl FnOnce(&mut MessageWriter<'_>)) -> Vec<u8> {
-    let mut buffer = Vec::new();
-    let mut message = MessageWriter::begin(&mut buffer, kind, flags, 1);
-    body(&mut message);
-    message.finish();
-    buffer
-}
 
 /// `pref 32000 from 10.46.0.0/16 to 198.18.0.0/15 lookup 1000 proto 87`.
 fn prefixes_to_table_1000() -> Rule {
@@ -178,12 +164,7 @@ const CAPTURED_V6: [u8; 0xd4] = [
 ];
 
 fn decode_dump(datagram: &[u8]) -> crate::Result<Option<Vec<Rule>>> {
-    let decode = |m: &RawMessage<'_>| decode_rule(m);
-    let mut dump = DumpCollector::new(CAPTURED_SEQ, &decode);
-    if !dump.absorb(datagram)? {
-        return Err(Error::malformed("no NLMSG_DONE"));
-    }
-    dump.finish()
+    decode_captured(datagram, CAPTURED_SEQ, decode_rule)
 }
 
 #[test]

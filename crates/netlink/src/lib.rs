@@ -66,7 +66,7 @@ pub use rule::Rule;
 /// Route, rule and address constants callers need when building a [`Route`] or a [`Rule`].
 pub mod consts {
     pub use crate::uapi::{
-        FR_ACT_TO_TBL, RTN_UNICAST, RTPROT_STATIC, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE,
+        FR_ACT_TO_TBL, RTN_UNICAST, RTPROT_KERNEL, RTPROT_STATIC, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE,
         RT_TABLE_DEFAULT, RT_TABLE_LOCAL, RT_TABLE_MAIN,
     };
 }

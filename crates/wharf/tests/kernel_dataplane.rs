@@ -692,21 +692,39 @@ fn a_route_table_of_the_operators_holds_wharfs_routes_and_a_rule_of_wharfs_consu
     .expect("run in a new network namespace");
 }
 
+/// A routed endpoint (10.46.1.7, both ends up) whose host end is also on 198.51.100.0/24,
+/// where a routing daemon's neighbour 198.51.100.12 would be: its objects and host end.
+fn endpoint_beside_a_router(
+    dataplane: &Dataplane,
+    netlink: &mut Netlink,
+    id: &str,
+) -> (Vec<HostObject>, wharf_netlink::Link) {
+    let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
+    let (objects, _) = routed_plan(&network, &routed_endpoint(id, &["10.46.1.7/16"]));
+    dataplane.make(&objects).unwrap();
+    for end in ["wh", "wc"] {
+        let link = netlink
+            .link_by_name(&format!("{end}00000000{id}"))
+            .unwrap()
+            .unwrap();
+        netlink.set_link_up(link.index).unwrap();
+    }
+    let wh = netlink
+        .link_by_name(&format!("wh00000000{id}"))
+        .unwrap()
+        .unwrap();
+    netlink
+        .add_address(wh.index, ip("198.51.100.1"), 24, Default::default())
+        .unwrap();
+    (objects, wh)
+}
+
 #[test]
 #[ignore = "needs root and a throwaway network namespace; run by scripts/test"]
 fn route_listeners_and_routes_of_others_into_wharfs_subnets_are_found() {
     in_test_host(|dataplane| {
         let mut netlink = Netlink::open().unwrap();
-        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
-        let (objects, _) = routed_plan(&network, &routed_endpoint("d4", &["10.46.1.7/16"]));
-        dataplane.make(&objects).unwrap();
-        let wh = netlink.link_by_name("wh00000000d4").unwrap().unwrap();
-        netlink.set_link_up(wh.index).unwrap();
-        let wc = netlink.link_by_name("wc00000000d4").unwrap().unwrap();
-        netlink.set_link_up(wc.index).unwrap();
-        netlink
-            .add_address(wh.index, ip("198.51.100.1"), 24, Default::default())
-            .unwrap();
+        let (_, wh) = endpoint_beside_a_router(dataplane, &mut netlink, "d4");
         // What a daemon installs: OSPF (188) by gateway, BGP (186) through a nexthop object,
         // and, outside wharf's subnets, a static route that is no business of the report.
         let ospf = Route {
@@ -794,17 +812,7 @@ fn host_routes_of_a_routing_daemon_are_watched_as_other_hosts_containers() {
     use wharf::dataplane::RemoteHostChange;
     in_test_host(|dataplane| {
         let mut netlink = Netlink::open().unwrap();
-        let network = routed_network(&[("10.46.0.0/16", "10.46.0.1")]);
-        let (objects, _) = routed_plan(&network, &routed_endpoint("d5", &["10.46.1.7/16"]));
-        dataplane.make(&objects).unwrap();
-        for name in ["wh00000000d5", "wc00000000d5"] {
-            let link = netlink.link_by_name(name).unwrap().unwrap();
-            netlink.set_link_up(link.index).unwrap();
-        }
-        let wh = netlink.link_by_name("wh00000000d5").unwrap().unwrap();
-        netlink
-            .add_address(wh.index, ip("198.51.100.1"), 24, Default::default())
-            .unwrap();
+        let (objects, wh) = endpoint_beside_a_router(dataplane, &mut netlink, "d5");
         let ospf = |address: &str| Route {
             protocol: 188,
             metric: Some(20),

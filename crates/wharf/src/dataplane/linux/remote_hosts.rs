@@ -6,20 +6,17 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use wharf_netlink::consts::RT_TABLE_MAIN;
+use wharf_netlink::consts::{RTN_UNICAST, RTPROT_KERNEL, RT_TABLE_MAIN};
 use wharf_netlink::{Family, MonitorEvent, Netlink, NetlinkMonitor, Route};
 
 use crate::dataplane::RemoteHostChange;
 
-/// The kernel's own routes (connected prefixes): RTPROT_KERNEL.
-const RTPROT_KERNEL: u8 = 2;
-/// RTN_UNICAST: a route that forwards (not a blackhole, unreachable or local one).
-const RTN_UNICAST: u8 = 1;
 /// How long to wait before starting over after the kernel's socket failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Tells, for one route, the address it reaches another host's container at, if it does:
-/// a unicast host route of the main table, neither wharf's (`own`) nor the kernel's.
+/// a unicast host route (not a blackhole, unreachable or local one) of the main table,
+/// neither wharf's (`own`) nor the kernel's (connected prefixes).
 pub(super) fn remote_host(route: &Route, own: &[u8]) -> Option<IpAddr> {
     let host_len = if route.destination.is_ipv4() { 32 } else { 128 };
     (route.table == RT_TABLE_MAIN

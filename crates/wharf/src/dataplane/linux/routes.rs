@@ -13,9 +13,6 @@ use super::devices::{DeviceIndexes, MadeLinks};
 use super::kernel_error;
 use crate::dataplane::{DataplaneError, ForeignRoute, HostAddress, HostRoute, Result};
 
-/// The kernel's own routes (connected prefixes of addresses): RTPROT_KERNEL.
-const RTPROT_KERNEL: u8 = 2;
-
 /// More routes than this at once go through the batch path (one ACK for all).
 const BATCH_FROM: usize = 16;
 
@@ -253,7 +250,7 @@ pub(super) fn foreign_routes(
     let names: HashMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
     let foreign: Vec<(&Route, IpNet)> = routes
         .iter()
-        .filter(|r| r.protocol != protocol && r.protocol != RTPROT_KERNEL)
+        .filter(|r| r.protocol != protocol && r.protocol != wharf_netlink::consts::RTPROT_KERNEL)
         .filter_map(|r| {
             let destination = IpNet::new(r.destination, r.prefix_len).ok()?.trunc();
             within

@@ -256,11 +256,30 @@ deleted_at() {
   [[ -n $ts ]] && date -d "$ts" +%s.%N
 }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+# watch_routes NAME: `ip -ts monitor` on every host into $RD_DIR/NAME-N, routes and, on host
+# 1, links too (routes that go with a link go without a message of their own); until
+# unwatch_routes.
+WATCHERS=()
+watch_routes() {
+  local n groups
+  for n in "${HOSTS[@]}"; do
+    groups=(route)
+    ((n == 1)) && groups+=(link)
+    ip -ts -n "$(host_ns "$n")" monitor "${groups[@]}" >"$RD_DIR/$1-$n" 2>&1 &
+    WATCHERS+=($!)
+  done
+  sleep 0.3
+}
+unwatch_routes() {
+  kill "${WATCHERS[@]}" 2>/dev/null
+  wait "${WATCHERS[@]}" 2>/dev/null
+  WATCHERS=()
+}
 # check_withdraw PROTO WHAT: a container x on host 1 is learned by hosts 2 and 3, lives a
 # moment longer, then docker rm -f; its /32 leaves every host. The times are reported, never
 # judged. (x's address is read from Docker: wharf does not hand out a released one at once.)
 check_withdraw() {
-  local proto=$1 what=$2 n w=() ok=1 times="" x xdev start local1
+  local proto=$1 what=$2 n ok=1 times="" x xdev start local1
   check "$what: host 1: run x" dh 1 run -d --name rd-x --net rd "$IMAGE" sleep 1d || return 1
   x=$(dh 1 inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' rd-x)
   for n in 2 3; do
@@ -275,13 +294,7 @@ check_withdraw() {
   # FRR's ospfd (its LSA arrival and interval limits); containers live longer than that.
   sleep 1.5
   xdev=$(hroutes 1 "$x/32" | awk '{ print $3 }')
-  ip -ts -n "$(host_ns 1)" monitor route link >"$RD_DIR/wd-1" 2>&1 &
-  w+=($!)
-  for n in 2 3; do
-    ip -ts -n "$(host_ns "$n")" monitor route >"$RD_DIR/wd-$n" 2>&1 &
-    w+=($!)
-  done
-  sleep 0.3
+  watch_routes wd
   start=$(date +%s.%N)
   check "$what: host 1: docker rm -f x" dh 1 rm -f rd-x
   for n in "${HOSTS[@]}"; do
@@ -293,8 +306,7 @@ check_withdraw() {
       ok=0
     fi
   done
-  kill "${w[@]}" 2>/dev/null
-  wait "${w[@]}" 2>/dev/null
+  unwatch_routes
   ((ok)) || return 1
   local1=$(deleted_at "$RD_DIR/wd-1" "$x" "$xdev")
   for n in 2 3; do
@@ -306,23 +318,16 @@ check_withdraw() {
 # every host: no deletion of host 1's c1 (10.90.1.1) anywhere, and on host 1 neither of its
 # route nor of its link (whose routes would go without a message of their own).
 check_restarts() {
-  local what=$1 n mons=() sig out c1dev
+  local what=$1 n sig out c1dev
   c1dev=$(hroutes 1 10.90.1.1/32 | awk '{ print $3 }')
-  ip -ts -n "$(host_ns 1)" monitor route link >"$RD_DIR/mon-1" 2>&1 &
-  mons+=($!)
-  for n in 2 3; do
-    ip -ts -n "$(host_ns "$n")" monitor route >"$RD_DIR/mon-$n" 2>&1 &
-    mons+=($!)
-  done
-  sleep 0.3
+  watch_routes mon
   for sig in TERM KILL; do
     check "$what: host 1: wharf stops ($sig)" stop_wharf 1 "$sig"
     check "$what: host 1: wharf starts again" start_wharf 1 "${ROUTING_EXTERNAL[@]}"
     # Room for whatever a start does late (its first sync with the kernel, the daemons' answer).
     sleep 2
   done
-  kill "${mons[@]}" 2>/dev/null
-  wait "${mons[@]}" 2>/dev/null
+  unwatch_routes
   for n in "${HOSTS[@]}"; do
     out=$(grep -E "^\[[^]]*\] Deleted (10\.90\.1\.1 |[0-9]+: ${c1dev}[@:])" "$RD_DIR/mon-$n")
     if [[ -z $out ]]; then
